@@ -1,0 +1,135 @@
+using System.Globalization;
+
+namespace SnicRuntime.Firmware.Boot;
+
+/// <summary>Command-line options of snic-firmware. Parsing reports every bad argument by name.</summary>
+public sealed class FirmwareOptions
+{
+    public const string Usage = """
+        usage: snic-firmware [options]
+          --board FILE     board file (default: boards/emulated/emulated.json, searched upward)
+          --seconds N      run the emulated-traffic demo for N seconds, then stop (default 5)
+          --workers N      worker count (default: the board's dataplane cores)
+          --flows N        concurrent generated flows (default 10000)
+          --rate PPS       generated packets per second, 0 = unlimited (default 500000)
+          --help           this text
+        """;
+
+    public string? BoardPath { get; private set; }
+
+    public double Seconds { get; private set; } = 5;
+
+    public int? Workers { get; private set; }
+
+    public int Flows { get; private set; } = 10_000;
+
+    public long RatePps { get; private set; } = 500_000;
+
+    public bool Help { get; private set; }
+
+    public static FirmwareOptions Parse(IReadOnlyList<string> args, out List<string> errors)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var o = new FirmwareOptions();
+        errors = [];
+        for (int i = 0; i < args.Count; i++)
+        {
+            string a = args[i];
+            if (a is "--help" or "-h")
+            {
+                o.Help = true;
+                continue;
+            }
+
+            if (a is not ("--board" or "--seconds" or "--workers" or "--flows" or "--rate"))
+            {
+                errors.Add($"unknown option '{a}'");
+                continue;
+            }
+
+            if (i + 1 >= args.Count)
+            {
+                errors.Add($"{a}: needs a value");
+                break;
+            }
+
+            string v = args[++i];
+            switch (a)
+            {
+                case "--board":
+                    o.BoardPath = v;
+                    break;
+                case "--seconds":
+                    if (!double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double s) || s <= 0 || s > 86400)
+                    {
+                        errors.Add($"--seconds: '{v}' is not a number of seconds in (0, 86400]");
+                    }
+                    else
+                    {
+                        o.Seconds = s;
+                    }
+
+                    break;
+                case "--workers":
+                    if (!int.TryParse(v, CultureInfo.InvariantCulture, out int w) || w < 1)
+                    {
+                        errors.Add($"--workers: '{v}' is not a positive whole number");
+                    }
+                    else
+                    {
+                        o.Workers = w;
+                    }
+
+                    break;
+                case "--flows":
+                    if (!int.TryParse(v, CultureInfo.InvariantCulture, out int f) || f < 1 || f > 16_000_000)
+                    {
+                        errors.Add($"--flows: '{v}' is not a whole number in 1..16000000");
+                    }
+                    else
+                    {
+                        o.Flows = f;
+                    }
+
+                    break;
+                case "--rate":
+                    if (!long.TryParse(v, CultureInfo.InvariantCulture, out long r) || r < 0)
+                    {
+                        errors.Add($"--rate: '{v}' is not a whole number of packets per second ≥ 0");
+                    }
+                    else
+                    {
+                        o.RatePps = r;
+                    }
+
+                    break;
+            }
+        }
+
+        return o;
+    }
+
+    /// <summary>The board file to use: the one given, or the emulated board found upward from here.</summary>
+    public string ResolveBoardPath()
+    {
+        if (BoardPath is not null)
+        {
+            return BoardPath;
+        }
+
+        const string relative = "boards/emulated/emulated.json";
+        foreach (string start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+        {
+            for (DirectoryInfo? d = new(start); d is not null; d = d.Parent)
+            {
+                string candidate = Path.Combine(d.FullName, relative);
+                if (File.Exists(candidate))
+                {
+                    return candidate;
+                }
+            }
+        }
+
+        return relative;
+    }
+}

@@ -1,0 +1,70 @@
+using Microsoft.Extensions.Logging;
+using SnicRuntime.Firmware.Workers;
+using SnicRuntime.Hal.Board;
+
+namespace SnicRuntime.Firmware.Boot;
+
+/// <summary>
+/// snic-firmware: loads the board, builds the dataplane, and (on the emulated board) runs it
+/// against generated traffic, logging counters every second and stopping by itself.
+/// Exit codes: 0 ok, 1 packets unaccounted for, 2 bad arguments or board file, 3 board not runnable.
+/// </summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        FirmwareOptions options = FirmwareOptions.Parse(args, out List<string> errors);
+        if (options.Help)
+        {
+            Console.WriteLine(FirmwareOptions.Usage);
+            return 0;
+        }
+
+        if (errors.Count > 0)
+        {
+            foreach (string e in errors)
+            {
+                Console.Error.WriteLine($"snic-firmware: {e}");
+            }
+
+            Console.Error.WriteLine(FirmwareOptions.Usage);
+            return 2;
+        }
+
+        using ILoggerFactory loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        }));
+        ILogger log = loggers.CreateLogger("snic-firmware");
+
+        string boardPath = options.ResolveBoardPath();
+        BoardDefinition board;
+        try
+        {
+            board = BoardLoader.Load(boardPath);
+        }
+        catch (BoardException e)
+        {
+            Console.Error.WriteLine($"snic-firmware: board file {e.File} is not usable:");
+            foreach (string error in e.Errors)
+            {
+                Console.Error.WriteLine($"  {error}");
+            }
+
+            return 2;
+        }
+
+        try
+        {
+            using Dataplane dataplane = Dataplane.Create(board, options.Workers);
+            var demo = new EmulatedDemo(dataplane, options, log);
+            return demo.Run() ? 0 : 1;
+        }
+        catch (BoardNotSupportedException e)
+        {
+            Console.Error.WriteLine($"snic-firmware: {e.Message}");
+            return 3;
+        }
+    }
+}

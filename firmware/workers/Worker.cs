@@ -1,0 +1,206 @@
+using System.Runtime.CompilerServices;
+using SnicRuntime.Firmware.Parsing;
+using SnicRuntime.Hal;
+
+namespace SnicRuntime.Firmware.Workers;
+
+/// <summary>Setup-time view of a worker (start, stop, counters); not used per packet.</summary>
+public interface IWorker
+{
+    int Id { get; }
+
+    WorkerCounters Counters { get; }
+
+    /// <summary>Runs the poll loop on the calling thread until <see cref="RequestStop"/>.</summary>
+    void Run();
+
+    void RequestStop();
+
+    /// <summary>One pass over every rx queue; returns packets received. For tests and benchmarks.</summary>
+    int PollOnce();
+}
+
+/// <summary>
+/// A run-to-completion worker on one core: for each of its rx queues, rx burst → parse the whole
+/// burst → stage → group by egress port → tx burst. It owns queue <c>i</c> of every port, so RSS
+/// decides which worker sees a flow; nothing on its path is shared with other workers.
+/// </summary>
+/// <remarks>
+/// Generic over struct queue and stage types: NativeAOT compiles one specialised loop per driver
+/// with direct calls. All buffers are allocated here, at construction.
+/// </remarks>
+public sealed class Worker<TRx, TTx, TStage> : IWorker
+    where TRx : struct, IRxQueue
+    where TTx : struct, ITxQueue
+    where TStage : struct, IBurstStage
+{
+    // Consecutive empty passes before the worker yields its core. A card dedicates cores and
+    // would spin; on a shared development host yielding keeps the generator and sink alive.
+    private const int IdleSpinPasses = 256;
+
+    private readonly TRx[] _rx;
+    private readonly TTx[] _tx;
+    private TStage _stage;
+    private readonly PacketPool _pool;
+    private readonly PacketRef[] _burst;
+    private readonly ParsedPacket[] _meta;
+    private readonly ushort[] _egress;
+    private readonly DropReason[] _drops;
+    private readonly PacketRef[][] _txStaging;
+    private readonly int[] _txCount;
+    private volatile bool _stop;
+
+    public Worker(int id, TRx[] rx, TTx[] tx, TStage stage, PacketPool pool, int burstSize = 32)
+    {
+        ArgumentNullException.ThrowIfNull(rx);
+        ArgumentNullException.ThrowIfNull(tx);
+        ArgumentNullException.ThrowIfNull(pool);
+        if (rx.Length != tx.Length || rx.Length == 0)
+        {
+            throw new ArgumentException("a worker needs one rx and one tx queue per port, at least one port");
+        }
+
+        if (burstSize is < 1 or > 256)
+        {
+            throw new ArgumentOutOfRangeException(nameof(burstSize), burstSize, "burst size must be 1..256");
+        }
+
+        Id = id;
+        _rx = rx;
+        _tx = tx;
+        _stage = stage;
+        _pool = pool;
+        _burst = new PacketRef[burstSize];
+        _meta = new ParsedPacket[burstSize];
+        _egress = new ushort[burstSize];
+        _drops = new DropReason[burstSize];
+        _txStaging = new PacketRef[tx.Length][];
+        for (int i = 0; i < tx.Length; i++)
+        {
+            _txStaging[i] = new PacketRef[burstSize];
+        }
+
+        _txCount = new int[tx.Length];
+    }
+
+    public int Id { get; }
+
+    public WorkerCounters Counters { get; } = new();
+
+    public void RequestStop() => _stop = true;
+
+    public void Run()
+    {
+        _stop = false;
+        int idle = 0;
+        while (!_stop)
+        {
+            if (PollOnce() != 0)
+            {
+                idle = 0;
+                continue;
+            }
+
+            Counters.IdlePolls++;
+            if (++idle >= IdleSpinPasses)
+            {
+                idle = 0;
+                Thread.Yield();
+            }
+        }
+    }
+
+    public int PollOnce()
+    {
+        int total = 0;
+        for (int port = 0; port < _rx.Length; port++)
+        {
+            int n = _rx[port].RxBurst(_burst);
+            if (n != 0)
+            {
+                ProcessBurst(port, n);
+                total += n;
+            }
+        }
+
+        return total;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ProcessBurst(int port, int n)
+    {
+        WorkerCounters c = Counters;
+        c.Bursts++;
+        c.RxPackets += n;
+        Span<PacketRef> packets = _burst.AsSpan(0, n);
+        Span<ParsedPacket> meta = _meta.AsSpan(0, n);
+        Span<ushort> egress = _egress.AsSpan(0, n);
+        Span<DropReason> drops = _drops.AsSpan(0, n);
+
+        // Phase 1: parse the whole burst.
+        long bytes = 0;
+        for (int i = 0; i < packets.Length; i++)
+        {
+            Span<byte> data = packets[i].Data;
+            bytes += data.Length;
+            DropReason r = PacketParser.Parse(data, out meta[i]);
+            drops[i] = r;
+            egress[i] = r == DropReason.None ? Egress.Pending : Egress.Drop;
+        }
+
+        c.RxBytes += bytes;
+
+        // Phase 2: the pipeline decides.
+        _stage.Process(port, packets, meta, egress, drops);
+
+        // Phase 3: drop or stage per egress port, then one tx burst per port.
+        long[] dropCounts = c.Drops;
+        for (int i = 0; i < packets.Length; i++)
+        {
+            ushort e = egress[i];
+            if (e < _tx.Length)
+            {
+                _txStaging[e][_txCount[e]++] = packets[i];
+                continue;
+            }
+
+            DropReason reason = e == Egress.Drop ? drops[i] : DropReason.NoEgressPort;
+            dropCounts[(int)(reason == DropReason.None ? DropReason.NoEgressPort : reason)]++;
+            _pool.Free(packets[i]);
+        }
+
+        for (int p = 0; p < _tx.Length; p++)
+        {
+            int count = _txCount[p];
+            if (count == 0)
+            {
+                continue;
+            }
+
+            _txCount[p] = 0;
+            ReadOnlySpan<PacketRef> staged = _txStaging[p].AsSpan(0, count);
+            // Sum lengths before handing over: once accepted, a packet belongs to the driver and
+            // the far end may already have freed and reused it.
+            long stagedBytes = 0;
+            for (int i = 0; i < staged.Length; i++)
+            {
+                stagedBytes += staged[i].Length;
+            }
+
+            int sent = _tx[p].TxBurst(staged);
+            if (sent < count)
+            {
+                for (int i = sent; i < count; i++)
+                {
+                    stagedBytes -= staged[i].Length;
+                }
+
+                dropCounts[(int)DropReason.TxRejected] += count - sent;
+                _pool.FreeBulk(staged[sent..]);
+            }
+
+            c.TxPackets += sent;
+            c.TxBytes += stagedBytes;
+        }
+    }
+}

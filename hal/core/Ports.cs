@@ -1,0 +1,39 @@
+namespace SnicRuntime.Hal;
+
+/// <summary>What a board asks of one port (from its board file).</summary>
+public sealed record PortSpec(int Id, string Name, int QueueCount, int RxDepth, int TxDepth, int SpeedGbps);
+
+/// <summary>
+/// One network port with <see cref="QueueCount"/> rx and tx queue pairs. Setup and inspection go
+/// through this interface; the per-packet path uses the driver's struct queue types directly.
+/// </summary>
+public interface IPort : IDisposable
+{
+    int Id { get; }
+
+    string Name { get; }
+
+    int QueueCount { get; }
+
+    bool LinkUp { get; }
+
+    PortCounters ReadCounters();
+}
+
+/// <summary>
+/// Computes the receive-side-scaling hash of a frame. The NIC (here: the emulated driver's wire
+/// side) uses it to pick the rx queue, so the firmware installs a symmetric hash to land both
+/// directions of a flow on the same worker.
+/// </summary>
+public interface IRssClassifier
+{
+    uint Hash(ReadOnlySpan<byte> frame);
+}
+
+/// <summary>A driver: opens ports for a board (VPP's vnet/dev "driver" level).</summary>
+public interface IHalDriver
+{
+    string Name { get; }
+
+    IPort OpenPort(PortSpec spec, PacketPool pool, IRssClassifier? rss);
+}

@@ -1,0 +1,78 @@
+using System.Runtime.CompilerServices;
+
+namespace SnicRuntime.Hal.Emulated;
+
+/// <summary>Worker end of an emulated rx queue: dequeues from the queue's ring.</summary>
+public readonly struct EmulatedRxQueue : IRxQueue
+{
+    private readonly SpscRing _ring;
+    private readonly QueueCounters _counters;
+
+    internal EmulatedRxQueue(SpscRing ring, QueueCounters counters)
+    {
+        _ring = ring;
+        _counters = counters;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int RxBurst(Span<PacketRef> packets)
+    {
+        int n = _ring.DequeueBurst(packets);
+        if (n != 0)
+        {
+            long bytes = 0;
+            for (int i = 0; i < n; i++)
+            {
+                bytes += packets[i].Length;
+            }
+
+            _counters.Packets += n;
+            _counters.Bytes += bytes;
+        }
+
+        return n;
+    }
+}
+
+/// <summary>Worker end of an emulated tx queue: enqueues onto the wire's ring.</summary>
+public readonly struct EmulatedTxQueue : ITxQueue
+{
+    private readonly SpscRing _ring;
+    private readonly QueueCounters _counters;
+    private readonly EmulatedPort _port;
+
+    internal EmulatedTxQueue(SpscRing ring, QueueCounters counters, EmulatedPort port)
+    {
+        _ring = ring;
+        _counters = counters;
+        _port = port;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int TxBurst(ReadOnlySpan<PacketRef> packets)
+    {
+        if (!_port.LinkUp)
+        {
+            _counters.LinkDownDrops += packets.Length;
+            return 0;
+        }
+
+        // Lengths are read before the enqueue: after it, accepted packets belong to the consumer.
+        long bytes = 0;
+        for (int i = 0; i < packets.Length; i++)
+        {
+            bytes += packets[i].Length;
+        }
+
+        int n = _ring.EnqueueBurst(packets);
+        for (int i = n; i < packets.Length; i++)
+        {
+            bytes -= packets[i].Length;
+        }
+
+        _counters.Packets += n;
+        _counters.Bytes += bytes;
+        _counters.RingFullDrops += packets.Length - n;
+        return n;
+    }
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Runs every test from a fresh machine. Installs what the tests need (tshark), builds, runs the
+# suite, runs it again with hardware intrinsics disabled (so scalar fallbacks are proven equal to
+# the SIMD paths), publishes the NativeAOT firmware and runs its demo, and smoke-runs every
+# benchmark once. Slow system tests (trait Category=System) run with --system, or when CI=true.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+system=0
+for arg in "$@"; do
+  case "$arg" in
+    --system) system=1 ;;
+    *) echo "test.sh: unknown option '$arg' (known: --system)" >&2; exit 2 ;;
+  esac
+done
+if [[ "${CI:-}" == "true" ]]; then system=1; fi
+
+need_apt=()
+command -v tshark >/dev/null || need_apt+=(tshark)
+if ((${#need_apt[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "test.sh: needs ${need_apt[*]}; run as root or install them first" >&2
+    exit 2
+  fi
+  echo "== installing ${need_apt[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+echo "== build"
+dotnet build SnicRuntime.sln -c Release -nologo -v quiet
+
+filter="Category!=System"
+if ((system)); then filter=""; fi
+
+passed=0
+failed=0
+run_tests() {
+  local label="$1"; shift
+  local log
+  log=$(mktemp)
+  echo "== tests ($label)"
+  set +e
+  env "$@" dotnet test SnicRuntime.sln -c Release --no-build -nologo ${filter:+--filter "$filter"} 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  set -e
+  local p f
+  p=$(grep -oE 'Passed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+  f=$(grep -oE 'Failed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+  rm -f "$log"
+  passed=$((passed + p))
+  failed=$((failed + f))
+  if ((rc != 0 && f == 0)); then failed=$((failed + 1)); fi
+}
+
+run_tests "SIMD and hardware CRC" DOTNET_TieredPGO=1
+run_tests "hardware intrinsics disabled" DOTNET_EnableHWIntrinsic=0
+
+echo "== NativeAOT firmware"
+./firmware/publish.sh linux-x64
+./out/firmware/linux-x64/snic-firmware --seconds 2 --flows 20000 --rate 300000
+
+echo "== benchmarks, one dry iteration each (speed is measured by bench/run.sh, not here)"
+dotnet run -c Release --no-build --project bench/SnicRuntime.Bench -- --filter '*' --job Dry >/tmp/snic-bench-dry.log 2>&1 \
+  || { tail -40 /tmp/snic-bench-dry.log; failed=$((failed + 1)); }
+
+echo "tests: $passed passed, $failed failed"
+((failed == 0))
