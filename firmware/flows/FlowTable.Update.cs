@@ -26,6 +26,14 @@ public sealed unsafe partial class FlowTable<TKey>
             return InsertResult.Exists;
         }
 
+        if (Count >= Capacity)
+        {
+            Counters.InsertFailedFull++;
+            position = -1;
+            return InsertResult.Full;
+        }
+
+        // Primary first (so most hits cost one bucket), then secondary, then make room.
         TKey empty = TKey.Empty;
         uint b = b1;
         s = empty.FindIn(Bucket(b1));
@@ -33,23 +41,24 @@ public sealed unsafe partial class FlowTable<TKey>
         {
             b = b2;
             s = empty.FindIn(Bucket(b2));
-            if (s < 0 || Count >= Capacity)
+            if (s < 0)
             {
-                Counters.InsertFailedFull++;
-                position = -1;
-                return InsertResult.Full;
-            }
+                int freed = MakeRoom(b1, b2);
+                if (freed < 0)
+                {
+                    Counters.InsertFailedFull++;
+                    position = -1;
+                    return InsertResult.Full;
+                }
 
-            if (_overflow[b1] != byte.MaxValue)
-            {
-                _overflow[b1]++; // saturates: a saturated bucket always checks its secondary
+                b = (uint)(freed / _slots);
+                s = freed % _slots;
             }
         }
-        else if (Count >= Capacity)
+
+        if (b != b1 && _overflow[b1] != byte.MaxValue)
         {
-            Counters.InsertFailedFull++;
-            position = -1;
-            return InsertResult.Full;
+            _overflow[b1]++; // saturates: a saturated bucket always checks its secondary
         }
 
         position = (int)(b * (uint)_slots) + s;

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
+using SnicRuntime.Hal;
 
 namespace SnicRuntime.Firmware.Flows;
 
@@ -23,9 +24,10 @@ public enum InsertResult : byte
 /// compare, not a signature fetch followed by a dependent key fetch (rte_hash's two misses).
 /// Values (<see cref="FlowEntry"/>, 32 B) sit in a parallel array at the same position.</para>
 /// <para>Placement. A key lives in its primary bucket (fastrange of its CRC32C) if there is room,
-/// else in its secondary; nothing is ever displaced, so positions are stable (the aging wheel and
-/// HA can hold them). A byte per bucket counts keys that overflowed from it to their secondary;
-/// while it is zero a miss is decided after one bucket.</para>
+/// else in its secondary; when both are full, a short breadth-first cuckoo search moves resident
+/// flows to their other bucket (only inserts move flows, so a position read in a burst stays
+/// valid until that burst inserts). A byte per bucket counts keys that live in their secondary
+/// while this is their primary; while it is zero a miss is decided after one bucket.</para>
 /// <para>Threads. One worker owns the table and is its only writer. Other threads read through
 /// <see cref="ReadFlows"/>, which copies bucket by bucket under a per-bucket sequence number
 /// (seqlock) bumped by inserts and deletes, so every flow a reader sees is whole.</para>
@@ -66,8 +68,8 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
         _hashMask = hashMask;
         Capacity = capacity;
         long slots = (long)_bucketCount * _slots;
-        _buckets = (byte*)NativeMemory.AlignedAlloc((nuint)_bucketCount * (nuint)_bucketBytes, 128);
-        _entries = (FlowEntry*)NativeMemory.AlignedAlloc((nuint)slots * (nuint)sizeof(FlowEntry), 64);
+        _buckets = (byte*)LargePages.Allocate((nuint)_bucketCount * (nuint)_bucketBytes);
+        _entries = (FlowEntry*)LargePages.Allocate((nuint)slots * (nuint)sizeof(FlowEntry));
         _overflow = (byte*)NativeMemory.AlignedAlloc(_bucketCount, 64);
         _versions = (uint*)NativeMemory.AlignedAlloc(_bucketCount * sizeof(uint), 64);
         TKey empty = TKey.Empty;
@@ -79,7 +81,6 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
             }
         }
 
-        NativeMemory.Clear(_entries, (nuint)slots * (nuint)sizeof(FlowEntry));
         NativeMemory.Clear(_overflow, _bucketCount);
         NativeMemory.Clear(_versions, _bucketCount * sizeof(uint));
         TotalBytes = (long)_bucketCount * _bucketBytes + slots * sizeof(FlowEntry) + _bucketCount * 5L;
@@ -245,8 +246,8 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
         }
 
         _disposed = true;
-        NativeMemory.AlignedFree(_buckets);
-        NativeMemory.AlignedFree(_entries);
+        LargePages.Free(_buckets);
+        LargePages.Free(_entries);
         NativeMemory.AlignedFree(_overflow);
         NativeMemory.AlignedFree(_versions);
         FreeAging();
@@ -265,6 +266,8 @@ public sealed class FlowTableCounters
     public long Created;
     public long Deleted;
     public long InsertFailedFull;
+    /// <summary>Flows moved to their other bucket to make room for an insert.</summary>
+    public long Relocated;
     public long[] Aged { get; } = new long[(int)FlowClass.Count];
 
     public long TotalAged => Aged.Sum();

@@ -172,3 +172,53 @@ public class FlowTableTests
         Assert.True(reads > 0);
     }
 }
+
+public class FlowTableV6Tests
+{
+    [Theory]
+    [InlineData(uint.MaxValue)]
+    [InlineData(0x7u)]
+    public void Ipv6_keys_insert_find_and_delete_like_a_set(uint hashMask)
+    {
+        var rng = new Random((int)hashMask);
+        using var t = new FlowTable<FlowKeyV6>(3000, hashMask: hashMask);
+        var model = new HashSet<FlowKeyV6>();
+        var all = new List<FlowKeyV6>();
+        byte[] a = new byte[16];
+        byte[] b = new byte[16];
+        for (int i = 0; i < 400; i++)
+        {
+            rng.NextBytes(a);
+            rng.NextBytes(b);
+            all.Add(FlowKeyV6.Create((uint)rng.Next(100), a, b, (ushort)rng.Next(), (ushort)rng.Next(), 6, out _));
+        }
+
+        for (int step = 0; step < 20_000; step++)
+        {
+            FlowKeyV6 k = all[rng.Next(all.Count)];
+            switch (rng.Next(3))
+            {
+                case 0:
+                    InsertResult r = t.Insert(k, default, out _);
+                    Assert.Equal(model.Contains(k), r == InsertResult.Exists);
+                    if (r == InsertResult.Inserted)
+                    {
+                        model.Add(k);
+                    }
+
+                    break;
+                case 1:
+                    Assert.Equal(model.Remove(k), t.Delete(k));
+                    break;
+                default:
+                    Assert.Equal(model.Contains(k), t.Lookup(k) >= 0);
+                    break;
+            }
+        }
+
+        var keys = all.Take(64).ToArray();
+        var positions = new int[64];
+        Assert.Equal(keys.Count(model.Contains), t.LookupBulk(keys, positions));
+        Assert.Equal(model.Count, t.Count);
+    }
+}
