@@ -95,6 +95,13 @@ internal sealed class EmulatedDemo(Dataplane dataplane, FirmwareOptions options,
         long missed = port0.RxRingFullDrops + ingress.WireLinkDownDrops;
         log.LogInformation("generated {Gen} packets in {Flows} flows ({Done} finished); NIC missed {Missed}; workers rx {Rx} tx {Tx} dropped {Drops}; wire received {Sink}",
             generator.Packets, generator.FlowsStarted, generator.FlowsFinished, missed, total.RxPackets, total.TxPackets, total.Drops, sink.Packets);
+        FlowSummary flows = dataplane.FlowTotals();
+        if (flows.Capacity > 0)
+        {
+            log.LogInformation("flows: created {Created} aged {Aged} active {Active}/{Capacity} table-full {Full}; lookups hit {Hits} missed {Misses}",
+                flows.Created, flows.Aged, flows.Active, flows.Capacity, flows.InsertFailedFull, flows.Hits, flows.Misses);
+        }
+
         foreach ((DropReason reason, long count) in dataplane.DropsByReason())
         {
             log.LogInformation("  dropped {Count} for {Reason}", count, reason);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using SnicRuntime.Firmware.Workers;
 
 namespace SnicRuntime.Firmware.Boot;
 
@@ -11,6 +12,8 @@ public sealed class FirmwareOptions
           --seconds N      run the emulated-traffic demo for N seconds, then stop (default 5)
           --workers N      worker count (default: the board's dataplane cores)
           --flows N        concurrent generated flows (default 10000)
+          --stage KIND     flows (flow table, default) or forward (stateless cross-connect)
+          --flow-capacity N  flows per worker and address family (default 262144)
           --rate PPS       generated packets per second, 0 = unlimited (default 500000)
           --help           this text
         """;
@@ -27,6 +30,10 @@ public sealed class FirmwareOptions
 
     public bool Help { get; private set; }
 
+    public StageKind Stage { get; private set; } = StageKind.Flows;
+
+    public int FlowCapacity { get; private set; } = 262_144;
+
     public static FirmwareOptions Parse(IReadOnlyList<string> args, out List<string> errors)
     {
         ArgumentNullException.ThrowIfNull(args);
@@ -41,7 +48,7 @@ public sealed class FirmwareOptions
                 continue;
             }
 
-            if (a is not ("--board" or "--seconds" or "--workers" or "--flows" or "--rate"))
+            if (a is not ("--board" or "--seconds" or "--workers" or "--flows" or "--rate" or "--stage" or "--flow-capacity"))
             {
                 errors.Add($"unknown option '{a}'");
                 continue;
@@ -89,6 +96,32 @@ public sealed class FirmwareOptions
                     else
                     {
                         o.Flows = f;
+                    }
+
+                    break;
+                case "--stage":
+                    if (v == "flows")
+                    {
+                        o.Stage = StageKind.Flows;
+                    }
+                    else if (v == "forward")
+                    {
+                        o.Stage = StageKind.Forward;
+                    }
+                    else
+                    {
+                        errors.Add($"--stage: '{v}' is not 'flows' or 'forward'");
+                    }
+
+                    break;
+                case "--flow-capacity":
+                    if (!int.TryParse(v, CultureInfo.InvariantCulture, out int c) || c < 1 || c > 64_000_000)
+                    {
+                        errors.Add($"--flow-capacity: '{v}' is not a whole number in 1..64000000");
+                    }
+                    else
+                    {
+                        o.FlowCapacity = c;
                     }
 
                     break;

@@ -57,7 +57,12 @@ public static class Program
 
         try
         {
-            using Dataplane dataplane = Dataplane.Create(board, options.Workers);
+            using Dataplane dataplane = Dataplane.Create(board, new DataplaneOptions
+            {
+                Workers = options.Workers,
+                Stage = options.Stage,
+                FlowsPerWorker = options.FlowCapacity,
+            });
             var demo = new EmulatedDemo(dataplane, options, log);
             return demo.Run() ? 0 : 1;
         }

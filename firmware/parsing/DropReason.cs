@@ -48,6 +48,12 @@ public enum DropReason : byte
     GreBadHeader,
     TunnelUnsupportedPayload,
 
+    // Flows
+    /// <summary>No flow matches and the packet may not create one (a TCP packet that is not a SYN).</summary>
+    NoFlow,
+    /// <summary>The flow table had no room for a new flow.</summary>
+    FlowTableFull,
+
     // Worker and I/O
     /// <summary>The tx queue refused the packet (ring full or link down).</summary>
     TxRejected,

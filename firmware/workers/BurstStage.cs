@@ -26,6 +26,9 @@ public interface IBurstStage
     /// rewritten in place. Must not throw.
     /// </summary>
     void Process(int ingressPort, ReadOnlySpan<PacketRef> packets, ReadOnlySpan<ParsedPacket> meta, Span<ushort> egress, Span<DropReason> drops);
+
+    /// <summary>Housekeeping between polls (aging, ...), with the worker's clock in milliseconds.</summary>
+    void Tick(uint nowMs);
 }
 
 /// <summary>
@@ -61,4 +64,11 @@ public readonly struct PortForwardStage : IBurstStage
             }
         }
     }
+
+    public void Tick(uint nowMs)
+    {
+    }
+
+    /// <summary>The port a packet from <paramref name="ingressPort"/> leaves by.</summary>
+    public ushort PeerOf(int ingressPort) => _peerOf[ingressPort];
 }

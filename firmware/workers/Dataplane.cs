@@ -1,10 +1,37 @@
 using System.Runtime.InteropServices;
+using SnicRuntime.Firmware.Flows;
 using SnicRuntime.Firmware.Parsing;
 using SnicRuntime.Hal;
 using SnicRuntime.Hal.Board;
 using SnicRuntime.Hal.Emulated;
 
 namespace SnicRuntime.Firmware.Workers;
+
+/// <summary>What the workers run between parse and transmit.</summary>
+public enum StageKind
+{
+    /// <summary>Cross-connect, no state (l2fwd-like).</summary>
+    Forward,
+    /// <summary>The flow table with the default flow policy.</summary>
+    Flows,
+}
+
+public sealed record DataplaneOptions
+{
+    /// <summary>Overrides the board's dataplane core count.</summary>
+    public int? Workers { get; init; }
+
+    public StageKind Stage { get; init; } = StageKind.Flows;
+
+    /// <summary>Flow table capacity per worker and per address family.</summary>
+    public int FlowsPerWorker { get; init; } = 262_144;
+
+    public FlowCreation Creation { get; init; } = FlowCreation.TcpSynOnly;
+
+    public AgingPolicy? Aging { get; init; }
+}
+
+public readonly record struct FlowSummary(long Created, long Aged, long Deleted, long InsertFailedFull, long Hits, long Misses, long Active, long Capacity);
 
 /// <summary>A board this build cannot run, with the reason in plain words.</summary>
 public sealed class BoardNotSupportedException(string message) : Exception(message);
@@ -18,8 +45,11 @@ public sealed class Dataplane : IDisposable
     private readonly Thread[] _threads;
     private bool _started;
 
-    private Dataplane(BoardDefinition board, PacketPool pool, IPort[] ports, IWorker[] workers)
+    private readonly List<WorkerFlows<DefaultFlowPolicy>> _flows;
+
+    private Dataplane(BoardDefinition board, PacketPool pool, IPort[] ports, IWorker[] workers, List<WorkerFlows<DefaultFlowPolicy>> flows)
     {
+        _flows = flows;
         Board = board;
         Pool = pool;
         Ports = ports;
@@ -37,14 +67,14 @@ public sealed class Dataplane : IDisposable
 
     /// <summary>
     /// Checks that this build can run <paramref name="board"/> on this machine, then allocates
-    /// everything the dataplane will use. <paramref name="workerCount"/> overrides the board's
-    /// dataplane core count.
+    /// everything the dataplane will use: pool, ports, workers and their flow tables.
     /// </summary>
-    public static Dataplane Create(BoardDefinition board, int? workerCount = null)
+    public static Dataplane Create(BoardDefinition board, DataplaneOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(board);
+        options ??= new DataplaneOptions();
         CheckRunnable(board);
-        int workers = workerCount ?? board.Cpu.DataplaneCores;
+        int workers = options.Workers ?? board.Cpu.DataplaneCores;
         if (workers < 1 || workers > board.Cpu.DataplaneCores)
         {
             throw new BoardNotSupportedException($"board '{board.Id}': {workers} workers requested, the board has {board.Cpu.DataplaneCores} dataplane cores");
@@ -59,8 +89,9 @@ public sealed class Dataplane : IDisposable
             ports[i] = new EmulatedPort(new PortSpec(i, bp.Name, workers, board.Queues.RxDepth, board.Queues.TxDepth, bp.SpeedGbps), pool, rss);
         }
 
-        PortForwardStage stage = PortForwardStage.Pairs(ports.Length);
+        PortForwardStage forward = PortForwardStage.Pairs(ports.Length);
         var list = new IWorker[workers];
+        var flows = new List<WorkerFlows<DefaultFlowPolicy>>();
         for (int w = 0; w < workers; w++)
         {
             var rx = new EmulatedRxQueue[ports.Length];
@@ -71,10 +102,19 @@ public sealed class Dataplane : IDisposable
                 tx[p] = ports[p].TxQueue(w);
             }
 
-            list[w] = new Worker<EmulatedRxQueue, EmulatedTxQueue, PortForwardStage>(w, rx, tx, stage, pool, board.Queues.Burst);
+            if (options.Stage == StageKind.Forward)
+            {
+                list[w] = new Worker<EmulatedRxQueue, EmulatedTxQueue, PortForwardStage>(w, rx, tx, forward, pool, board.Queues.Burst);
+            }
+            else
+            {
+                var wf = new WorkerFlows<DefaultFlowPolicy>(options.FlowsPerWorker, new DefaultFlowPolicy(forward, options.Creation), options.Aging, board.Queues.Burst);
+                flows.Add(wf);
+                list[w] = new Worker<EmulatedRxQueue, EmulatedTxQueue, FlowStage<DefaultFlowPolicy>>(w, rx, tx, new FlowStage<DefaultFlowPolicy>(wf), pool, board.Queues.Burst);
+            }
         }
 
-        return new Dataplane(board, pool, ports, list);
+        return new Dataplane(board, pool, ports, list, flows);
     }
 
     /// <summary>Throws <see cref="BoardNotSupportedException"/> naming what is missing.</summary>
@@ -176,9 +216,39 @@ public sealed class Dataplane : IDisposable
         return result;
     }
 
+    /// <summary>Flow counters summed over workers (zero when the stage has no flow table).</summary>
+    public FlowSummary FlowTotals()
+    {
+        long created = 0, aged = 0, deleted = 0, full = 0, hits = 0, misses = 0, active = 0, capacity = 0;
+        foreach (WorkerFlows<DefaultFlowPolicy> f in _flows)
+        {
+            foreach (var c in new[] { f.V4.Counters, f.V6.Counters })
+            {
+                created += Volatile.Read(ref c.Created);
+                deleted += Volatile.Read(ref c.Deleted);
+                full += Volatile.Read(ref c.InsertFailedFull);
+                aged += c.TotalAged;
+            }
+
+            hits += Volatile.Read(ref f.Counters.Hits);
+            misses += Volatile.Read(ref f.Counters.Misses);
+            active += f.V4.Count + f.V6.Count;
+            capacity += f.V4.Capacity + f.V6.Capacity;
+        }
+
+        return new FlowSummary(created, aged, deleted, full, hits, misses, active, capacity);
+    }
+
+    public IReadOnlyList<WorkerFlows<DefaultFlowPolicy>> WorkerFlowTables => _flows;
+
     public void Dispose()
     {
         Stop(TimeSpan.FromSeconds(5));
+        foreach (WorkerFlows<DefaultFlowPolicy> f in _flows)
+        {
+            f.Dispose();
+        }
+
         foreach (IPort p in Ports)
         {
             p.Dispose();

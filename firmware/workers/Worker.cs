@@ -49,6 +49,8 @@ public sealed class Worker<TRx, TTx, TStage> : IWorker
     private readonly PacketRef[][] _txStaging;
     private readonly int[] _txCount;
     private volatile bool _stop;
+    private readonly long _startTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
+    private uint _lastTickMs = uint.MaxValue;
 
     public Worker(int id, TRx[] rx, TTx[] tx, TStage stage, PacketPool pool, int burstSize = 32)
     {
@@ -110,8 +112,18 @@ public sealed class Worker<TRx, TTx, TStage> : IWorker
         }
     }
 
+    /// <summary>Milliseconds since the worker was made: the clock flows and aging run on (wraps after 49 days).</summary>
+    public uint NowMs => (uint)(System.Diagnostics.Stopwatch.GetElapsedTime(_startTimestamp).Ticks / TimeSpan.TicksPerMillisecond);
+
     public int PollOnce()
     {
+        uint now = NowMs;
+        if (now != _lastTickMs)
+        {
+            _lastTickMs = now;
+            _stage.Tick(now);
+        }
+
         int total = 0;
         for (int port = 0; port < _rx.Length; port++)
         {

@@ -23,10 +23,12 @@ public class WorkerTests
         Supported = ["emulated-io"],
     };
 
-    [Fact]
-    public void Generated_traffic_comes_out_byte_for_byte_with_counters_equal()
+    [Theory]
+    [InlineData(StageKind.Forward)]
+    [InlineData(StageKind.Flows)]
+    public void Generated_traffic_comes_out_byte_for_byte_with_counters_equal(StageKind stage)
     {
-        using Dataplane dp = Dataplane.Create(Board());
+        using Dataplane dp = Dataplane.Create(Board(), new DataplaneOptions { Stage = stage, FlowsPerWorker = 4096 });
         EmulatedPort inPort = dp.EmulatedPort(0);
         EmulatedPort outPort = dp.EmulatedPort(1);
         var gen = new TrafficGenerator(new TrafficProfile { Flows = 300 }, dp.Pool);
@@ -94,7 +96,7 @@ public class WorkerTests
     [Fact]
     public void Malformed_frames_are_dropped_with_their_reason_and_freed()
     {
-        using Dataplane dp = Dataplane.Create(Board(cores: 1));
+        using Dataplane dp = Dataplane.Create(Board(cores: 1), new DataplaneOptions { FlowsPerWorker = 4096, Creation = Firmware.Flows.FlowCreation.AnyPacket });
         EmulatedPort inPort = dp.EmulatedPort(0);
         var rng = new Random(5);
         var burst = new PacketRef[32];
@@ -130,7 +132,7 @@ public class WorkerTests
     [Fact]
     public void Threads_start_forward_and_stop_cleanly()
     {
-        using Dataplane dp = Dataplane.Create(Board());
+        using Dataplane dp = Dataplane.Create(Board(), new DataplaneOptions { FlowsPerWorker = 65536 });
         var gen = new TrafficGenerator(new TrafficProfile { Flows = 1000 }, dp.Pool);
         var sink = new TrafficSink(dp.Pool, dp.EmulatedPort(0), dp.EmulatedPort(1));
         dp.Start();
@@ -167,7 +169,7 @@ public class WorkerTests
         e = Assert.Throws<BoardNotSupportedException>(() => Dataplane.Create(b));
         Assert.Contains("arm64", e.Message);
 
-        e = Assert.Throws<BoardNotSupportedException>(() => Dataplane.Create(Board(), workerCount: 3));
+        e = Assert.Throws<BoardNotSupportedException>(() => Dataplane.Create(Board(), new DataplaneOptions { Workers = 3 }));
         Assert.Contains("3 workers", e.Message);
     }
 }
