@@ -13,7 +13,7 @@ public sealed class FirmwareOptions
           --workers N      worker count (default: the board's dataplane cores)
           --flows N        concurrent generated flows (default 10000)
           --stage KIND     flows (flow table, default) or forward (stateless cross-connect)
-          --flow-capacity N  flows per worker and address family (default 262144)
+          --flow-capacity N  flows per worker and address family (default 65536)
           --rate PPS       generated packets per second, 0 = unlimited (default 500000)
           --help           this text
         """;
@@ -32,7 +32,7 @@ public sealed class FirmwareOptions
 
     public StageKind Stage { get; private set; } = StageKind.Flows;
 
-    public int FlowCapacity { get; private set; } = 262_144;
+    public int FlowCapacity { get; private set; } = 65_536;
 
     public static FirmwareOptions Parse(IReadOnlyList<string> args, out List<string> errors)
     {

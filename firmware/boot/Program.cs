@@ -11,8 +11,12 @@ namespace SnicRuntime.Firmware.Boot;
 /// </summary>
 public static class Program
 {
+    /// <summary>When Main started (Stopwatch timestamp), for the start-to-first-packet figure.</summary>
+    internal static long MainEntered { get; private set; }
+
     public static int Main(string[] args)
     {
+        MainEntered = System.Diagnostics.Stopwatch.GetTimestamp();
         FirmwareOptions options = FirmwareOptions.Parse(args, out List<string> errors);
         if (options.Help)
         {

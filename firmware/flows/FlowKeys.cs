@@ -18,7 +18,10 @@ public interface IFlowKey<TKey> where TKey : unmanaged, IFlowKey<TKey>
 
     static abstract int BucketBytes { get; }
 
-    /// <summary>The pattern of an unused slot; no real key can equal it (its scope id is 0xFFFFFF).</summary>
+    /// <summary>
+    /// The pattern of an unused slot: every byte 0xFF (the table fills free buckets that way). No
+    /// real key can equal it: its scope id would be 0xFFFFFF, which is reserved.
+    /// </summary>
     static abstract TKey Empty { get; }
 
     uint Hash();

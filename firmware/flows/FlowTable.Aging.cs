@@ -197,6 +197,7 @@ public sealed unsafe partial class FlowTable<TKey>
 
         BeginWrite(b);
         *k = TKey.Empty;
+        _tags[position] = 0;
         _entries[position] = default;
         EndWrite(b);
         Count--;

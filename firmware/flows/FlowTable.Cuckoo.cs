@@ -83,6 +83,7 @@ public sealed unsafe partial class FlowTable<TKey>
 
         BeginWrite(toBucket);
         *KeyPointer(to) = *fromKey;
+        _tags[to] = _tags[from];
         _entries[to] = _entries[from];
         EndWrite(toBucket);
 
@@ -103,6 +104,7 @@ public sealed unsafe partial class FlowTable<TKey>
 
         BeginWrite(fromBucket);
         *fromKey = TKey.Empty;
+        _tags[from] = 0;
         _entries[from] = default;
         EndWrite(fromBucket);
 

@@ -64,6 +64,7 @@ public sealed unsafe partial class FlowTable<TKey>
         position = (int)(b * (uint)_slots) + s;
         BeginWrite(b);
         *(TKey*)(Bucket(b) + s * sizeof(TKey)) = key;
+        _tags[position] = TagOf(h);
         FlowEntry e = entry;
         e.Flags |= FlowFlags.Valid;
         _entries[position] = e;

@@ -39,6 +39,9 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
     private readonly byte* _buckets;
     private readonly FlowEntry* _entries;
     private readonly byte* _overflow;
+    // One tag byte per slot (a byte of the key's hash, never 0; 0 = empty): a 1-byte-per-flow
+    // filter that is small enough to stay in cache, so most misses never touch a bucket line.
+    private readonly byte* _tags;
     private readonly uint* _versions;
     private readonly uint _bucketCount;
     private readonly int _slots;
@@ -71,19 +74,14 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
         _buckets = (byte*)LargePages.Allocate((nuint)_bucketCount * (nuint)_bucketBytes);
         _entries = (FlowEntry*)LargePages.Allocate((nuint)slots * (nuint)sizeof(FlowEntry));
         _overflow = (byte*)NativeMemory.AlignedAlloc(_bucketCount, 64);
+        _tags = (byte*)LargePages.Allocate((nuint)slots + 8); // +8: the last bucket's 4-byte read
         _versions = (uint*)NativeMemory.AlignedAlloc(_bucketCount * sizeof(uint), 64);
-        TKey empty = TKey.Empty;
-        for (uint b = 0; b < _bucketCount; b++)
-        {
-            for (int s = 0; s < _slots; s++)
-            {
-                *(TKey*)(_buckets + (nuint)b * (nuint)_bucketBytes + (nuint)(s * sizeof(TKey))) = empty;
-            }
-        }
+        // Empty keys are all ones (IFlowKey contract), so marking every slot free is one fill.
+        NativeMemory.Fill(_buckets, (nuint)_bucketCount * (nuint)_bucketBytes, 0xFF);
 
         NativeMemory.Clear(_overflow, _bucketCount);
         NativeMemory.Clear(_versions, _bucketCount * sizeof(uint));
-        TotalBytes = (long)_bucketCount * _bucketBytes + slots * sizeof(FlowEntry) + _bucketCount * 5L;
+        TotalBytes = (long)_bucketCount * _bucketBytes + slots * sizeof(FlowEntry) + _bucketCount * 5L + slots;
         InitAging(aging ?? AgingPolicy.Default, startMs);
     }
 
@@ -125,13 +123,30 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private uint HashOf(in TKey key) => key.Hash() & _hashMask;
 
+    /// <summary>The tag of a hash: its low byte (fastrange uses the high bits), never 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static byte TagOf(uint hash) => (byte)hash == 0 ? (byte)1 : (byte)hash;
+
+    /// <summary>
+    /// Whether any slot of bucket <paramref name="b"/> may hold a key with this tag (SWAR "has a
+    /// zero byte" test on the XOR). For 3-slot buckets the fourth byte belongs to the next bucket,
+    /// which can only add a false positive, never hide a key.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool MayHold(uint b, byte tag)
+    {
+        uint x = Unsafe.ReadUnaligned<uint>(_tags + (nuint)b * (nuint)_slots) ^ (tag * 0x01010101u);
+        return ((x - 0x01010101u) & ~x & 0x80808080u) != 0;
+    }
+
     /// <summary>Position of <paramref name="key"/>, or -1.</summary>
     public int Lookup(in TKey key)
     {
         uint h = HashOf(key);
+        byte tag = TagOf(h);
         uint b1 = Primary(h);
-        int s = key.FindIn(Bucket(b1));
-        if (s >= 0)
+        int s;
+        if (MayHold(b1, tag) && (s = key.FindIn(Bucket(b1))) >= 0)
         {
             return (int)(b1 * (uint)_slots) + s;
         }
@@ -142,6 +157,11 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
         }
 
         uint b2 = Secondary(h, b1);
+        if (!MayHold(b2, tag))
+        {
+            return -1;
+        }
+
         s = key.FindIn(Bucket(b2));
         return s >= 0 ? (int)(b2 * (uint)_slots) + s : -1;
     }
@@ -162,13 +182,20 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
 
         Span<uint> hashes = stackalloc uint[n];
         Span<uint> primaries = stackalloc uint[n];
+        Span<byte> candidate = stackalloc byte[n];
         for (int i = 0; i < n; i++)
         {
             uint h = HashOf(keys[i]);
             uint b = Primary(h);
             hashes[i] = h;
             primaries[i] = b;
-            Prefetch(Bucket(b), _bucketBytes);
+            // Only a bucket whose tags may match is fetched; a miss usually stops here.
+            bool may = MayHold(b, TagOf(h));
+            candidate[i] = may ? (byte)1 : (byte)0;
+            if (may)
+            {
+                Prefetch(Bucket(b), _bucketBytes);
+            }
         }
 
         int hits = 0;
@@ -177,22 +204,24 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
         for (int i = 0; i < n; i++)
         {
             uint b = primaries[i];
-            int s = keys[i].FindIn(Bucket(b));
+            int s = candidate[i] != 0 ? keys[i].FindIn(Bucket(b)) : -1;
             if (s >= 0)
             {
                 positions[i] = (int)(b * (uint)_slots) + s;
                 hits++;
+                continue;
             }
-            else if (_overflow[b] != 0)
+
+            positions[i] = -1;
+            if (_overflow[b] != 0)
             {
                 uint b2 = Secondary(hashes[i], b);
-                primaries[i] = b2;
-                Prefetch(Bucket(b2), _bucketBytes);
-                second[pending++] = i;
-            }
-            else
-            {
-                positions[i] = -1;
+                if (MayHold(b2, TagOf(hashes[i])))
+                {
+                    primaries[i] = b2;
+                    Prefetch(Bucket(b2), _bucketBytes);
+                    second[pending++] = i;
+                }
             }
         }
 
@@ -249,6 +278,7 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
         LargePages.Free(_buckets);
         LargePages.Free(_entries);
         NativeMemory.AlignedFree(_overflow);
+        LargePages.Free(_tags);
         NativeMemory.AlignedFree(_versions);
         FreeAging();
         GC.SuppressFinalize(this);

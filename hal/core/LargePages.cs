@@ -47,6 +47,13 @@ public static unsafe partial class LargePages
             Interlocked.Add(ref s_hinted, (long)usable);
         }
 
+        // Fault the pages in now, one touch per huge page, so the first packets do not pay for
+        // page faults (DPDK pre-faults its hugepages at init for the same reason).
+        for (nuint off = 0; off < usable; off += HugePage)
+        {
+            ((byte*)aligned)[off] = 0;
+        }
+
         var record = new Mapping((nuint)raw, length);
         lock (s_mappings)
         {

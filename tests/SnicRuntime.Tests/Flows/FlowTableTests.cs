@@ -222,3 +222,17 @@ public class FlowTableV6Tests
         Assert.Equal(model.Count, t.Count);
     }
 }
+
+public class FlowKeyContractTests
+{
+    [Fact]
+    public void Empty_keys_are_all_ones_as_the_table_fill_assumes()
+    {
+        FlowKeyV4 e4 = FlowKeyV4.Empty;
+        FlowKeyV6 e6 = FlowKeyV6.Empty;
+        Assert.All(System.Runtime.InteropServices.MemoryMarshal.AsBytes(new ReadOnlySpan<FlowKeyV4>(in e4)).ToArray(), b => Assert.Equal(0xFF, b));
+        Assert.All(System.Runtime.InteropServices.MemoryMarshal.AsBytes(new ReadOnlySpan<FlowKeyV6>(in e6)).ToArray(), b => Assert.Equal(0xFF, b));
+        // The highest usable scope cannot make an empty key.
+        Assert.NotEqual(FlowKeyV4.Empty, FlowKeyV4.Create(FlowKeyV4.MaxScope, uint.MaxValue, uint.MaxValue, ushort.MaxValue, ushort.MaxValue, 255, out _));
+    }
+}
