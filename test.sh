@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test from a fresh machine. Installs what the tests need (tshark), builds, runs the
-# suite, runs it again with hardware intrinsics disabled (so scalar fallbacks are proven equal to
-# the SIMD paths), publishes the NativeAOT firmware and runs its demo, and smoke-runs every
+# suite three times (all SIMD widths; Vector128 only, as on arm64; hardware intrinsics disabled,
+# so the scalar fallbacks are proven equal to the SIMD paths), publishes the NativeAOT firmware and runs its demo, and smoke-runs every
 # benchmark once. Slow system tests (trait Category=System) run with --system, or when CI=true.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -53,15 +53,16 @@ run_tests() {
   if ((rc != 0 && f == 0)); then failed=$((failed + 1)); fi
 }
 
-run_tests "SIMD and hardware CRC" DOTNET_TieredPGO=1
-run_tests "hardware intrinsics disabled" DOTNET_EnableHWIntrinsic=0
+run_tests "all SIMD widths and hardware CRC" DOTNET_TieredPGO=1
+run_tests "Vector128 only (the width arm64 NEON has)" DOTNET_EnableAVX=0
+run_tests "hardware intrinsics disabled (scalar fallbacks)" DOTNET_EnableHWIntrinsic=0
 
 echo "== NativeAOT firmware"
 ./firmware/publish.sh linux-x64
 ./out/firmware/linux-x64/snic-firmware --seconds 2 --flows 20000 --rate 300000
 
 echo "== benchmarks, one dry iteration each (speed is measured by bench/run.sh, not here)"
-dotnet run -c Release --no-build --project bench/SnicRuntime.Bench -- --filter '*' --job Dry >/tmp/snic-bench-dry.log 2>&1 \
+dotnet run -c Release --no-build --project bench/SnicRuntime.Bench -- --filter '*' --smoke >/tmp/snic-bench-dry.log 2>&1 \
   || { tail -40 /tmp/snic-bench-dry.log; failed=$((failed + 1)); }
 
 echo "tests: $passed passed, $failed failed"

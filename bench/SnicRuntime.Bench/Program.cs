@@ -20,8 +20,12 @@ public static class Program
             return FlowTablePeerRun.Run(args[1..]);
         }
 
+        // --smoke: one cold iteration of every benchmark (CI proves they run; it measures nothing).
+        bool smoke = args.Contains("--smoke");
+        args = args.Where(a => a != "--smoke").ToArray();
+        Job job = (smoke ? Job.Dry : Job.Default).WithToolchain(InProcessEmitToolchain.Instance);
         IConfig config = DefaultConfig.Instance
-            .AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance))
+            .AddJob(job)
             .AddDiagnoser(MemoryDiagnoser.Default)
             .WithOptions(ConfigOptions.DisableOptimizationsValidator);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config);
