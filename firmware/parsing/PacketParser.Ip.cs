@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using SnicRuntime.Hal.Net;
 
 namespace SnicRuntime.Firmware.Parsing;
@@ -12,6 +13,7 @@ public static partial class PacketParser
     /// offset of the upper-layer header (0 when there is none to parse: a non-first fragment or
     /// "no next header") and <paramref name="l3End"/> the end of the IP packet.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static DropReason ParseIp(ReadOnlySpan<byte> frame, int l3, ushort etherType, bool inner, ref ParsedPacket p,
         out int l4, out byte protocol, out int l3End)
     {
@@ -20,6 +22,7 @@ public static partial class PacketParser
             : ParseIpv6(frame, l3, inner, ref p, out l4, out protocol, out l3End);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static DropReason ParseIpv4(ReadOnlySpan<byte> frame, int l3, bool inner, ref ParsedPacket p,
         out int l4, out byte protocol, out int l3End)
     {

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using SnicRuntime.Hal.Net;
 
 namespace SnicRuntime.Firmware.Parsing;
@@ -13,6 +14,7 @@ public static partial class PacketParser
     /// is where the inner packet starts and says whether it starts with Ethernet or directly with IP
     /// (then <paramref name="innerEtherType"/> names it). <paramref name="next"/> = 0: not a tunnel.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static DropReason ParseTunnel(ReadOnlySpan<byte> packet, int l4, byte protocol, ref ParsedPacket p,
         out int next, out bool nextIsL2, out ushort innerEtherType)
     {

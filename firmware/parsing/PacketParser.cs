@@ -87,6 +87,7 @@ public static partial class PacketParser
         return r;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static DropReason ParseEthernet(ReadOnlySpan<byte> frame, ref int off, ref ParsedPacket p, bool inner, out ushort etherType)
     {
         etherType = 0;
@@ -135,6 +136,7 @@ public static partial class PacketParser
         return DropReason.None;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static DropReason ParseL4(ReadOnlySpan<byte> packet, int l4, byte protocol, ref ParsedPacket p)
     {
         int available = packet.Length - l4;

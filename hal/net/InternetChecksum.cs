@@ -81,7 +81,26 @@ public static class InternetChecksum
     }
 
     /// <summary>True when an IPv4 header's checksum is correct (the sum over it is 0xFFFF).</summary>
-    public static bool VerifyIpv4Header(ReadOnlySpan<byte> header) => Sum(header) == 0xFFFF;
+    public static bool VerifyIpv4Header(ReadOnlySpan<byte> header)
+    {
+        if (header.Length != 20)
+        {
+            return Sum(header) == 0xFFFF;
+        }
+
+        // The common option-less header: five 32-bit words, no loop. Ones'-complement sums are
+        // byte-order independent, so native-endian words fold to 0xFFFF exactly when the
+        // big-endian sum does.
+        ref byte p = ref MemoryMarshal.GetReference(header);
+        ulong a = Unsafe.ReadUnaligned<ulong>(ref p);
+        ulong b = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref p, 8));
+        ulong sum = (a & 0xFFFFFFFF) + (a >> 32) + (b & 0xFFFFFFFF) + (b >> 32) + Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref p, 16));
+        sum = (sum & 0xFFFFFFFF) + (sum >> 32);
+        sum = (sum & 0xFFFF) + (sum >> 16);
+        sum = (sum & 0xFFFF) + (sum >> 16);
+        sum = (sum & 0xFFFF) + (sum >> 16);
+        return sum == 0xFFFF;
+    }
 
     /// <summary>Sum of the IPv4 pseudo-header for a TCP/UDP checksum.</summary>
     public static uint PseudoHeaderV4(ReadOnlySpan<byte> src, ReadOnlySpan<byte> dst, byte protocol, int l4Length) =>
