@@ -179,6 +179,16 @@ public sealed class WorkerFlows<TMiss> : IDisposable where TMiss : struct, IFlow
     private void ApplyHits<TKey>(FlowTable<TKey> table, int n, int[] index, int[] positions, ReadOnlySpan<PacketRef> packets,
         ReadOnlySpan<ParsedPacket> meta, Span<ushort> egress) where TKey : unmanaged, IFlowKey<TKey>
     {
+        // The entries of a burst's hits are scattered over the value array: request them all
+        // before touching any, so their misses overlap.
+        for (int k = 0; k < n; k++)
+        {
+            if (positions[k] >= 0)
+            {
+                table.PrefetchEntry(positions[k]);
+            }
+        }
+
         uint now = NowMs;
         for (int k = 0; k < n; k++)
         {

@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics.X86;
 using SnicRuntime.Hal;
 
 namespace SnicRuntime.Firmware.Flows;
@@ -101,6 +100,9 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
     public FlowTableCounters Counters { get; } = new();
 
     public ref FlowEntry Entry(int position) => ref _entries[position];
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void PrefetchEntry(int position) => CacheHint.Prefetch(_entries + position);
 
     public TKey KeyAt(int position) => *KeyPointer(position);
 
@@ -250,20 +252,13 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
         return hits;
     }
 
-    /// <summary>
-    /// Prefetch hint. x86 has one (SSE); .NET exposes none for arm64, where the hardware
-    /// prefetcher and the phase split still hide part of the latency.
-    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Prefetch(byte* p, int bytes)
     {
-        if (Sse.IsSupported)
+        CacheHint.Prefetch(p);
+        if (bytes > 64)
         {
-            Sse.Prefetch0(p);
-            if (bytes > 64)
-            {
-                Sse.Prefetch0(p + 64);
-            }
+            CacheHint.Prefetch(p + 64);
         }
     }
 

@@ -86,7 +86,8 @@ public sealed class EmulatedPort : IPort
 
     public EmulatedRxQueue RxQueue(int queue) => new(_rxRings[queue], _rxCounters[queue]);
 
-    public EmulatedTxQueue TxQueue(int queue) => new(_txRings[queue], _txCounters[queue], this);
+    // A cabled port's tx also counts the bytes its peer's rx queue receives (no wire thread sees them).
+    public EmulatedTxQueue TxQueue(int queue) => new(_txRings[queue], _txCounters[queue], this, _peer?._rxCounters[queue]);
 
     public PortCounters ReadCounters() => PortCounters.Sum(_rxCounters, _txCounters);
 
@@ -176,12 +177,26 @@ public sealed class EmulatedPort : IPort
                     continue;
                 }
 
+                // Count bytes before the enqueue: afterwards the worker owns the packets.
+                long bytes = 0;
+                for (int i = 0; i < n; i++)
+                {
+                    bytes += _staging[q][i].Length;
+                }
+
                 int sent = _rxRings[q].EnqueueBurst(_staging[q].AsSpan(0, n));
                 if (sent < n)
                 {
+                    for (int i = sent; i < n; i++)
+                    {
+                        bytes -= _staging[q][i].Length;
+                    }
+
                     _rxCounters[q].RingFullDrops += n - sent; // wire side owns this counter field
                     _pool.FreeBulk(_staging[q].AsSpan(sent, n - sent));
                 }
+
+                _rxCounters[q].Bytes += bytes; // so does this one: the MAC counts what it receives
 
                 accepted += sent;
                 _stagingCount[q] = 0;

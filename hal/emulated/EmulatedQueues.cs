@@ -17,19 +17,10 @@ public readonly struct EmulatedRxQueue : IRxQueue
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int RxBurst(Span<PacketRef> packets)
     {
+        // Bytes were counted by the wire side as the frames arrived, as a NIC's MAC counts them;
+        // the worker's dequeue touches no packet.
         int n = _ring.DequeueBurst(packets);
-        if (n != 0)
-        {
-            long bytes = 0;
-            for (int i = 0; i < n; i++)
-            {
-                bytes += packets[i].Length;
-            }
-
-            _counters.Packets += n;
-            _counters.Bytes += bytes;
-        }
-
+        _counters.Packets += n;
         return n;
     }
 }
@@ -40,12 +31,14 @@ public readonly struct EmulatedTxQueue : ITxQueue
     private readonly SpscRing _ring;
     private readonly QueueCounters _counters;
     private readonly EmulatedPort _port;
+    private readonly QueueCounters? _peerRx;
 
-    internal EmulatedTxQueue(SpscRing ring, QueueCounters counters, EmulatedPort port)
+    internal EmulatedTxQueue(SpscRing ring, QueueCounters counters, EmulatedPort port, QueueCounters? peerRx)
     {
         _ring = ring;
         _counters = counters;
         _port = port;
+        _peerRx = peerRx;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -73,6 +66,11 @@ public readonly struct EmulatedTxQueue : ITxQueue
         _counters.Packets += n;
         _counters.Bytes += bytes;
         _counters.RingFullDrops += packets.Length - n;
+        if (_peerRx is not null)
+        {
+            _peerRx.Bytes += bytes;
+        }
+
         return n;
     }
 }

@@ -87,6 +87,8 @@ public class EmulatedPortTests
         Assert.Equal(burst, got.Take(8));
         Assert.Equal(8, a.ReadCounters().TxPackets);
         Assert.Equal(8, b.ReadCounters().RxPackets);
+        Assert.Equal(burst.Sum(p => (long)p.Length), b.ReadCounters().RxBytes);
+        Assert.Equal(a.ReadCounters().TxBytes, b.ReadCounters().RxBytes);
 
         a.SetLink(false);
         Assert.Equal(0, a.TxQueue(0).TxBurst(got.AsSpan(0, 8)));
