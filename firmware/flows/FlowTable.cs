@@ -184,20 +184,16 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
 
         Span<uint> hashes = stackalloc uint[n];
         Span<uint> primaries = stackalloc uint[n];
-        Span<byte> candidate = stackalloc byte[n];
         for (int i = 0; i < n; i++)
         {
             uint h = HashOf(keys[i]);
             uint b = Primary(h);
             hashes[i] = h;
             primaries[i] = b;
-            // Only a bucket whose tags may match is fetched; a miss usually stops here.
-            bool may = MayHold(b, TagOf(h));
-            candidate[i] = may ? (byte)1 : (byte)0;
-            if (may)
-            {
-                Prefetch(Bucket(b), _bucketBytes);
-            }
+            // Request the bucket and its tags together; deciding on the tags first would put a
+            // dependent load in front of every bucket fetch.
+            Prefetch(Bucket(b), _bucketBytes);
+            CacheHint.Prefetch(_tags + (nuint)b * (nuint)_slots);
         }
 
         int hits = 0;
@@ -206,7 +202,8 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
         for (int i = 0; i < n; i++)
         {
             uint b = primaries[i];
-            int s = candidate[i] != 0 ? keys[i].FindIn(Bucket(b)) : -1;
+            // The tags spare the compare, and for a miss the secondary bucket, most of the time.
+            int s = MayHold(b, TagOf(hashes[i])) ? keys[i].FindIn(Bucket(b)) : -1;
             if (s >= 0)
             {
                 positions[i] = (int)(b * (uint)_slots) + s;
