@@ -190,10 +190,7 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
             uint b = Primary(h);
             hashes[i] = h;
             primaries[i] = b;
-            // Request the bucket and its tags together; deciding on the tags first would put a
-            // dependent load in front of every bucket fetch.
             Prefetch(Bucket(b), _bucketBytes);
-            CacheHint.Prefetch(_tags + (nuint)b * (nuint)_slots);
         }
 
         int hits = 0;
@@ -202,8 +199,11 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
         for (int i = 0; i < n; i++)
         {
             uint b = primaries[i];
-            // The tags spare the compare, and for a miss the secondary bucket, most of the time.
-            int s = MayHold(b, TagOf(hashes[i])) ? keys[i].FindIn(Bucket(b)) : -1;
+            // One-line buckets (IPv4) are compared outright: the line is already on its way and
+            // most hits are there. Two-line buckets (IPv6) cost more to compare than the tag check
+            // that skips most misses. Either way the tags decide whether a miss must fetch the
+            // secondary bucket. TKey.BucketBytes is a constant per instantiation: no branch left.
+            int s = TKey.BucketBytes > 64 && !MayHold(b, TagOf(hashes[i])) ? -1 : keys[i].FindIn(Bucket(b));
             if (s >= 0)
             {
                 positions[i] = (int)(b * (uint)_slots) + s;
