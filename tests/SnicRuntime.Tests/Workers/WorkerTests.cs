@@ -9,19 +9,7 @@ namespace SnicRuntime.Tests.Workers;
 
 public class WorkerTests
 {
-    private static BoardDefinition Board(int cores = 2) => new()
-    {
-        Id = "test",
-        Vendor = "test",
-        Model = "test",
-        Cpu = new BoardCpu { Architecture = "x86-64", DataplaneCores = cores },
-        Memory = new BoardMemory { TotalMiB = 64, PacketBuffers = 8192 },
-        Ports = [new BoardPort { Name = "a", SpeedGbps = 10 }, new BoardPort { Name = "b", SpeedGbps = 10 }],
-        Queues = new BoardQueues { RxDepth = 1024, TxDepth = 1024, Burst = 32 },
-        Hal = new BoardHal { Driver = "emulated" },
-        RuntimeIdentifier = "linux-x64",
-        Supported = ["emulated-io"],
-    };
+    private static BoardDefinition Board(int cores = 2) => TestBoards.Emulated(cores);
 
     [Theory]
     [InlineData(StageKind.Forward)]
