@@ -20,6 +20,11 @@ public static class Program
             return FlowTablePeerRun.Run(args[1..]);
         }
 
+        if (args.Length > 0 && args[0] == "lpm-peer")
+        {
+            return LpmPeerRun.Run(args[1..]);
+        }
+
         // --smoke: one cold iteration of every benchmark (CI proves they run; it measures nothing).
         bool smoke = args.Contains("--smoke");
         args = args.Where(a => a != "--smoke").ToArray();
