@@ -20,7 +20,10 @@ public static partial class PacketParser
     private const int MaxVlanTags = 2;
 
     /// <summary>Parses <paramref name="frame"/>; returns <see cref="DropReason.None"/> when usable.</summary>
-    public static DropReason Parse(ReadOnlySpan<byte> frame, out ParsedPacket p)
+    public static DropReason Parse(ReadOnlySpan<byte> frame, out ParsedPacket p) =>
+        TryParseCommon(frame, out p) ? DropReason.None : ParseLayers(frame, out p);
+
+    private static DropReason ParseLayers(ReadOnlySpan<byte> frame, out ParsedPacket p)
     {
         p = default;
         int off = 0;

@@ -97,3 +97,39 @@ public class ParserFuzzTests
         return list;
     }
 }
+
+/// <summary>The common-case pass must agree with the general parser on everything it accepts.</summary>
+public class CommonCaseParserTests
+{
+    [Fact]
+    public void Fast_and_general_parsers_agree_on_every_frame()
+    {
+        var rng = new Random(77);
+        using var pool = new SnicRuntime.Hal.PacketPool(64);
+        var gen = new TrafficGenerator(new TrafficProfile { Flows = 500, Ipv6Share = 0.2, OverlayShare = 0.3 }, pool);
+        var one = new SnicRuntime.Hal.PacketRef[1];
+        int fastAccepted = 0;
+        for (int i = 0; i < 300_000; i++)
+        {
+            gen.Fill(one);
+            byte[] frame = one[0].Data.ToArray();
+            pool.Free(one[0]);
+            if (i % 2 == 1)
+            {
+                frame[rng.Next(frame.Length)] ^= (byte)(1 << rng.Next(8)); // and mutated copies
+                if (rng.Next(3) == 0)
+                {
+                    Array.Resize(ref frame, rng.Next(frame.Length + 1));
+                }
+            }
+
+            DropReason general = PacketParser.ParseGeneral(frame, out ParsedPacket g);
+            DropReason both = PacketParser.Parse(frame, out ParsedPacket p);
+            Assert.Equal(general, both);
+            Assert.Equal(g, p);
+            fastAccepted += frame.Length >= 54 && frame[12] == 8 && frame[13] == 0 && frame[14] == 0x45 && both == DropReason.None && !p.IsTunneled ? 1 : 0;
+        }
+
+        Assert.True(fastAccepted > 50_000, $"only {fastAccepted} frames took the common path");
+    }
+}
