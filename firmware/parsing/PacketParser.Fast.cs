@@ -77,6 +77,120 @@ public static partial class PacketParser
         return true;
     }
 
+    /// <summary>
+    /// The common overlay case in one pass: the common outer IPv4/UDP to port 4789, a VXLAN header
+    /// with the I flag, untagged inner Ethernet, inner option-less unfragmented IPv4 or IPv6
+    /// without extension headers, inner TCP or UDP. Same contract as <see cref="TryParseCommon"/>.
+    /// </summary>
+    private static bool TryParseVxlan(ReadOnlySpan<byte> frame, out ParsedPacket p)
+    {
+        p = default;
+        ref byte f = ref MemoryMarshal.GetReference(frame);
+        // Outer: Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14 = 64 bytes, then inner IP.
+        if (frame.Length < 64 + 40 + 8
+            || BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref f, 12))) != EtherTypes.Ipv4
+            || Unsafe.Add(ref f, 14) != 0x45 || Unsafe.Add(ref f, 23) != IpProtocols.Udp
+            || (BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref f, 20))) & 0x3FFF) != 0
+            || BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref f, 36))) != TunnelPorts.Vxlan
+            || (Unsafe.Add(ref f, 42) & 0x08) == 0)
+        {
+            return false;
+        }
+
+        int outerTotal = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref f, 16)));
+        int udpLength = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref f, 38)));
+        if (outerTotal > frame.Length - 14 || udpLength < 16 || udpLength > outerTotal - 20
+            || !InternetChecksum.VerifyIpv4Header(frame.Slice(14, 20)))
+        {
+            return false;
+        }
+
+        int outerEnd = 14 + outerTotal;
+        ushort innerType = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref f, 62)));
+        int l3 = 64;
+        int l4;
+        int innerEnd;
+        byte protocol;
+        bool ipv6 = innerType == EtherTypes.Ipv6;
+        if (innerType == EtherTypes.Ipv4)
+        {
+            int total = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref f, l3 + 2)));
+            if (Unsafe.Add(ref f, l3) != 0x45 || total < 20 || total > outerEnd - l3
+                || (BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref f, l3 + 6))) & 0x3FFF) != 0
+                || !InternetChecksum.VerifyIpv4Header(frame.Slice(l3, 20)))
+            {
+                return false;
+            }
+
+            protocol = Unsafe.Add(ref f, l3 + 9);
+            l4 = l3 + 20;
+            innerEnd = l3 + total;
+        }
+        else if (ipv6)
+        {
+            int payload = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref f, l3 + 4)));
+            if (Unsafe.Add(ref f, l3) >> 4 != 6 || payload == 0 || 40 + payload > outerEnd - l3)
+            {
+                return false;
+            }
+
+            protocol = Unsafe.Add(ref f, l3 + 6);
+            l4 = l3 + 40;
+            innerEnd = l3 + 40 + payload;
+        }
+        else
+        {
+            return false;
+        }
+
+        int available = innerEnd - l4;
+        if (protocol == IpProtocols.Tcp)
+        {
+            if (available < 20)
+            {
+                return false;
+            }
+
+            int dataOffset = (Unsafe.Add(ref f, l4 + 12) >> 4) * 4;
+            if (dataOffset < 20 || dataOffset > available)
+            {
+                return false;
+            }
+
+            p.TcpFlags = Unsafe.Add(ref f, l4 + 13);
+        }
+        else if (protocol == IpProtocols.Udp)
+        {
+            int length = available < 8 ? 0 : BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref f, l4 + 4)));
+            if (length < 8 || length > available)
+            {
+                return false;
+            }
+        }
+        else
+        {
+            return false;
+        }
+
+        p.OuterL3 = 14;
+        p.OuterL4 = 34;
+        p.OuterL4Protocol = IpProtocols.Udp;
+        p.TunnelHeader = 42;
+        p.Tunnel = TunnelKind.Vxlan;
+        p.Vni = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref f, 46))) >> 8;
+        p.InnerL2 = 50;
+        p.InnerL3 = (ushort)l3;
+        p.InnerL4 = (ushort)l4;
+        p.L3End = (ushort)innerEnd;
+        p.EtherType = innerType;
+        p.L4Protocol = protocol;
+        p.SrcPort = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref f, l4)));
+        p.DstPort = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref f, l4 + 2)));
+        p.Flags = PacketFlags.Tunneled | PacketFlags.HasIp | PacketFlags.HasL4 | (ipv6 ? PacketFlags.Ipv6 : 0);
+        p.FlowHash = FlowHash.Compute(frame, in p);
+        return true;
+    }
+
     /// <summary>The general parser alone, for the differential test of the common-case pass.</summary>
     internal static DropReason ParseGeneral(ReadOnlySpan<byte> frame, out ParsedPacket p) => ParseLayers(frame, out p);
 }

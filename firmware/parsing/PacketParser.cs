@@ -21,7 +21,7 @@ public static partial class PacketParser
 
     /// <summary>Parses <paramref name="frame"/>; returns <see cref="DropReason.None"/> when usable.</summary>
     public static DropReason Parse(ReadOnlySpan<byte> frame, out ParsedPacket p) =>
-        TryParseCommon(frame, out p) ? DropReason.None : ParseLayers(frame, out p);
+        TryParseCommon(frame, out p) || TryParseVxlan(frame, out p) ? DropReason.None : ParseLayers(frame, out p);
 
     private static DropReason ParseLayers(ReadOnlySpan<byte> frame, out ParsedPacket p)
     {

@@ -106,9 +106,10 @@ public class CommonCaseParserTests
     {
         var rng = new Random(77);
         using var pool = new SnicRuntime.Hal.PacketPool(64);
-        var gen = new TrafficGenerator(new TrafficProfile { Flows = 500, Ipv6Share = 0.2, OverlayShare = 0.3 }, pool);
+        var gen = new TrafficGenerator(new TrafficProfile { Flows = 500, Ipv6Share = 0.3, OverlayShare = 0.5 }, pool);
         var one = new SnicRuntime.Hal.PacketRef[1];
         int fastAccepted = 0;
+        int vxlanAccepted = 0;
         for (int i = 0; i < 300_000; i++)
         {
             gen.Fill(one);
@@ -127,9 +128,11 @@ public class CommonCaseParserTests
             DropReason both = PacketParser.Parse(frame, out ParsedPacket p);
             Assert.Equal(general, both);
             Assert.Equal(g, p);
+            vxlanAccepted += both == DropReason.None && p.Tunnel == TunnelKind.Vxlan ? 1 : 0;
             fastAccepted += frame.Length >= 54 && frame[12] == 8 && frame[13] == 0 && frame[14] == 0x45 && both == DropReason.None && !p.IsTunneled ? 1 : 0;
         }
 
         Assert.True(fastAccepted > 50_000, $"only {fastAccepted} frames took the common path");
+        Assert.True(vxlanAccepted > 30_000, $"only {vxlanAccepted} VXLAN frames were parsed");
     }
 }
