@@ -1,35 +1,24 @@
-using System.Diagnostics;
-using System.Globalization;
 using SnicRuntime.Firmware.Routing;
 
 namespace SnicRuntime.Bench;
 
 /// <summary>
-/// Our side of the rte_lpm comparison (bench/peers/rte_lpm_peer.c): the same routes, the same
-/// keys, bursts of 32, a warm-up pass then a timed pass. Route and key generation must match the
-/// C program bit for bit (see its header comment).
+/// Our side of the rte_lpm comparison (bench/peers/rte_lpm_peer.c): the same routes and keys
+/// (generation mirrors the C program bit for bit, see its header), the same timed loop.
 /// </summary>
 internal static class LpmPeerRun
 {
-    private const int Burst = 32;
-
     public static int Run(string[] args)
     {
-        long routes = 1_000_000, lookups = 16_000_000;
-        ulong seed = 42;
-        for (int i = 0; i < args.Length; i++)
+        Dictionary<string, string>? a = PeerTiming.Arguments("lpm-peer", args, "--routes", "--lookups", "--seed");
+        if (a is null)
         {
-            switch (args[i])
-            {
-                case "--routes": routes = long.Parse(args[++i], CultureInfo.InvariantCulture); break;
-                case "--lookups": lookups = long.Parse(args[++i], CultureInfo.InvariantCulture); break;
-                case "--seed": seed = ulong.Parse(args[++i], CultureInfo.InvariantCulture); break;
-                default:
-                    Console.Error.WriteLine($"lpm-peer: unknown argument '{args[i]}'");
-                    return 2;
-            }
+            return 2;
         }
 
+        long routes = PeerTiming.Long(a, "--routes", 1_000_000);
+        long lookups = PeerTiming.Long(a, "--lookups", 16_000_000);
+        ulong seed = (ulong)PeerTiming.Long(a, "--seed", 42);
         using var lpm = new Lpm4(maxLongGroups: 1 << 17);
         ulong s = seed;
         for (long i = 0; i < routes; i++)
@@ -51,25 +40,9 @@ internal static class LpmPeerRun
             keys[j] = (uint)BenchKeys.Next(ref k);
         }
 
-        Span<long> hops = stackalloc long[Burst];
-        long found = 0;
-        for (int pass = 0; pass < 2; pass++)
-        {
-            long n = pass == 0 ? lookups / 10 : lookups;
-            found = 0;
-            long t0 = Stopwatch.GetTimestamp();
-            for (long j = 0; j + Burst <= n; j += Burst)
-            {
-                found += lpm.LookupBulk(new ReadOnlySpan<uint>(keys, (int)j, Burst), hops);
-            }
-
-            double ns = Stopwatch.GetElapsedTime(t0).TotalNanoseconds;
-            if (pass == 1)
-            {
-                Console.WriteLine(FormattableString.Invariant($"ns_per_lookup={ns / (n - n % Burst):F2} found={found}"));
-            }
-        }
-
+        var hops = new long[PeerTiming.Burst];
+        (double ns, long found) = PeerTiming.Time(lookups, j => lpm.LookupBulk(new ReadOnlySpan<uint>(keys, (int)j, PeerTiming.Burst), hops));
+        Console.WriteLine(FormattableString.Invariant($"ns_per_lookup={ns:F2} found={found}"));
         return 0;
     }
 

@@ -14,20 +14,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "peer_common.h"
+
 #include <rte_eal.h>
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
 #include <rte_lcore.h>
 
 #define BURST 32
-
-static uint64_t splitmix64(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-	return z ^ (z >> 31);
-}
 
 static void make_key(uint8_t *dst, unsigned key_len, uint64_t seed, uint64_t i)
 {
@@ -36,13 +30,6 @@ static void make_key(uint8_t *dst, unsigned key_len, uint64_t seed, uint64_t i)
 		uint64_t v = splitmix64(&state);
 		memcpy(dst + w * 8, &v, 8);
 	}
-}
-
-static double now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
 int main(int argc, char **argv)

@@ -13,18 +13,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "peer_common.h"
+
 #include <rte_eal.h>
 #include <rte_lpm.h>
 
 #define BURST 32
-
-static uint64_t splitmix64(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-	return z ^ (z >> 31);
-}
 
 static int depth_of(uint64_t r)
 {
@@ -33,13 +27,6 @@ static int depth_of(uint64_t r)
 	if (c < 230) return 16 + x;
 	if (c < 250) return 25 + x;
 	return 8 + x;
-}
-
-static double now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
 int main(int argc, char **argv)

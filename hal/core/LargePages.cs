@@ -17,11 +17,6 @@ public static unsafe partial class LargePages
     private const int MadvHugePage = 14;
     private const nuint HugePage = 2 * 1024 * 1024;
 
-    /// <summary>Bytes currently mapped through <see cref="Allocate"/> with the huge-page hint taken.</summary>
-    public static long HugeHintedBytes => Interlocked.Read(ref s_hinted);
-
-    private static long s_hinted;
-
     /// <summary>Zeroed memory of at least <paramref name="bytes"/>, 64-byte aligned (2 MiB aligned when large).</summary>
     public static void* Allocate(nuint bytes)
     {
@@ -42,10 +37,8 @@ public static unsafe partial class LargePages
 
         nuint aligned = ((nuint)raw + HugePage - 1) & ~(HugePage - 1);
         nuint usable = ((nuint)raw + length - aligned) & ~(HugePage - 1);
-        if (madvise((void*)aligned, usable, MadvHugePage) == 0)
-        {
-            Interlocked.Add(ref s_hinted, (long)usable);
-        }
+        // A refused hint (no THP in this kernel) leaves ordinary pages: slower, still correct.
+        _ = madvise((void*)aligned, usable, MadvHugePage);
 
         // Fault the pages in now, one touch per huge page, so the first packets do not pay for
         // page faults (DPDK pre-faults its hugepages at init for the same reason).

@@ -72,7 +72,7 @@ public class FlowTableTests
         var policy = new AgingPolicy { TickMs = 10, TcpHandshakeMs = 100, TcpEstablishedMs = 1000, TcpClosingMs = 50, UdpMs = 300, IcmpMs = 200 };
         using var t = new FlowTable<FlowKeyV4>(100, aging: policy);
         FlowKeyV4 K(int i) => FlowKeyV4.Create(0, (uint)i, 1, 1, 1, 6, out _);
-        t.Insert(K(1), new FlowEntry { Tcp = TcpState.Handshake }, out int syn);
+        t.Insert(K(1), new FlowEntry { Tcp = TcpState.Handshake }, out _);
         t.Insert(K(2), new FlowEntry { Tcp = TcpState.Handshake }, out int est);
         t.Insert(K(3), new FlowEntry { Flags = FlowFlags.Udp }, out _);
         t.Insert(K(4), new FlowEntry { Flags = FlowFlags.Icmp }, out _);
@@ -95,7 +95,6 @@ public class FlowTableTests
         Assert.Equal(1, t.Counters.Aged[(int)FlowClass.Icmp]);
         Assert.Equal(1, t.Counters.Aged[(int)FlowClass.Udp]);
         Assert.Equal(1, t.Counters.Aged[(int)FlowClass.TcpEstablished]);
-        _ = syn;
     }
 
     [Fact]
