@@ -11,6 +11,22 @@ namespace SnicRuntime.Firmware.Boot;
 /// </summary>
 public static class Program
 {
+    /// <summary>
+    /// Idle timeouts for the emulated-traffic demo. Generated connections live milliseconds and
+    /// the generator opens tens of thousands a second, so DASH-scale timeouts (minutes) would only
+    /// fill the tables within the demo; these let finished flows age out while it runs. A card
+    /// takes its timeouts from configuration (the policy-pipeline issue).
+    /// </summary>
+    private static readonly Flows.AgingPolicy DemoAging = new()
+    {
+        TcpHandshakeMs = 2_000,
+        TcpEstablishedMs = 10_000,
+        TcpClosingMs = 500,
+        UdpMs = 1_000,
+        IcmpMs = 1_000,
+        TickMs = 10,
+    };
+
     /// <summary>When Main started (Stopwatch timestamp), for the start-to-first-packet figure.</summary>
     internal static long MainEntered { get; private set; }
 
@@ -66,6 +82,7 @@ public static class Program
                 Workers = options.Workers,
                 Stage = options.Stage,
                 FlowsPerWorker = options.FlowCapacity,
+                Aging = DemoAging,
             });
             var demo = new EmulatedDemo(dataplane, options, log);
             return demo.Run() ? 0 : 1;
