@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test from a fresh machine. Installs what the tests need (tshark), builds, runs the
+# Runs every test from a fresh machine. Installs what the tests need (tshark, scapy), builds, runs the
 # suite three times (all SIMD widths; Vector128 only, as on arm64; hardware intrinsics disabled,
 # so the scalar fallbacks are proven equal to the SIMD paths), publishes the NativeAOT firmware and runs its demo, and smoke-runs every
 # benchmark once. Slow system tests (trait Category=System) run with --system, or when CI=true.
@@ -17,6 +17,7 @@ if [[ "${CI:-}" == "true" ]]; then system=1; fi
 
 need_apt=()
 command -v tshark >/dev/null || need_apt+=(tshark)
+/usr/bin/python3 -c "import scapy" 2>/dev/null || need_apt+=(python3-scapy)
 if ((${#need_apt[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
     echo "test.sh: needs ${need_apt[*]}; run as root or install them first" >&2

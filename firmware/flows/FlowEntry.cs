@@ -53,6 +53,20 @@ public struct FlowEntry
     internal uint TimerNext;
 
     public readonly bool IsValid => (Flags & FlowFlags.Valid) != 0;
+
+    /// <summary>The entry a flow starts with, from its first packet.</summary>
+    public static FlowEntry ForFirstPacket(uint action, uint nowMs, int bytes, ushort generation, in Parsing.ParsedPacket p, bool forward) => new()
+    {
+        Action = action,
+        LastSeenMs = nowMs,
+        Packets = 1,
+        Bytes = (uint)bytes,
+        Generation = generation,
+        Tcp = p.IsTcp ? ((p.TcpFlags & (byte)(Hal.Net.TcpFlags.Fin | Hal.Net.TcpFlags.Rst)) != 0 ? TcpState.Closing : TcpState.Handshake) : TcpState.None,
+        Flags = (forward ? FlowFlags.OriginatorIsLow : 0)
+            | (p.L4Protocol == Hal.Net.IpProtocols.Udp ? FlowFlags.Udp : 0)
+            | (p.L4Protocol is Hal.Net.IpProtocols.Icmp or Hal.Net.IpProtocols.Icmpv6 ? FlowFlags.Icmp : 0),
+    };
 }
 
 [Flags]

@@ -227,18 +227,7 @@ public sealed class WorkerFlows<TMiss> : IDisposable where TMiss : struct, IFlow
             return;
         }
 
-        var entry = new FlowEntry
-        {
-            Action = action,
-            LastSeenMs = NowMs,
-            Packets = 1,
-            Bytes = (uint)packets[i].Length,
-            Generation = Generation,
-            Tcp = p.IsTcp ? ((p.TcpFlags & (byte)(TcpFlags.Fin | TcpFlags.Rst)) != 0 ? TcpState.Closing : TcpState.Handshake) : TcpState.None,
-            Flags = (forward ? FlowFlags.OriginatorIsLow : 0)
-                | (p.L4Protocol == IpProtocols.Udp ? FlowFlags.Udp : 0)
-                | (p.L4Protocol is IpProtocols.Icmp or IpProtocols.Icmpv6 ? FlowFlags.Icmp : 0),
-        };
+        FlowEntry entry = FlowEntry.ForFirstPacket(action, NowMs, packets[i].Length, Generation, in p, forward);
         if (table.Insert(key, entry, out _) == InsertResult.Full)
         {
             egress[i] = Egress.Drop;

@@ -54,6 +54,31 @@ public enum DropReason : byte
     /// <summary>The flow table had no room for a new flow.</summary>
     FlowTableFull,
 
+    // Policy pipeline
+    /// <summary>No change plan has been applied yet.</summary>
+    NoPolicy,
+    /// <summary>Not VXLAN/NVGRE over IPv4 addressed to the appliance's VIP.</summary>
+    NotToVip,
+    /// <summary>The tunnelled packet is not IPv4/IPv6 (the pipeline forwards IP only).</summary>
+    OverlayNotIp,
+    /// <summary>No ENI has the packet's MAC (inner source outbound, inner destination inbound).</summary>
+    UnknownEni,
+    EniAdminDown,
+    /// <summary>A terminating deny rule, a trailing deny-and-continue, or no rule matched in a stage (default deny).</summary>
+    AclDeny,
+    /// <summary>No outbound route covers the destination (or the reply of an inbound flow has none).</summary>
+    RouteMiss,
+    /// <summary>The matching route's action is drop.</summary>
+    RouteDrop,
+    /// <summary>The route says vnet but the VNET has no mapping for the destination.</summary>
+    MappingMiss,
+    /// <summary>No inbound route for the ENI, VNI and underlay source.</summary>
+    InboundRouteMiss,
+    /// <summary>Inbound PA validation: the underlay source is not a PA of the ENI's VNET.</summary>
+    PaValidationFailed,
+    /// <summary>Not enough headroom to write the outer headers.</summary>
+    EncapNoRoom,
+
     // Worker and I/O
     /// <summary>The tx queue refused the packet (ring full or link down).</summary>
     TxRejected,

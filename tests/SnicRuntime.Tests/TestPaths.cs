@@ -5,6 +5,8 @@ internal static class TestPaths
 {
     public static string Captures(string file) => Path.Combine(AppContext.BaseDirectory, "captures", file);
 
+    public static string Plan(string file) => Path.Combine(AppContext.BaseDirectory, "plans", file);
+
     public static string BoardsDirectory => Path.Combine(AppContext.BaseDirectory, "boards");
 
     /// <summary>The repository root (where SnicRuntime.sln is), found upward from the test assembly.</summary>

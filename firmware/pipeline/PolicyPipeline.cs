@@ -1,0 +1,341 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using SnicRuntime.Firmware.Encap;
+using SnicRuntime.Firmware.Flows;
+using SnicRuntime.Firmware.Nat;
+using SnicRuntime.Firmware.Parsing;
+using SnicRuntime.Firmware.Workers;
+using SnicRuntime.Hal;
+using SnicRuntime.Hal.Net;
+
+namespace SnicRuntime.Firmware.Pipeline;
+
+/// <summary>
+/// One worker's SDN pipeline (SPEC §2): the slow path decides, the flow table remembers, the fast
+/// path applies. Per burst: read the running generation once; classify every packet (VIP,
+/// direction by VNI, ENI by MAC) and build its flow key (scope = ENI index); bulk-look up both
+/// families; apply hits; then run misses through ACL → route → mapping and create their flows.
+/// </summary>
+/// <remarks>
+/// A flow is one symmetric entry for both directions. Its action word holds the outbound action
+/// (index into the generation's action array, meter class in the top 8 bits); the inbound
+/// direction is always "deliver to the ENI's VM", which the ENI itself describes. Flows remember
+/// the generation that decided them; a packet of an older generation's flow is decided again by
+/// the current one (kept and updated if still allowed, deleted and dropped if not).
+/// </remarks>
+public sealed partial class PolicyPipeline : IDisposable
+{
+    private readonly PolicyStore _store;
+    private readonly FlowKeyV4[] _keys4;
+    private readonly FlowKeyV6[] _keys6;
+    private readonly int[] _index4;
+    private readonly int[] _index6;
+    private readonly int[] _pos4;
+    private readonly int[] _pos6;
+    private readonly bool[] _forward4;
+    private readonly bool[] _forward6;
+    private readonly short[] _eniOf;
+    private readonly bool[] _outbound;
+    private PolicyTables _tables = null!;
+
+    public PolicyPipeline(PolicyStore store, int flowCapacityPerFamily, AgingPolicy? aging = null, int burst = 256)
+    {
+        _store = store ?? throw new ArgumentNullException(nameof(store));
+        V4 = new FlowTable<FlowKeyV4>(flowCapacityPerFamily, aging: aging);
+        V6 = new FlowTable<FlowKeyV6>(flowCapacityPerFamily, aging: aging);
+        _keys4 = new FlowKeyV4[burst];
+        _keys6 = new FlowKeyV6[burst];
+        _index4 = new int[burst];
+        _index6 = new int[burst];
+        _pos4 = new int[burst];
+        _pos6 = new int[burst];
+        _forward4 = new bool[burst];
+        _forward6 = new bool[burst];
+        _eniOf = new short[burst];
+        _outbound = new bool[burst];
+    }
+
+    public FlowTable<FlowKeyV4> V4 { get; }
+
+    public FlowTable<FlowKeyV6> V6 { get; }
+
+    public PipelineCounters Counters { get; } = new();
+
+    public uint NowMs { get; private set; }
+
+    public void Tick(uint nowMs)
+    {
+        NowMs = nowMs;
+        V4.AdvanceAging(nowMs);
+        V6.AdvanceAging(nowMs);
+    }
+
+    public void Process(int ingressPort, ReadOnlySpan<PacketRef> packets, ReadOnlySpan<ParsedPacket> meta, Span<ushort> egress, Span<DropReason> drops)
+    {
+        PolicyTables? t = _store.Current; // one volatile read: the whole burst sees one generation
+        if (t is null)
+        {
+            for (int i = 0; i < meta.Length; i++)
+            {
+                if (egress[i] == Egress.Pending)
+                {
+                    egress[i] = Egress.Drop;
+                    drops[i] = DropReason.NoPolicy;
+                }
+            }
+
+            return;
+        }
+
+        _tables = t;
+        int n4 = 0, n6 = 0;
+        for (int i = 0; i < meta.Length; i++)
+        {
+            if (egress[i] != Egress.Pending)
+            {
+                continue;
+            }
+
+            DropReason reason = Classify(t, packets[i], in meta[i], i);
+            if (reason != DropReason.None)
+            {
+                egress[i] = Egress.Drop;
+                drops[i] = reason;
+                continue;
+            }
+
+            ref readonly ParsedPacket p = ref meta[i];
+            ReadOnlySpan<byte> frame = packets[i].Data;
+            uint scope = (uint)_eniOf[i];
+            int l3 = p.L3;
+            if (p.IsIpv6)
+            {
+                _keys6[n6] = FlowKeyV6.Create(scope, frame.Slice(l3 + 8, 16), frame.Slice(l3 + 24, 16), p.SrcPort, p.DstPort, p.L4Protocol, out _forward6[n6]);
+                _index6[n6++] = i;
+            }
+            else
+            {
+                _keys4[n4] = FlowKeyV4.Create(scope, BinaryPrimitives.ReadUInt32BigEndian(frame[(l3 + 12)..]),
+                    BinaryPrimitives.ReadUInt32BigEndian(frame[(l3 + 16)..]), p.SrcPort, p.DstPort, p.L4Protocol, out _forward4[n4]);
+                _index4[n4++] = i;
+            }
+        }
+
+        if (n4 != 0)
+        {
+            V4.LookupBulk(_keys4.AsSpan(0, n4), _pos4);
+            ApplyHits(V4, n4, _index4, _pos4, packets, meta, egress, drops, ingressPort);
+        }
+
+        if (n6 != 0)
+        {
+            V6.LookupBulk(_keys6.AsSpan(0, n6), _pos6);
+            ApplyHits(V6, n6, _index6, _pos6, packets, meta, egress, drops, ingressPort);
+        }
+
+        // Slow path after every hit is applied: inserting may relocate flows (cuckoo).
+        for (int k = 0; k < n4; k++)
+        {
+            if (_pos4[k] < 0)
+            {
+                Miss(V4, in _keys4[k], _forward4[k], _index4[k], ingressPort, packets, meta, egress, drops);
+            }
+        }
+
+        for (int k = 0; k < n6; k++)
+        {
+            if (_pos6[k] < 0)
+            {
+                Miss(V6, in _keys6[k], _forward6[k], _index6[k], ingressPort, packets, meta, egress, drops);
+            }
+        }
+    }
+
+    /// <summary>VIP, direction, ENI; inbound static NAT (before the key, so replies find the flow).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private DropReason Classify(PolicyTables t, PacketRef packet, in ParsedPacket p, int i)
+    {
+        Span<byte> f = packet.Data;
+        if (p.Tunnel is not (TunnelKind.Vxlan or TunnelKind.Nvgre) || (p.Flags & PacketFlags.OuterIpv6) != 0
+            || BinaryPrimitives.ReadUInt32BigEndian(f[(p.OuterL3 + 16)..]) != t.Vip)
+        {
+            return DropReason.NotToVip;
+        }
+
+        if ((p.Flags & PacketFlags.HasIp) == 0)
+        {
+            return DropReason.OverlayNotIp;
+        }
+
+        bool outbound = t.OutboundVnis.Get(p.Vni) >= 0;
+        int e = t.EniByMac.Get(TunnelHeaders.ReadMac(f[(p.InnerL2 + (outbound ? 6 : 0))..]));
+        if (e < 0)
+        {
+            return DropReason.UnknownEni;
+        }
+
+        PipelineCounters c = Counters;
+        Eni eni = t.Enis[e]!;
+        if (!eni.AdminUp)
+        {
+            c.EniDrops[e]++;
+            return DropReason.EniAdminDown;
+        }
+
+        _eniOf[i] = (short)e;
+        _outbound[i] = outbound;
+        c.EniPackets[e]++;
+        c.EniBytes[e] += f.Length - p.InnerL2;
+        if (outbound)
+        {
+            c.Outbound++;
+        }
+        else
+        {
+            c.Inbound++;
+            if (eni.NatIn is not null && !p.IsIpv6)
+            {
+                int inside = eni.NatIn.Get(BinaryPrimitives.ReadUInt32BigEndian(f[(p.L3 + 16)..]));
+                if (inside >= 0)
+                {
+                    StaticNat.Rewrite(f, p.L3, p.L4, p.L4Protocol, p.HasL4, source: false, (uint)inside);
+                    c.NatTranslations++;
+                }
+            }
+        }
+
+        return DropReason.None;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void ApplyHits<TKey>(FlowTable<TKey> table, int n, int[] index, int[] positions, ReadOnlySpan<PacketRef> packets,
+        ReadOnlySpan<ParsedPacket> meta, Span<ushort> egress, Span<DropReason> drops, int ingressPort) where TKey : unmanaged, IFlowKey<TKey>
+    {
+        for (int k = 0; k < n; k++)
+        {
+            if (positions[k] >= 0)
+            {
+                table.PrefetchEntry(positions[k]);
+            }
+        }
+
+        ushort generation = _tables.Generation16;
+        uint now = NowMs;
+        for (int k = 0; k < n; k++)
+        {
+            int pos = positions[k];
+            if (pos < 0)
+            {
+                continue;
+            }
+
+            ref FlowEntry entry = ref table.Entry(pos);
+            if (entry.Generation != generation)
+            {
+                positions[k] = -1; // decided by an older generation: the slow path decides again
+                continue;
+            }
+
+            int i = index[k];
+            table.Touch(pos, now, meta[i].TcpFlags, packets[i].Length);
+            Counters.FlowHits++;
+            Apply(i, entry.Action, ingressPort, packets, meta, egress, drops);
+        }
+    }
+
+    /// <summary>Applies a flow's decision to packet <paramref name="i"/>: rewrite, meter, choose the port.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Apply(int i, uint action, int ingressPort, ReadOnlySpan<PacketRef> packets, ReadOnlySpan<ParsedPacket> meta, Span<ushort> egress, Span<DropReason> drops)
+    {
+        PolicyTables t = _tables;
+        PacketRef packet = packets[i];
+        ref readonly ParsedPacket p = ref meta[i];
+        Eni eni = t.Enis[_eniOf[i]]!;
+        PipelineCounters c = Counters;
+        int bucket = (eni.Index * PolicyTables.MaxMeterClasses + (int)(action >> 24)) * 2;
+        c.Meter[bucket]++;
+        c.Meter[bucket + 1] += packet.Length - p.InnerL2;
+        bool ok;
+        if (_outbound[i])
+        {
+            uint index = action & PolicyTables.NoAction;
+            if (index == PolicyTables.NoAction)
+            {
+                Drop(i, DropReason.RouteMiss, egress, drops);
+                return;
+            }
+
+            if (eni.NatOut is not null && !p.IsIpv6)
+            {
+                ApplySourceNat(eni.NatOut, packet.Data, in p);
+            }
+
+            ref readonly TunnelAction a = ref t.Actions[index];
+            if (a.Kind == TunnelActionKind.Direct)
+            {
+                ok = TunnelHeaders.Decapsulate(packet, p.InnerL2, t.ApplianceMac, t.NeighborMac);
+                c.Decapsulated++;
+            }
+            else
+            {
+                if (a.InnerDestinationMac != 0)
+                {
+                    TunnelHeaders.WriteMac(packet.Data[p.InnerL2..], a.InnerDestinationMac);
+                }
+
+                ok = TunnelHeaders.Encapsulate(packet, p.InnerL2, a.Encap, t.ApplianceMac, t.NeighborMac, t.Vip, a.UnderlayDestination, a.Vni, p.FlowHash);
+                c.Encapsulated++;
+            }
+        }
+        else
+        {
+            // Inbound: deliver to the VM's host with the VM's VNI.
+            ok = TunnelHeaders.Encapsulate(packet, p.InnerL2, EncapKind.Vxlan, t.ApplianceMac, t.NeighborMac, t.Vip, eni.VmUnderlayIp, eni.VmVni, p.FlowHash);
+            c.Encapsulated++;
+        }
+
+        if (!ok)
+        {
+            Drop(i, DropReason.EncapNoRoom, egress, drops);
+            return;
+        }
+
+        egress[i] = (ushort)(t.UplinkPort >= 0 ? t.UplinkPort : ingressPort);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ApplySourceNat(U64Map natOut, Span<byte> frame, in ParsedPacket p)
+    {
+        int outside = natOut.Get(BinaryPrimitives.ReadUInt32BigEndian(frame[(p.L3 + 12)..]));
+        if (outside >= 0)
+        {
+            StaticNat.Rewrite(frame, p.L3, p.L4, p.L4Protocol, p.HasL4, source: true, (uint)outside);
+            Counters.NatTranslations++;
+        }
+    }
+
+    private void Drop(int i, DropReason reason, Span<ushort> egress, Span<DropReason> drops)
+    {
+        egress[i] = Egress.Drop;
+        drops[i] = reason;
+        Counters.EniDrops[_eniOf[i]]++;
+    }
+
+    public void Dispose()
+    {
+        V4.Dispose();
+        V6.Dispose();
+    }
+}
+
+/// <summary>The pipeline as a worker stage (a struct, so the worker's call is direct).</summary>
+public readonly struct PolicyStage(PolicyPipeline pipeline) : IBurstStage
+{
+    public PolicyPipeline Pipeline => pipeline;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Process(int ingressPort, ReadOnlySpan<PacketRef> packets, ReadOnlySpan<ParsedPacket> meta, Span<ushort> egress, Span<DropReason> drops) =>
+        pipeline.Process(ingressPort, packets, meta, egress, drops);
+
+    public void Tick(uint nowMs) => pipeline.Tick(nowMs);
+}

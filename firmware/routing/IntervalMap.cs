@@ -1,0 +1,182 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
+namespace SnicRuntime.Firmware.Routing;
+
+/// <summary>One prefix for <see cref="IntervalMap{T}"/>: the address range it covers and its value.</summary>
+public readonly record struct PrefixRange<T>(T First, T Last, int Value) where T : unmanaged, IBinaryInteger<T>, IUnsignedNumber<T>
+{
+    /// <summary>The range of <paramref name="prefix"/>/<paramref name="length"/> (prefix already masked or not).</summary>
+    public static PrefixRange<T> Of(T prefix, int length, int value)
+    {
+        int bits = Unsafe.SizeOf<T>() * 8;
+        T hostMask = length == 0 ? T.AllBitsSet : length == bits ? T.Zero : (T.One << (bits - length)) - T.One;
+        T first = prefix & ~hostMask;
+        return new PrefixRange<T>(first, first | hostMask, value);
+    }
+}
+
+/// <summary>
+/// Longest-prefix match as a range search (Lampson, Srinivasan, Varghese 1998): a prefix set is
+/// cut into elementary intervals, each carrying the value of the longest prefix that covers it; a
+/// lookup finds the last interval start ≤ the address. A 2^16-entry index on the top 16 address
+/// bits narrows the binary search to the few boundaries inside that /16, so a lookup is one index
+/// read plus a short search in one or two cache lines.
+/// </summary>
+/// <remarks>
+/// Immutable once built, so a compiled configuration generation can share it between workers with
+/// no locks. Used for route tables (IPv4 and IPv6, <see cref="uint"/> and <see cref="UInt128"/>)
+/// and for the per-dimension classes of the ACL classifier. Memory: two arrays of
+/// (2 × prefixes + 1) entries plus the 256 KiB index.
+/// </remarks>
+public sealed class IntervalMap<T> where T : unmanaged, IBinaryInteger<T>, IUnsignedNumber<T>
+{
+    private const int IndexBits = 16;
+    private static readonly int s_shift = Unsafe.SizeOf<T>() * 8 - IndexBits;
+
+    private readonly T[] _starts;
+    private readonly int[] _values;
+    // _index[b] = first boundary of /16 block b's search window; _index[b + 1] bounds it.
+    private readonly int[] _index;
+
+    private IntervalMap(T[] starts, int[] values)
+    {
+        _starts = starts;
+        _values = values;
+        _index = new int[(1 << IndexBits) + 1];
+        int i = 0;
+        for (int b = 0; b < 1 << IndexBits; b++)
+        {
+            T blockStart = T.CreateTruncating(b) << s_shift;
+            while (i + 1 < starts.Length && starts[i + 1] <= blockStart)
+            {
+                i++;
+            }
+
+            _index[b] = i; // last boundary ≤ block start: the window always begins inside the answer
+        }
+
+        _index[1 << IndexBits] = starts.Length - 1;
+    }
+
+    public int IntervalCount => _starts.Length;
+
+    public long TotalBytes => (long)_starts.Length * (Unsafe.SizeOf<T>() + 4) + _index.Length * 4L;
+
+    /// <summary>
+    /// Builds the map. Prefixes must nest or be disjoint (true of any prefix set); duplicates of one
+    /// prefix keep the last value. Addresses no prefix covers map to -1.
+    /// </summary>
+    public static IntervalMap<T> Build(IEnumerable<PrefixRange<T>> prefixes)
+    {
+        var sorted = new List<PrefixRange<T>>(prefixes);
+        // Outer before inner at the same start (larger Last first); for equal ranges the later
+        // input wins, which a stable sort plus "replace the top" below gives.
+        var order = new int[sorted.Count];
+        for (int i = 0; i < order.Length; i++)
+        {
+            order[i] = i;
+        }
+
+        Array.Sort(order, (a, b) =>
+        {
+            int c = sorted[a].First.CompareTo(sorted[b].First);
+            if (c != 0)
+            {
+                return c;
+            }
+
+            c = sorted[b].Last.CompareTo(sorted[a].Last);
+            return c != 0 ? c : a.CompareTo(b);
+        });
+
+        var starts = new List<T> { T.Zero };
+        var values = new List<int> { -1 };
+        var stack = new List<PrefixRange<T>>();
+
+        void Emit(T at, int value)
+        {
+            if (starts[^1] == at)
+            {
+                values[^1] = value;
+            }
+            else
+            {
+                starts.Add(at);
+                values.Add(value);
+            }
+        }
+
+        void PopWhileEndsBefore(T address, bool all)
+        {
+            while (stack.Count > 0 && (all || stack[^1].Last < address))
+            {
+                PrefixRange<T> top = stack[^1];
+                stack.RemoveAt(stack.Count - 1);
+                if (top.Last != T.AllBitsSet)
+                {
+                    Emit(top.Last + T.One, stack.Count > 0 ? stack[^1].Value : -1);
+                }
+            }
+        }
+
+        foreach (int i in order)
+        {
+            PrefixRange<T> p = sorted[i];
+            PopWhileEndsBefore(p.First, all: false);
+            if (stack.Count > 0 && stack[^1].First == p.First && stack[^1].Last == p.Last)
+            {
+                stack[^1] = p; // the same prefix again: the later one wins
+            }
+            else
+            {
+                stack.Add(p);
+            }
+
+            Emit(p.First, p.Value);
+        }
+
+        PopWhileEndsBefore(T.Zero, all: true);
+
+        // Merge neighbours with the same value (fewer boundaries, shorter searches).
+        var mergedStarts = new List<T>(starts.Count);
+        var mergedValues = new List<int>(starts.Count);
+        for (int i = 0; i < starts.Count; i++)
+        {
+            if (mergedValues.Count > 0 && mergedValues[^1] == values[i])
+            {
+                continue;
+            }
+
+            mergedStarts.Add(starts[i]);
+            mergedValues.Add(values[i]);
+        }
+
+        return new IntervalMap<T>([.. mergedStarts], [.. mergedValues]);
+    }
+
+    /// <summary>The value of the longest prefix covering <paramref name="address"/>, or -1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int Lookup(T address)
+    {
+        int block = int.CreateTruncating(address >> s_shift);
+        int lo = _index[block];
+        int hi = _index[block + 1];
+        T[] starts = _starts;
+        // Invariant: starts[lo] ≤ address; find the last such index in [lo, hi].
+        while (lo < hi)
+        {
+            int mid = (lo + hi + 1) >>> 1;
+            if (starts[mid] <= address)
+            {
+                lo = mid;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+
+        return _values[lo];
+    }
+}

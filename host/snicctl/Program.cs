@@ -1,0 +1,10 @@
+using System.CommandLine;
+using SnicRuntime.Ctl;
+
+// snicctl: one command tree; each command lives in its own file under commands/.
+var root = new RootCommand("snicctl — manage SnicRuntime SmartNIC/DPU cards")
+{
+    ReplayCommand.Create(),
+    PlanCommands.Create(),
+};
+return root.Parse(args).Invoke();
