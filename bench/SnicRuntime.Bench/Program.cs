@@ -25,6 +25,16 @@ public static class Program
             return LpmPeerRun.Run(args[1..]);
         }
 
+        if (args.Length > 0 && args[0] == "acl-peer")
+        {
+            return AclPeerRun.Run(args[1..]);
+        }
+
+        if (args.Length > 0 && args[0] is "cps" or "fastpath")
+        {
+            return PipelineRuns.Run(args[0], args[1..]);
+        }
+
         // --smoke: one cold iteration of every benchmark (CI proves they run; it measures nothing).
         bool smoke = args.Contains("--smoke");
         args = args.Where(a => a != "--smoke").ToArray();

@@ -36,6 +36,7 @@ public sealed partial class PolicyPipeline : IDisposable
     private readonly bool[] _forward6;
     private readonly short[] _eniOf;
     private readonly bool[] _outbound;
+    private readonly uint[] _action;
     private PolicyTables _tables = null!;
 
     public PolicyPipeline(PolicyStore store, int flowCapacityPerFamily, AgingPolicy? aging = null, int burst = 256)
@@ -53,6 +54,7 @@ public sealed partial class PolicyPipeline : IDisposable
         _forward6 = new bool[burst];
         _eniOf = new short[burst];
         _outbound = new bool[burst];
+        _action = new uint[burst];
     }
 
     public FlowTable<FlowKeyV4> V4 { get; }
@@ -219,7 +221,10 @@ public sealed partial class PolicyPipeline : IDisposable
             }
         }
 
+        // Then read each entry (generation check, counters) and request its action record, so
+        // the action misses overlap too; apply only once every request is out.
         ushort generation = _tables.Generation16;
+        TunnelAction[] actions = _tables.Actions;
         uint now = NowMs;
         for (int k = 0; k < n; k++)
         {
@@ -238,8 +243,22 @@ public sealed partial class PolicyPipeline : IDisposable
 
             int i = index[k];
             table.Touch(pos, now, meta[i].TcpFlags, packets[i].Length);
-            Counters.FlowHits++;
-            Apply(i, entry.Action, ingressPort, packets, meta, egress, drops);
+            uint action = entry.Action;
+            _action[k] = action;
+            uint a = action & PolicyTables.NoAction;
+            if (a < (uint)actions.Length)
+            {
+                CacheHint.Prefetch(ref actions[a]);
+            }
+        }
+
+        for (int k = 0; k < n; k++)
+        {
+            if (positions[k] >= 0)
+            {
+                Counters.FlowHits++;
+                Apply(index[k], _action[k], ingressPort, packets, meta, egress, drops);
+            }
         }
     }
 

@@ -19,9 +19,9 @@ public readonly record struct PrefixRange<T>(T First, T Last, int Value) where T
 /// <summary>
 /// Longest-prefix match as a range search (Lampson, Srinivasan, Varghese 1998): a prefix set is
 /// cut into elementary intervals, each carrying the value of the longest prefix that covers it; a
-/// lookup finds the last interval start ≤ the address. A 2^16-entry index on the top 16 address
-/// bits narrows the binary search to the few boundaries inside that /16, so a lookup is one index
-/// read plus a short search in one or two cache lines.
+/// lookup finds the last interval start ≤ the address. A 2^16- to 2^20-entry index on the top
+/// address bits (wider for larger maps) narrows the binary search to the few boundaries inside that
+/// block, so a lookup is one index read plus a short search in one or two cache lines.
 /// </summary>
 /// <remarks>
 /// Immutable once built, so a compiled configuration generation can share it between workers with
@@ -31,8 +31,7 @@ public readonly record struct PrefixRange<T>(T First, T Last, int Value) where T
 /// </remarks>
 public sealed class IntervalMap<T> where T : unmanaged, IBinaryInteger<T>, IUnsignedNumber<T>
 {
-    private const int IndexBits = 16;
-    private static readonly int s_shift = Unsafe.SizeOf<T>() * 8 - IndexBits;
+    private readonly int _shift;
 
     private readonly T[] _starts;
     private readonly int[] _values;
@@ -43,11 +42,15 @@ public sealed class IntervalMap<T> where T : unmanaged, IBinaryInteger<T>, IUnsi
     {
         _starts = starts;
         _values = values;
-        _index = new int[(1 << IndexBits) + 1];
+        // Index width: 16 bits for small maps; large maps get up to 20 bits (4 MiB) so the search
+        // window stays within a cache line or two instead of ~9 dependent misses.
+        int indexBits = Math.Clamp(System.Numerics.BitOperations.Log2((uint)starts.Length) + 2, 16, 20);
+        _shift = Unsafe.SizeOf<T>() * 8 - indexBits;
+        _index = new int[(1 << indexBits) + 1];
         int i = 0;
-        for (int b = 0; b < 1 << IndexBits; b++)
+        for (int b = 0; b < 1 << indexBits; b++)
         {
-            T blockStart = T.CreateTruncating(b) << s_shift;
+            T blockStart = T.CreateTruncating(b) << _shift;
             while (i + 1 < starts.Length && starts[i + 1] <= blockStart)
             {
                 i++;
@@ -56,7 +59,7 @@ public sealed class IntervalMap<T> where T : unmanaged, IBinaryInteger<T>, IUnsi
             _index[b] = i; // last boundary ≤ block start: the window always begins inside the answer
         }
 
-        _index[1 << IndexBits] = starts.Length - 1;
+        _index[1 << indexBits] = starts.Length - 1;
     }
 
     public int IntervalCount => _starts.Length;
@@ -159,9 +162,33 @@ public sealed class IntervalMap<T> where T : unmanaged, IBinaryInteger<T>, IUnsi
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int Lookup(T address)
     {
-        int block = int.CreateTruncating(address >> s_shift);
-        int lo = _index[block];
-        int hi = _index[block + 1];
+        int block = int.CreateTruncating(address >> _shift);
+        return Search(address, _index[block], _index[block + 1]);
+    }
+
+    // Bulk lookups in three passes, each issuing all its independent loads before any is used,
+    // so the DRAM misses of a burst overlap instead of queueing one behind another.
+
+    /// <summary>Pass 1 of a bulk lookup: requests the index entry of <paramref name="address"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public unsafe void PrefetchIndex(T address) => Hal.CacheHint.Prefetch(ref _index[int.CreateTruncating(address >> _shift)]);
+
+    /// <summary>Pass 2: reads the search window and requests its middle boundary and value.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public (int Lo, int Hi) Window(T address)
+    {
+        int block = int.CreateTruncating(address >> _shift);
+        int lo = _index[block], hi = _index[block + 1];
+        int mid = (lo + hi) >>> 1;
+        Hal.CacheHint.Prefetch(ref _starts[mid]);
+        Hal.CacheHint.Prefetch(ref _values[mid]);
+        return (lo, hi);
+    }
+
+    /// <summary>Pass 3: the search inside a window from <see cref="Window"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int Search(T address, int lo, int hi)
+    {
         T[] starts = _starts;
         // Invariant: starts[lo] ≤ address; find the last such index in [lo, hi].
         while (lo < hi)

@@ -17,4 +17,8 @@ public static unsafe class CacheHint
             Sse.Prefetch0(p);
         }
     }
+
+    /// <summary>Prefetches a managed array element (the GC does not move objects mid-burst often enough to matter; a stale hint is harmless).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Prefetch<T>(ref T element) => Prefetch(Unsafe.AsPointer(ref element));
 }

@@ -51,16 +51,32 @@ public sealed class AclClassifierModelTests
         List<AclRule<uint>> list = RandomRules(rng, rules, prefixes);
         var group = new AclGroup<uint>("g", list);
         var byPriority = list.OrderBy(r => r.Priority).ToList();
-        for (int q = 0; q < queries; q++)
+        const int Burst = 32;
+        var src = new uint[Burst];
+        var dst = new uint[Burst];
+        var proto = new byte[Burst];
+        var sp = new ushort[Burst];
+        var dp = new ushort[Burst];
+        var bulk = new int[Burst];
+        for (int q = 0; q < queries; q += Burst)
         {
-            uint src = Address(rng), dst = Address(rng);
-            byte proto = (byte)(rng.Next(3) switch { 0 => 6, 1 => 17, _ => 1 });
-            ushort sp = (ushort)rng.Next(320), dp = (ushort)rng.Next(320);
-            int expected = byPriority.FindIndex(r => r.Matches(src, dst, proto, sp, dp));
-            int got = group.Classify(src, dst, proto, sp, dp);
-            if (got != expected)
+            for (int i = 0; i < Burst; i++)
             {
-                return false;
+                src[i] = Address(rng);
+                dst[i] = Address(rng);
+                proto[i] = (byte)(rng.Next(3) switch { 0 => 6, 1 => 17, _ => 1 });
+                sp[i] = (ushort)rng.Next(320);
+                dp[i] = (ushort)rng.Next(320);
+            }
+
+            group.ClassifyBulk(src, dst, proto, sp, dp, bulk);
+            for (int i = 0; i < Burst; i++)
+            {
+                int expected = byPriority.FindIndex(r => r.Matches(src[i], dst[i], proto[i], sp[i], dp[i]));
+                if (group.Classify(src[i], dst[i], proto[i], sp[i], dp[i]) != expected || bulk[i] != expected)
+                {
+                    return false;
+                }
             }
         }
 

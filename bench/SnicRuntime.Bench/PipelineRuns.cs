@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using SnicRuntime.Firmware.Parsing;
+using SnicRuntime.Firmware.Pipeline;
+using SnicRuntime.Firmware.Plans;
+using SnicRuntime.Firmware.Workers;
+using SnicRuntime.Hal;
+using SnicRuntime.Hal.Emulated;
+using SnicRuntime.Hal.Net;
+
+namespace SnicRuntime.Bench;
+
+/// <summary>
+/// The pipeline benchmarks of bench/run.sh: <c>cps</c> (connection setup per worker) and
+/// <c>fastpath</c> (flow hit + VXLAN encap). One worker on emulated ports, as on the card; only
+/// the worker's poll (rx burst, parse, pipeline, tx burst) is timed. Writing the frames into
+/// buffers and draining the tx ring play the NIC's part and are outside the timed region.
+/// </summary>
+internal static class PipelineRuns
+{
+    private const int Burst = 32;
+
+    public static int Run(string mode, string[] args)
+    {
+        Dictionary<string, string>? a = PeerTiming.Arguments(mode, args, "--flows", "--rules", "--prefixes", "--routes", "--mappings");
+        if (a is null)
+        {
+            return 2;
+        }
+
+        int flows = (int)PeerTiming.Long(a, "--flows", 1_000_000);
+        int rules = (int)PeerTiming.Long(a, "--rules", 1000);
+        int prefixes = (int)PeerTiming.Long(a, "--prefixes", 100);
+        int routes = (int)PeerTiming.Long(a, "--routes", 100_000);
+        int mappings = (int)PeerTiming.Long(a, "--mappings", 1_000_000);
+
+        var setup = Stopwatch.StartNew();
+        ChangePlan plan = DashScalePlan.Build(rules, prefixes, routes, Math.Max(mappings, 1), out uint[] cas);
+        var store = new PolicyStore(1);
+        ApplyResult applied = store.Apply(plan);
+        if (!applied.Accepted)
+        {
+            Console.Error.WriteLine($"{mode}: generated plan refused: {applied.Errors[0]}");
+            return 1;
+        }
+
+        Console.Error.WriteLine($"{mode}: plan compiled in {setup.Elapsed.TotalSeconds:F1} s ({rules} rules x {prefixes} prefixes x 3 stages, {routes} routes, {cas.Length} mappings)");
+
+        // Each flow: a distinct (source port, destination CA) from the VM to a mapped CA, 64-byte inner frame.
+        // A tenth more flows than timed: the first ones warm the JIT (tiered compilation) and caches.
+        int warm = Math.Max(flows / 10, 10_000);
+        byte[][] frames = new byte[flows + warm][];
+        var rng = new Random(2);
+        for (int f = 0; f < frames.Length; f++)
+        {
+            uint dst = cas[rng.Next(cas.Length)];
+            // Source (address, port) is unique per flow by construction; no two frames share a 5-tuple.
+            frames[f] = Frame(0x0A01_0100u + (uint)(f >> 15), dst, (ushort)(5000 + (f & 0x7FFF)), (ushort)(5000 + f % 1000));
+        }
+
+        using var pool = new PacketPool(4096, dataRoom: 512);
+        using var port = new EmulatedPort(new PortSpec(0, "port0", 1, 1024, 1024, 100), pool, rss: null);
+        using var pipeline = new PolicyPipeline(store, (flows + warm) * 5 / 4);
+        var worker = new Worker<EmulatedRxQueue, EmulatedTxQueue, PolicyStage>(0, [port.RxQueue(0)], [port.TxQueue(0)], new PolicyStage(pipeline), pool, Burst);
+
+        // CPS: every packet is a new flow. Fast path: create all flows first, then time hits in random order.
+        Pass(frames, Enumerable.Range(flows, warm).ToArray(), pool, port, worker);
+        double createNs = Pass(frames, Enumerable.Range(0, flows).ToArray(), pool, port, worker);
+        long created = pipeline.Counters.FlowsCreated - warm;
+        if (created != flows)
+        {
+            Console.Error.WriteLine($"{mode}: {created} flows created of {flows}; drops: {Drops(worker)}");
+            return 1;
+        }
+
+        long gc0 = GC.CollectionCount(0);
+        if (mode == "cps")
+        {
+            double cps = 1e9 / createNs;
+            Console.WriteLine(FormattableString.Invariant(
+                $"cps acl3x{rules}x{prefixes}-routes{routes}-mappings{cas.Length} cps_per_core={cps:F0} ns_per_connection={createNs:F1} flows={flows}"));
+            return 0;
+        }
+
+        int[] order = Enumerable.Range(0, flows).OrderBy(_ => rng.Next()).ToArray();
+        Pass(frames, order.AsSpan(0, warm).ToArray(), pool, port, worker);
+        long hits0 = pipeline.Counters.FlowHits;
+        double hitNs = Pass(frames, order, pool, port, worker);
+        long hits = pipeline.Counters.FlowHits - hits0;
+        if (hits < flows - Burst || GC.CollectionCount(0) != gc0)
+        {
+            Console.Error.WriteLine($"fastpath: {hits} hits of {flows}, gen0 collections {GC.CollectionCount(0) - gc0}; drops: {Drops(worker)}");
+            return 1;
+        }
+
+        Console.WriteLine(FormattableString.Invariant(
+            $"fastpath vxlan-encap-64B-inner-{flows}flows mpps_per_core={1e3 / hitNs:F2} ns_per_packet={hitNs:F1} gc0_during_run=0"));
+        return 0;
+    }
+
+    /// <summary>Feeds the frames in <paramref name="order"/> through the worker in bursts; returns ns per packet of worker time.</summary>
+    private static double Pass(byte[][] frames, int[] order, PacketPool pool, EmulatedPort port, IWorker worker)
+    {
+        var burst = new PacketRef[Burst];
+        var drained = new PacketRef[Burst * 2];
+        long ticks = 0;
+        int done = 0;
+        while (done < order.Length)
+        {
+            int n = Math.Min(Burst, order.Length - done);
+            pool.AllocBulk(burst.AsSpan(0, n));
+            for (int k = 0; k < n; k++)
+            {
+                byte[] f = frames[order[done + k]];
+                burst[k].SetLength(f.Length);
+                f.CopyTo(burst[k].Data);
+            }
+
+            port.Inject(burst.AsSpan(0, n));
+            long t0 = Stopwatch.GetTimestamp();
+            worker.PollOnce();
+            ticks += Stopwatch.GetTimestamp() - t0;
+            int out_;
+            while ((out_ = port.Drain(drained)) > 0)
+            {
+                pool.FreeBulk(drained.AsSpan(0, out_));
+            }
+
+            done += n;
+        }
+
+        return ticks * (1e9 / Stopwatch.Frequency) / order.Length;
+    }
+
+    private static string Drops(IWorker worker) => string.Join(", ", worker.Counters.Drops
+        .Select((n, r) => (n, r)).Where(x => x.n != 0).Select(x => $"{(DropReason)x.r}={x.n}"));
+
+    /// <summary>VXLAN from the VM's host to the VIP around a 64-byte inner Ethernet/IPv4/UDP frame.</summary>
+    private static byte[] Frame(uint src, uint dst, ushort sport, ushort dport)
+    {
+        const int inner = 64;
+        var f = new byte[50 + inner];
+        byte[] appliance = [2, 0, 0, 0, 1, 0], host = [2, 0, 0, 0, 0, 0x99], eni = [0, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc], gw = [0, 0xee, 0xee, 0xee, 0xee, 0xee];
+        int o = HeaderWriter.Ethernet(f, appliance, host, EtherTypes.Ipv4);
+        o += HeaderWriter.Ipv4(f.AsSpan(o), 0xAC10_0101u, 0xAC10_0164u, IpProtocols.Udp, 16 + inner);
+        o += HeaderWriter.Udp(f.AsSpan(o), 50000, TunnelPorts.Vxlan, 8 + inner);
+        o += HeaderWriter.Vxlan(f.AsSpan(o), 100);
+        int l2 = o;
+        o += HeaderWriter.Ethernet(f.AsSpan(o), gw, eni, EtherTypes.Ipv4);
+        o += HeaderWriter.Ipv4(f.AsSpan(o), src, dst, IpProtocols.Udp, inner - 34);
+        HeaderWriter.Udp(f.AsSpan(o), sport, dport, inner - 42);
+        HeaderWriter.FinishL4Checksum(f.AsSpan(l2 + 14), f.AsSpan(o), false, IpProtocols.Udp);
+        return f;
+    }
+}
