@@ -25,6 +25,11 @@ public static class Program
             return LpmPeerRun.Run(args[1..]);
         }
 
+        if (args.Length > 0 && args[0] == "lpm6-peer")
+        {
+            return Lpm6PeerRun.Run(args[1..]);
+        }
+
         if (args.Length > 0 && args[0] == "acl-peer")
         {
             return AclPeerRun.Run(args[1..]);

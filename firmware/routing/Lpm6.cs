@@ -74,6 +74,50 @@ public sealed class Lpm6
         return (int)e - 1;
     }
 
+    /// <summary>
+    /// Looks up a burst level by level: every key's read at one trie level is issued before any
+    /// key goes a level deeper, so a burst's misses overlap (the trie walk of one key is a chain
+    /// of dependent reads; a burst has 32 independent chains). Writes -1 for no route.
+    /// </summary>
+    [SkipLocalsInit]
+    public void LookupBulk(ReadOnlySpan<UInt128> addresses, Span<int> values)
+    {
+        int n = addresses.Length;
+        if (n > 64 || values.Length < n)
+        {
+            throw new ArgumentException("a burst is at most 64 addresses and needs as many results");
+        }
+
+        Span<uint> e = stackalloc uint[n];
+        int pending = 0;
+        for (int i = 0; i < n; i++)
+        {
+            e[i] = _root[(int)(addresses[i] >> (128 - RootBits))];
+            pending |= (int)(e[i] >> 31);
+        }
+
+        uint[] nodes = _nodes;
+        for (int shift = 128 - RootBits - 8; pending != 0; shift -= 8)
+        {
+            pending = 0;
+            for (int i = 0; i < n; i++)
+            {
+                uint x = e[i];
+                if ((x & Child) != 0)
+                {
+                    x = nodes[(int)(x & ~Child) * NodeEntries + (int)((ulong)(addresses[i] >> shift) & 0xFF)];
+                    e[i] = x;
+                    pending |= (int)(x >> 31);
+                }
+            }
+        }
+
+        for (int i = 0; i < n; i++)
+        {
+            values[i] = (int)e[i] - 1;
+        }
+    }
+
     private static UInt128 Mask(UInt128 prefix, int length) =>
         length == 0 ? UInt128.Zero : prefix & (UInt128.MaxValue << (128 - length));
 
