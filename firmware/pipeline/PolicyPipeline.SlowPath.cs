@@ -12,11 +12,16 @@ namespace SnicRuntime.Firmware.Pipeline;
 
 public sealed partial class PolicyPipeline
 {
-    /// <summary>A packet with no current flow: create one, re-decide a stale one, or drop.</summary>
+    /// <summary>
+    /// A packet with no current flow: create one, re-decide a stale one, or drop. The policy
+    /// decision was made for the whole burst beforehand (<see cref="DecideBurst"/>); this pass is
+    /// sequential because a flow created here may be hit by a later packet of the same burst.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void Miss<TKey>(FlowTable<TKey> table, in TKey key, bool forward, int i, int ingressPort, ReadOnlySpan<PacketRef> packets,
+    private void Miss<TKey>(FlowTable<TKey> table, in TKey key, bool forward, int j, int ingressPort, ReadOnlySpan<PacketRef> packets,
         ReadOnlySpan<ParsedPacket> meta, Span<ushort> egress, Span<DropReason> drops) where TKey : unmanaged, IFlowKey<TKey>
     {
+        int i = _mPacket[j];
         ref readonly ParsedPacket p = ref meta[i];
         PolicyTables t = _tables;
         int existing = table.Lookup(key); // made or re-decided by an earlier packet of this burst?
@@ -34,14 +39,14 @@ public sealed partial class PolicyPipeline
         {
             c.FlowMisses++;
             // SPEC §2: only a SYN creates a TCP flow; anything else without a flow is dropped.
-            if (p.IsTcp && (p.TcpFlags & (byte)(TcpFlags.Syn | TcpFlags.Ack)) != (byte)TcpFlags.Syn)
+            if (CannotCreate(in p))
             {
                 Drop(i, DropReason.NoFlow, egress, drops);
                 return;
             }
         }
 
-        if (!Decide(t, eni, _outbound[i], packets[i].Data, in p, out uint action, out DropReason reason))
+        if (_mReason[j] != DropReason.None)
         {
             if (existing >= 0)
             {
@@ -49,10 +54,11 @@ public sealed partial class PolicyPipeline
                 c.FlowsRevoked++;
             }
 
-            Drop(i, reason, egress, drops);
+            Drop(i, _mReason[j], egress, drops);
             return;
         }
 
+        uint action = _mAction[j];
         if (existing >= 0)
         {
             ref FlowEntry entry = ref table.Entry(existing);
@@ -78,60 +84,17 @@ public sealed partial class PolicyPipeline
         Apply(i, action, ingressPort, packets, meta, egress, drops);
     }
 
-    /// <summary>
-    /// The policy decision for a flow's first packet: returns its action word (outbound action
-    /// index | meter class &lt;&lt; 24) or a drop reason. Reads only the immutable generation.
-    /// </summary>
-    internal bool Decide(PolicyTables t, Eni eni, bool outbound, ReadOnlySpan<byte> f, in ParsedPacket p, out uint action, out DropReason reason)
+    /// <summary>Turns a route lookup result into the flow's action word (or a drop reason).</summary>
+    private bool Resolve(PolicyTables t, Eni eni, int r, UInt128 dst, bool v6, uint flowHash, out uint action, out DropReason reason)
     {
         action = PolicyTables.NoAction;
-        int l3 = p.L3;
-        bool v6 = p.IsIpv6;
-        UInt128 src = v6 ? BinaryPrimitives.ReadUInt128BigEndian(f[(l3 + 8)..]) : BinaryPrimitives.ReadUInt32BigEndian(f[(l3 + 12)..]);
-        UInt128 dst = v6 ? BinaryPrimitives.ReadUInt128BigEndian(f[(l3 + 24)..]) : BinaryPrimitives.ReadUInt32BigEndian(f[(l3 + 16)..]);
-        if (!outbound)
-        {
-            if (!InboundRouteAllows(t, eni, f, in p, out reason))
-            {
-                return false;
-            }
-        }
-
-        Counters.AclEvaluations++;
-        bool permitted = v6
-            ? AclPermits(outbound ? eni.OutboundV6 : eni.InboundV6, src, dst, in p)
-            : AclPermits(outbound ? eni.OutboundV4 : eni.InboundV4, (uint)src, (uint)dst, in p);
-        if (!permitted)
-        {
-            reason = DropReason.AclDeny;
-            return false;
-        }
-
-        if (!outbound)
-        {
-            // The reply leaves outbound toward the remote CA: resolve it now, in the ENI's VNET.
-            int reply = MappingOf(t, eni.Vnet, src, v6);
-            action = reply >= 0 ? (uint)reply : PolicyTables.NoAction;
-            reason = DropReason.None;
-            return true;
-        }
-
-        return Route(t, eni, dst, v6, p.FlowHash, out action, out reason);
-    }
-
-    private bool Route(PolicyTables t, Eni eni, UInt128 dst, bool v6, uint flowHash, out uint action, out DropReason reason)
-    {
-        action = PolicyTables.NoAction;
-        Counters.RouteLookups++;
-        RouteTable? table = eni.RouteTable;
-        int r = table is null ? -1 : v6 ? table.V6.Lookup(dst) : table.V4.Lookup((uint)dst);
         if (r < 0)
         {
             reason = DropReason.RouteMiss;
             return false;
         }
 
-        Route route = table!.Routes[r];
+        Route route = eni.RouteTable!.Routes[r];
         int index;
         switch (route.Kind)
         {
@@ -161,6 +124,23 @@ public sealed partial class PolicyPipeline
         action = (uint)index | (uint)route.MeterClass << 24;
         reason = DropReason.None;
         return true;
+    }
+
+    /// <summary>The mapping key a route will look up, for prefetching (0 when none or IPv6).</summary>
+    private static ulong MappingKeyOf(Eni eni, int r, UInt128 dst, bool v6)
+    {
+        if (r < 0)
+        {
+            return 0;
+        }
+
+        Route route = eni.RouteTable!.Routes[r];
+        return route.Kind switch
+        {
+            RouteKind.Vnet when route.EcmpActions is null && !v6 => (ulong)route.Vnet << 32 | (uint)dst,
+            RouteKind.VnetDirect when !route.OverlayIp!.Value.IsIpv6 => (ulong)route.Vnet << 32 | route.OverlayIp.Value.V4,
+            _ => 0,
+        };
     }
 
     private int MappingOf(PolicyTables t, int vnet, UInt128 ca, bool v6)
@@ -206,7 +186,7 @@ public sealed partial class PolicyPipeline
     }
 
     /// <summary>
-    /// DASH ACL stage semantics: stages run in order; a stage without a group is skipped; in a
+    /// DASH ACL stage semantics (one packet; the pipeline runs the same steps burst-wise): stages run in order; a stage without a group is skipped; in a
     /// stage, the first matching rule decides: permit/deny end the evaluation, the "-and-continue"
     /// actions record a verdict and go on; a stage where no rule matches denies (default deny).
     /// After the last stage the last recorded verdict stands (permit if none was recorded).
@@ -214,7 +194,7 @@ public sealed partial class PolicyPipeline
     internal static bool AclPermits<T>(AclGroup<T>?[] stages, T src, T dst, in ParsedPacket p)
         where T : unmanaged, IBinaryInteger<T>, IUnsignedNumber<T>
     {
-        bool verdict = true;
+        bool recorded = true;
         for (int s = 0; s < stages.Length; s++)
         {
             AclGroup<T>? group = stages[s];
@@ -224,27 +204,37 @@ public sealed partial class PolicyPipeline
             }
 
             int rule = group.Classify(src, dst, p.L4Protocol, p.SrcPort, p.DstPort);
-            if (rule < 0)
+            if (AclStep(rule < 0 ? null : group.RuleAt(rule).Action, ref recorded) is bool final)
             {
-                return false;
-            }
-
-            switch (group.RuleAt(rule).Action)
-            {
-                case AclAction.Permit:
-                    return true;
-                case AclAction.Deny:
-                    return false;
-                case AclAction.PermitAndContinue:
-                    verdict = true;
-                    break;
-                default:
-                    verdict = false;
-                    break;
+                return final;
             }
         }
 
-        return verdict;
+        return recorded;
+    }
+
+    /// <summary>
+    /// One stage's effect on an evaluation: the final verdict (permit/deny, or deny when no rule
+    /// matched: default deny), or null to go on with <paramref name="recorded"/> updated by an
+    /// "-and-continue" rule.
+    /// </summary>
+    internal static bool? AclStep(AclAction? matched, ref bool recorded)
+    {
+        switch (matched)
+        {
+            case null:
+                return false;
+            case AclAction.Permit:
+                return true;
+            case AclAction.Deny:
+                return false;
+            case AclAction.PermitAndContinue:
+                recorded = true;
+                return null;
+            default:
+                recorded = false;
+                return null;
+        }
     }
 
     /// <summary>

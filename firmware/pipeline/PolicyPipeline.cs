@@ -55,6 +55,7 @@ public sealed partial class PolicyPipeline : IDisposable
         _eniOf = new short[burst];
         _outbound = new bool[burst];
         _action = new uint[burst];
+        AllocateMissState(burst);
     }
 
     public FlowTable<FlowKeyV4> V4 { get; }
@@ -135,12 +136,15 @@ public sealed partial class PolicyPipeline : IDisposable
             ApplyHits(V6, n6, _index6, _pos6, packets, meta, egress, drops, ingressPort);
         }
 
-        // Slow path after every hit is applied: inserting may relocate flows (cuckoo).
+        // Slow path after every hit is applied: inserting may relocate flows (cuckoo). The policy
+        // decides every miss first (burst-wise), then flows are made in packet order.
+        int m = 0;
         for (int k = 0; k < n4; k++)
         {
             if (_pos4[k] < 0)
             {
-                Miss(V4, in _keys4[k], _forward4[k], _index4[k], ingressPort, packets, meta, egress, drops);
+                _mCannotCreate[m] = _pos4[k] == -1 && CannotCreate(in meta[_index4[k]]);
+                _mPacket[m++] = _index4[k];
             }
         }
 
@@ -148,10 +152,38 @@ public sealed partial class PolicyPipeline : IDisposable
         {
             if (_pos6[k] < 0)
             {
-                Miss(V6, in _keys6[k], _forward6[k], _index6[k], ingressPort, packets, meta, egress, drops);
+                _mCannotCreate[m] = _pos6[k] == -1 && CannotCreate(in meta[_index6[k]]);
+                _mPacket[m++] = _index6[k];
+            }
+        }
+
+        if (m == 0)
+        {
+            return;
+        }
+
+        DecideBurst(t, m, packets, meta);
+        int j = 0;
+        for (int k = 0; k < n4; k++)
+        {
+            if (_pos4[k] < 0)
+            {
+                Miss(V4, in _keys4[k], _forward4[k], j++, ingressPort, packets, meta, egress, drops);
+            }
+        }
+
+        for (int k = 0; k < n6; k++)
+        {
+            if (_pos6[k] < 0)
+            {
+                Miss(V6, in _keys6[k], _forward6[k], j++, ingressPort, packets, meta, egress, drops);
             }
         }
     }
+
+    /// <summary>SPEC §2: only a SYN creates a TCP flow.</summary>
+    private static bool CannotCreate(in ParsedPacket p) =>
+        p.IsTcp && (p.TcpFlags & (byte)(TcpFlags.Syn | TcpFlags.Ack)) != (byte)TcpFlags.Syn;
 
     /// <summary>VIP, direction, ENI; inbound static NAT (before the key, so replies find the flow).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -237,7 +269,7 @@ public sealed partial class PolicyPipeline : IDisposable
             ref FlowEntry entry = ref table.Entry(pos);
             if (entry.Generation != generation)
             {
-                positions[k] = -1; // decided by an older generation: the slow path decides again
+                positions[k] = -2; // decided by an older generation: the slow path decides again
                 continue;
             }
 
