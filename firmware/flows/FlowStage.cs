@@ -107,7 +107,7 @@ public sealed class WorkerFlows<TMiss> : IDisposable where TMiss : struct, IFlow
     /// Phases: build every key, bulk-look up each family, apply hits, then handle misses in
     /// packet order (the slow path; later packets of a flow created in this burst find it).
     /// </summary>
-    public void Process(int ingressPort, ReadOnlySpan<PacketRef> packets, ReadOnlySpan<ParsedPacket> meta, Span<ushort> egress, Span<DropReason> drops)
+    public void Process(int ingressPort, ReadOnlySpan<PacketRef> packets, Span<ParsedPacket> meta, Span<ushort> egress, Span<DropReason> drops)
     {
         int n4 = 0, n6 = 0;
         for (int i = 0; i < meta.Length; i++)
@@ -251,7 +251,7 @@ public readonly struct FlowStage<TMiss>(WorkerFlows<TMiss> flows) : IBurstStage 
     public WorkerFlows<TMiss> Flows => flows;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Process(int ingressPort, ReadOnlySpan<PacketRef> packets, ReadOnlySpan<ParsedPacket> meta, Span<ushort> egress, Span<DropReason> drops) =>
+    public void Process(int ingressPort, ReadOnlySpan<PacketRef> packets, Span<ParsedPacket> meta, Span<ushort> egress, Span<DropReason> drops) =>
         flows.Process(ingressPort, packets, meta, egress, drops);
 
     public void Tick(uint nowMs) => flows.Tick(nowMs);

@@ -78,6 +78,8 @@ public enum DropReason : byte
     PaValidationFailed,
     /// <summary>Not enough headroom to write the outer headers.</summary>
     EncapNoRoom,
+    /// <summary>A service-tunnel packet NAT46/64 cannot translate (ICMP, IPv4 options or fragments, IPv6 extension headers).</summary>
+    ServiceTunnelUntranslatable,
 
     // Worker and I/O
     /// <summary>The tx queue refused the packet (ring full or link down).</summary>

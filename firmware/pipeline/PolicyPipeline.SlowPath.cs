@@ -104,6 +104,9 @@ public sealed partial class PolicyPipeline
             case RouteKind.Direct:
                 index = t.DirectAction;
                 break;
+            case RouteKind.ServiceTunnel:
+                index = route.ServiceAction;
+                break;
             case RouteKind.Vnet when route.EcmpActions is int[] members:
                 index = members[EcmpMember(flowHash, members, t.Actions)];
                 break;

@@ -73,7 +73,7 @@ public sealed partial class PolicyPipeline : IDisposable
         V6.AdvanceAging(nowMs);
     }
 
-    public void Process(int ingressPort, ReadOnlySpan<PacketRef> packets, ReadOnlySpan<ParsedPacket> meta, Span<ushort> egress, Span<DropReason> drops)
+    public void Process(int ingressPort, ReadOnlySpan<PacketRef> packets, Span<ParsedPacket> meta, Span<ushort> egress, Span<DropReason> drops)
     {
         PolicyTables? t = _store.Current; // one volatile read: the whole burst sees one generation
         if (t is null)
@@ -99,7 +99,7 @@ public sealed partial class PolicyPipeline : IDisposable
                 continue;
             }
 
-            DropReason reason = Classify(t, packets[i], in meta[i], i);
+            DropReason reason = Classify(t, packets[i], ref meta[i], i);
             if (reason != DropReason.None)
             {
                 egress[i] = Egress.Drop;
@@ -187,7 +187,7 @@ public sealed partial class PolicyPipeline : IDisposable
 
     /// <summary>VIP, direction, ENI; inbound static NAT (before the key, so replies find the flow).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private DropReason Classify(PolicyTables t, PacketRef packet, in ParsedPacket p, int i)
+    private DropReason Classify(PolicyTables t, PacketRef packet, ref ParsedPacket p, int i)
     {
         Span<byte> f = packet.Data;
         if (p.Tunnel is not (TunnelKind.Vxlan or TunnelKind.Nvgre) || (p.Flags & PacketFlags.OuterIpv6) != 0
@@ -227,6 +227,16 @@ public sealed partial class PolicyPipeline : IDisposable
         else
         {
             c.Inbound++;
+            if (p.IsIpv6 && t.ServiceTunnels.Length != 0)
+            {
+                DropReason nat64 = ServiceTunnelReturn(t, f, ref p);
+                if (nat64 != DropReason.None)
+                {
+                    c.EniDrops[e]++;
+                    return nat64;
+                }
+            }
+
             if (eni.NatIn is not null && !p.IsIpv6)
             {
                 int inside = eni.NatIn.Get(BinaryPrimitives.ReadUInt32BigEndian(f[(p.L3 + 16)..]));
@@ -322,6 +332,20 @@ public sealed partial class PolicyPipeline : IDisposable
             }
 
             ref readonly TunnelAction a = ref t.Actions[index];
+            int innerL2 = p.InnerL2;
+            if (a.Kind == TunnelActionKind.ServiceTunnel)
+            {
+                ServiceTunnel st = t.ServiceTunnels[a.Service];
+                innerL2 = p.HasL4 ? Nat46.ToIpv6(packet.Data, p.InnerL2, p.L3, p.L4, p.L4Protocol, st.SourcePrefix, st.DestinationPrefix) : -1;
+                if (innerL2 < 0)
+                {
+                    Drop(i, DropReason.ServiceTunnelUntranslatable, egress, drops);
+                    return;
+                }
+
+                c.NatTranslations++;
+            }
+
             if (a.Kind == TunnelActionKind.Direct)
             {
                 ok = TunnelHeaders.Decapsulate(packet, p.InnerL2, t.ApplianceMac, t.NeighborMac);
@@ -331,10 +355,10 @@ public sealed partial class PolicyPipeline : IDisposable
             {
                 if (a.InnerDestinationMac != 0)
                 {
-                    TunnelHeaders.WriteMac(packet.Data[p.InnerL2..], a.InnerDestinationMac);
+                    TunnelHeaders.WriteMac(packet.Data[innerL2..], a.InnerDestinationMac);
                 }
 
-                ok = TunnelHeaders.Encapsulate(packet, p.InnerL2, a.Encap, t.ApplianceMac, t.NeighborMac, t.Vip, a.UnderlayDestination, a.Vni, p.FlowHash);
+                ok = TunnelHeaders.Encapsulate(packet, innerL2, a.Encap, t.ApplianceMac, t.NeighborMac, t.Vip, a.UnderlayDestination, a.Vni, p.FlowHash);
                 c.Encapsulated++;
             }
         }
@@ -352,6 +376,39 @@ public sealed partial class PolicyPipeline : IDisposable
         }
 
         egress[i] = (ushort)(t.UplinkPort >= 0 ? t.UplinkPort : ingressPort);
+    }
+
+    /// <summary>
+    /// NAT64 for replies from a service tunnel: an IPv6 packet between the tunnel's two /96
+    /// prefixes becomes the IPv4 packet the VM's flow knows, before the flow key is built.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private DropReason ServiceTunnelReturn(PolicyTables t, Span<byte> f, ref ParsedPacket p)
+    {
+        UInt128 src = BinaryPrimitives.ReadUInt128BigEndian(f[(p.L3 + 8)..]);
+        UInt128 dst = BinaryPrimitives.ReadUInt128BigEndian(f[(p.L3 + 24)..]);
+        foreach (ServiceTunnel st in t.ServiceTunnels)
+        {
+            if (dst >> 32 != st.SourcePrefix >> 32 || src >> 32 != st.DestinationPrefix >> 32)
+            {
+                continue;
+            }
+
+            int l2 = p.HasL4 ? Nat46.ToIpv4(f, p.InnerL2, p.L3, p.L4, p.L4Protocol) : -1;
+            if (l2 < 0)
+            {
+                return DropReason.ServiceTunnelUntranslatable;
+            }
+
+            p.InnerL2 = (ushort)l2;
+            p.InnerL3 = (ushort)(l2 + 14);
+            p.EtherType = EtherTypes.Ipv4;
+            p.Flags &= ~(PacketFlags.Ipv6 | PacketFlags.Ipv6Extensions);
+            Counters.NatTranslations++;
+            return DropReason.None;
+        }
+
+        return DropReason.None;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -385,7 +442,7 @@ public readonly struct PolicyStage(PolicyPipeline pipeline) : IBurstStage
     public PolicyPipeline Pipeline => pipeline;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Process(int ingressPort, ReadOnlySpan<PacketRef> packets, ReadOnlySpan<ParsedPacket> meta, Span<ushort> egress, Span<DropReason> drops) =>
+    public void Process(int ingressPort, ReadOnlySpan<PacketRef> packets, Span<ParsedPacket> meta, Span<ushort> egress, Span<DropReason> drops) =>
         pipeline.Process(ingressPort, packets, meta, egress, drops);
 
     public void Tick(uint nowMs) => pipeline.Tick(nowMs);

@@ -11,6 +11,8 @@ public enum TunnelActionKind : byte
     Encap,
     /// <summary>Remove the outer headers and send the inner frame to the underlay next hop (route action "direct").</summary>
     Direct,
+    /// <summary>Translate the inner IPv4 packet to IPv6 (NAT46), then encapsulate (route action "service-tunnel").</summary>
+    ServiceTunnel,
 }
 
 public enum EncapKind : byte
@@ -24,7 +26,11 @@ public enum EncapKind : byte
 /// ECMP member, per direct route). Flows store its index, so a generation's action array is the
 /// only place tunnel parameters live.
 /// </summary>
-public readonly record struct TunnelAction(TunnelActionKind Kind, EncapKind Encap, uint UnderlayDestination, uint Vni, ulong InnerDestinationMac);
+/// <remarks><see cref="Service"/>: index into <see cref="PolicyTables.ServiceTunnels"/> for service-tunnel actions.</remarks>
+public readonly record struct TunnelAction(TunnelActionKind Kind, EncapKind Encap, uint UnderlayDestination, uint Vni, ulong InnerDestinationMac, int Service = -1);
+
+/// <summary>A compiled service tunnel: the /96 prefixes that embed IPv4 addresses on each side.</summary>
+public sealed record ServiceTunnel(string Name, UInt128 SourcePrefix, UInt128 DestinationPrefix, int Action);
 
 public enum RouteKind : byte
 {
@@ -37,7 +43,7 @@ public enum RouteKind : byte
 
 /// <summary>A compiled route: what to do for destinations under its prefix.</summary>
 /// <remarks><see cref="EcmpActions"/>: the action of each member of the route's ECMP group (null when the route has none).</remarks>
-public sealed record Route(RouteKind Kind, int Vnet, IpPrefix? OverlayIp, int[]? EcmpActions, byte MeterClass);
+public sealed record Route(RouteKind Kind, int Vnet, IpPrefix? OverlayIp, int[]? EcmpActions, byte MeterClass, int ServiceAction = -1);
 
 /// <summary>An ENI's outbound route table: LPM per family to an index into <see cref="Routes"/>.</summary>
 public sealed record RouteTable(string Name, IntervalMap<uint> V4, Lpm6 V6, Route[] Routes);
@@ -106,6 +112,7 @@ public sealed class PolicyTables
     /// <summary>Index of the shared "direct" action (decap, send to the underlay next hop).</summary>
     public required int DirectAction { get; init; }
     public required string[] MeterClassNames { get; init; }
+    public required ServiceTunnel[] ServiceTunnels { get; init; }
     public required ChangePlan Source { get; init; }
 
     public ushort Generation16 => (ushort)Generation;

@@ -28,6 +28,8 @@ public sealed class ChangePlan
     public List<EcmpGroupSpec>? EcmpGroups { get; set; }
 
     public List<MeterClassSpec>? MeterClasses { get; set; }
+
+    public List<ServiceTunnelSpec>? ServiceTunnels { get; set; }
 }
 
 public sealed class ApplianceSpec
@@ -171,6 +173,9 @@ public sealed class RouteSpec
     public string? EcmpGroup { get; set; }
 
     public long? MeterClass { get; set; }
+
+    /// <summary>service-tunnel: the tunnel (NAT46 + encap) IPv4 destinations under this prefix go through.</summary>
+    public string? ServiceTunnel { get; set; }
 }
 
 public sealed class MappingSpec
@@ -206,4 +211,25 @@ public sealed class MeterClassSpec
     public long? Id { get; set; }
 
     public string? Name { get; set; }
+}
+
+/// <summary>
+/// A service reached over IPv6 from IPv4 VMs (NAT46 out, NAT64 back): the VM's address is
+/// embedded in <see cref="OverlaySrcPrefix"/>, the destination's in <see cref="OverlayDstPrefix"/>
+/// (both /96), and the translated packet is tunnelled to <see cref="UnderlayIp"/>.
+/// </summary>
+public sealed class ServiceTunnelSpec
+{
+    public string? Name { get; set; }
+
+    public string? OverlaySrcPrefix { get; set; }
+
+    public string? OverlayDstPrefix { get; set; }
+
+    public string? UnderlayIp { get; set; }
+
+    public long? Vni { get; set; }
+
+    /// <summary>Inner destination MAC to write (optional).</summary>
+    public string? Mac { get; set; }
 }

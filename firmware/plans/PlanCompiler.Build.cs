@@ -52,11 +52,22 @@ public static partial class PlanCompiler
                 return list;
             }
 
+            // One action per service tunnel: NAT46, then VXLAN to its underlay endpoint.
+            var services = new List<ServiceTunnel>();
+            var serviceAction = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (ParsedServiceTunnel st in _serviceTunnels.Values)
+            {
+                serviceAction[st.Name] = actions.Count;
+                actions.Add(new TunnelAction(TunnelActionKind.ServiceTunnel, EncapKind.Vxlan, st.Pa, st.Vni, st.Mac, services.Count));
+                services.Add(new ServiceTunnel(st.Name, st.SourcePrefix, st.DestinationPrefix, actions.Count - 1));
+            }
+
             var tables = new Dictionary<string, RouteTable>(StringComparer.Ordinal);
             foreach ((string name, List<ParsedRoute> parsed) in _routeTables)
             {
                 var routes = parsed.Select(r => new Route(r.Kind, r.Vnet, r.OverlayIp,
-                    r.EcmpGroup is null ? null : EcmpActionsFor(r.EcmpGroup, r.Vnet), r.MeterClass)).ToArray();
+                    r.EcmpGroup is null ? null : EcmpActionsFor(r.EcmpGroup, r.Vnet), r.MeterClass,
+                    r.ServiceTunnel is null ? -1 : serviceAction[r.ServiceTunnel])).ToArray();
                 var v4 = IntervalMap<uint>.Build(parsed.Select((r, i) => (r, i)).Where(x => !x.r.Prefix.IsIpv6)
                     .Select(x => PrefixRange<uint>.Of(x.r.Prefix.V4, x.r.Prefix.Length, x.i)));
                 var v6 = Lpm6.Build(parsed.Select((r, i) => (r, i)).Where(x => x.r.Prefix.IsIpv6)
@@ -129,6 +140,7 @@ public static partial class PlanCompiler
                 Actions = [.. actions],
                 DirectAction = direct,
                 MeterClassNames = meterNames,
+                ServiceTunnels = [.. services],
                 Source = plan,
             };
         }

@@ -4,7 +4,9 @@ namespace SnicRuntime.Firmware.Plans;
 
 public static partial class PlanCompiler
 {
-    private sealed record ParsedRoute(IpPrefix Prefix, RouteKind Kind, int Vnet, IpPrefix? OverlayIp, string? EcmpGroup, byte MeterClass);
+    private sealed record ParsedRoute(IpPrefix Prefix, RouteKind Kind, int Vnet, IpPrefix? OverlayIp, string? EcmpGroup, byte MeterClass, string? ServiceTunnel = null);
+
+    private sealed record ParsedServiceTunnel(string Name, UInt128 SourcePrefix, UInt128 DestinationPrefix, uint Pa, uint Vni, ulong Mac);
 
     private sealed record ParsedMapping(int Vnet, IpPrefix Ca, uint Pa, ulong Mac, uint Vni, EncapKind Encap);
 
@@ -13,6 +15,56 @@ public static partial class PlanCompiler
         private readonly Dictionary<string, List<uint>> _ecmpGroups = new(StringComparer.Ordinal);
         private readonly Dictionary<string, List<ParsedRoute>> _routeTables = new(StringComparer.Ordinal);
         private readonly List<ParsedMapping> _mappings = [];
+        private readonly Dictionary<string, ParsedServiceTunnel> _serviceTunnels = new(StringComparer.Ordinal);
+
+        public void ServiceTunnels(List<ServiceTunnelSpec>? tunnels)
+        {
+            for (int i = 0; i < (tunnels?.Count ?? 0); i++)
+            {
+                string path = $"$.service_tunnels[{i}]";
+                ServiceTunnelSpec st = tunnels![i];
+                bool ok = Name(path + ".name", st.Name, "a service tunnel");
+                UInt128 src = Prefix96(path + ".overlay_src_prefix", st.OverlaySrcPrefix, ref ok);
+                UInt128 dst = Prefix96(path + ".overlay_dst_prefix", st.OverlayDstPrefix, ref ok);
+                if (!PlanSyntax.TryIpv4(st.UnderlayIp, out uint pa, out string why))
+                {
+                    Error(path + ".underlay_ip", why);
+                    ok = false;
+                }
+
+                ok &= Vni(path + ".vni", st.Vni);
+                ulong mac = 0;
+                if (st.Mac is not null && !PlanSyntax.TryMac(st.Mac, out mac, out why))
+                {
+                    Error(path + ".mac", why);
+                    ok = false;
+                }
+
+                if (ok && !_serviceTunnels.TryAdd(st.Name!, new ParsedServiceTunnel(st.Name!, src, dst, pa, (uint)st.Vni!.Value, mac)))
+                {
+                    Error(path + ".name", $"service tunnel '{st.Name}' is defined twice");
+                }
+            }
+        }
+
+        /// <summary>An IPv6 /96 (RFC 6052 embedding of IPv4 addresses in the low 32 bits).</summary>
+        private UInt128 Prefix96(string path, string? text, ref bool ok)
+        {
+            if (!PlanSyntax.TryPrefix(text, out IpPrefix p, out string why))
+            {
+                Error(path, why);
+                ok = false;
+                return 0;
+            }
+
+            if (!p.IsIpv6 || p.Length != 96)
+            {
+                Error(path, $"'{text}' must be an IPv6 /96 (IPv4 addresses are embedded in its last 32 bits)");
+                ok = false;
+            }
+
+            return p.Address;
+        }
 
         public void EcmpGroups(List<EcmpGroupSpec>? groups)
         {
@@ -103,11 +155,26 @@ public static partial class PlanCompiler
                 return null;
             }
 
+            string? service = null;
             if (kind == RouteKind.ServiceTunnel)
             {
-                // Honest refusal: NAT46/64 service tunnels are specified but not built yet.
-                Error(path + ".action", "service-tunnel (NAT46/NAT64) is not supported by this firmware yet");
-                return null;
+                if (spec.ServiceTunnel is null || !_serviceTunnels.ContainsKey(spec.ServiceTunnel))
+                {
+                    Error(path + ".service_tunnel", spec.ServiceTunnel is null ? "a service-tunnel route needs service_tunnel" : $"unknown service tunnel '{spec.ServiceTunnel}'");
+                    ok = false;
+                }
+                else if (ok && prefix.IsIpv6)
+                {
+                    Error(path + ".prefix", "a service tunnel translates IPv4 traffic (NAT46); its prefix must be IPv4");
+                    ok = false;
+                }
+
+                service = spec.ServiceTunnel;
+            }
+            else if (spec.ServiceTunnel is not null)
+            {
+                Error(path + ".service_tunnel", "service_tunnel is only for service-tunnel routes");
+                ok = false;
             }
 
             int vnet = -1;
@@ -164,7 +231,7 @@ public static partial class PlanCompiler
                 }
             }
 
-            return ok ? new ParsedRoute(prefix, kind.Value, vnet, overlay, spec.EcmpGroup, meter) : null;
+            return ok ? new ParsedRoute(prefix, kind.Value, vnet, overlay, spec.EcmpGroup, meter, service) : null;
         }
 
         public void Mappings(List<MappingSpec>? mappings)

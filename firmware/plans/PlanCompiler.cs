@@ -26,6 +26,7 @@ public static partial class PlanCompiler
         c.Directions(plan.DirectionLookup);
         c.AclGroups(plan.AclGroups);
         c.EcmpGroups(plan.EcmpGroups);
+        c.ServiceTunnels(plan.ServiceTunnels);
         c.RouteTables(plan.RouteTables);
         c.Mappings(plan.Mappings);
         c.Enis(plan.Enis);

@@ -25,7 +25,7 @@ public interface IBurstStage
     /// to <see cref="Egress.Drop"/> with a reason in <paramref name="drops"/>. Packets may be
     /// rewritten in place. Must not throw.
     /// </summary>
-    void Process(int ingressPort, ReadOnlySpan<PacketRef> packets, ReadOnlySpan<ParsedPacket> meta, Span<ushort> egress, Span<DropReason> drops);
+    void Process(int ingressPort, ReadOnlySpan<PacketRef> packets, Span<ParsedPacket> meta, Span<ushort> egress, Span<DropReason> drops);
 
     /// <summary>Housekeeping between polls (aging, ...), with the worker's clock in milliseconds.</summary>
     void Tick(uint nowMs);
@@ -53,7 +53,7 @@ public readonly struct PortForwardStage : IBurstStage
         return new PortForwardStage(peer);
     }
 
-    public void Process(int ingressPort, ReadOnlySpan<PacketRef> packets, ReadOnlySpan<ParsedPacket> meta, Span<ushort> egress, Span<DropReason> drops)
+    public void Process(int ingressPort, ReadOnlySpan<PacketRef> packets, Span<ParsedPacket> meta, Span<ushort> egress, Span<DropReason> drops)
     {
         ushort to = _peerOf[ingressPort];
         for (int i = 0; i < egress.Length; i++)

@@ -53,4 +53,49 @@ public sealed class NatTsharkTests
             File.Delete(path);
         }
     }
+
+    [SkippableFact]
+    public void Nat46_output_has_IPv6_checksums_tshark_accepts()
+    {
+        string? tshark = TestPaths.FindProgram("tshark");
+        Skip.If(tshark is null, "tshark is not installed (apt-get install tshark); ./test.sh installs it");
+        using var h = new PipelineHarness(PipelineHarness.PlanText("full.json"));
+        string path = Path.Combine(Path.GetTempPath(), $"snic-nat46-{Environment.ProcessId}.pcap");
+        try
+        {
+            using (PcapWriter w = PcapWriter.Create(path))
+            {
+                for (int i = 0; i < 20; i++)
+                {
+                    byte protocol = i % 2 == 0 ? SnicRuntime.Hal.Net.IpProtocols.Udp : SnicRuntime.Hal.Net.IpProtocols.Tcp;
+                    w.Write(h.Forwarded(Overlay.FromVm("10.9.0." + (i + 1), sport: (ushort)(7000 + i), dport: 443, protocol: protocol)));
+                }
+            }
+
+            var psi = new ProcessStartInfo(tshark!) { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (string a in new[] { "-r", path, "-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE",
+                "-T", "fields", "-e", "ipv6.src", "-e", "ipv6.dst", "-e", "tcp.checksum.status", "-e", "udp.checksum.status", "-E", "separator=;" })
+            {
+                psi.ArgumentList.Add(a);
+            }
+
+            using Process p = Process.Start(psi)!;
+            string[] lines = p.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            p.WaitForExit(60_000);
+            Assert.Equal(20, lines.Length);
+            for (int i = 0; i < lines.Length; i++)
+            {
+                string[] f = lines[i].Split(';');
+                Assert.Equal("fd00:5::a01:10a", f[0]);             // fd00:5::10.1.1.10
+                Assert.Equal($"fd00:6::a09:{i + 1:x}", f[1]);     // fd00:6::10.9.0.(i+1)
+                string[] statuses = string.Join(',', f[2], f[3]).Split(',');
+                Assert.DoesNotContain("0", statuses);
+                Assert.Contains("1", statuses);
+            }
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }

@@ -248,4 +248,44 @@ public sealed class PipelineBehaviourTests : IDisposable
         Assert.Equal(0, _h.Pipeline.V4.Count);
         Assert.Equal(DropReason.NoFlow, _h.Run(ack).Reason);
     }
+
+    [Fact]
+    public void Service_tunnel_translates_to_IPv6_outbound_and_back_to_IPv4_inbound()
+    {
+        byte[] sent = Overlay.FromVm("10.9.1.1", sport: 40000, dport: 443);
+        byte[] f = _h.Forwarded(sent);
+        AssertOuterVxlan(f, "172.16.5.1", 300);
+        Assert.Equal(f.Length, sent.Length + 20); // IPv6 header is 20 bytes longer
+        Assert.Equal(EtherTypes.Ipv6, BinaryPrimitives.ReadUInt16BigEndian(f.AsSpan(62)));
+        Span<byte> ip6 = f.AsSpan(64, 40);
+        Assert.Equal(System.Net.IPAddress.Parse("fd00:5::10.1.1.10").GetAddressBytes(), ip6.Slice(8, 16).ToArray());
+        Assert.Equal(System.Net.IPAddress.Parse("fd00:6::10.9.1.1").GetAddressBytes(), ip6.Slice(24, 16).ToArray());
+        Assert.Equal(sent[84..90], f[104..110]); // ports and length unchanged (the checksum changes with the pseudo header)
+        Assert.Equal(sent[92..], f[112..]);     // payload unchanged
+        Span<byte> l4 = f.AsSpan(104);
+        uint pseudo = InternetChecksum.PseudoHeaderV6(ip6.Slice(8, 16), ip6.Slice(24, 16), IpProtocols.Udp, l4.Length);
+        // Compare the UDP checksum with one recomputed from scratch (the payload bytes are unchanged).
+        byte[] copy = l4.ToArray();
+        copy[6] = copy[7] = 0;
+        ushort expected = InternetChecksum.Compute(copy, pseudo);
+        Assert.Equal(expected == 0 ? (ushort)0xFFFF : expected, BinaryPrimitives.ReadUInt16BigEndian(l4[6..]));
+
+        // The service answers over IPv6; the VM gets IPv4 back, on the same flow.
+        byte[] inner6 = Overlay.Inner(Overlay.Mac("00:dd:dd:dd:dd:dd"), Overlay.EniMac, "fd00:6::10.9.1.1", "fd00:5::10.1.1.10", IpProtocols.Udp, 443, 40000);
+        byte[] back = _h.Forwarded(Overlay.Vxlan("172.16.5.1", "172.16.1.100", 300, inner6));
+        AssertOuterVxlan(back, "172.16.1.1", 100);
+        Assert.Equal(EtherTypes.Ipv4, BinaryPrimitives.ReadUInt16BigEndian(back.AsSpan(62)));
+        Assert.Equal(Overlay.V4("10.9.1.1"), Read32(back, 64 + 12));
+        Assert.Equal(Overlay.V4("10.1.1.10"), Read32(back, 64 + 16));
+        AssertInnerChecksums(back, 50);
+        Assert.Equal(1, _h.Counters.FlowsCreated);
+        Assert.Equal(1, _h.Counters.FlowHits);
+    }
+
+    [Fact]
+    public void Service_tunnel_refuses_what_it_cannot_translate()
+    {
+        byte[] icmp = Overlay.FromVm("10.9.1.1", protocol: IpProtocols.Icmp);
+        Assert.Equal(DropReason.ServiceTunnelUntranslatable, _h.Run(icmp).Reason);
+    }
 }

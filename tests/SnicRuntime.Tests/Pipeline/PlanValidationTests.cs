@@ -47,7 +47,9 @@ public sealed class PlanValidationTests
         { "uplink port", p => p["appliance"]!["uplink_port"] = 7, "$.appliance.uplink_port", "does not exist" },
         { "inbound action", p => p["enis"]![0]!["inbound_routes"]![0]!["action"] = "forward", "$.enis[0].inbound_routes[0].action", "decap" },
         { "NAT not 1:1", p => p["enis"]![1]!["static_nat"]!.AsArray().Add(new JsonObject { ["internal"] = "10.1.1.21", ["external"] = "10.1.100.20" }), "$.enis[1].static_nat[1]", "1:1" },
-        { "service tunnel", p => p["route_tables"]![0]!["routes"]![0]!["action"] = "service-tunnel", "$.route_tables[0].routes[0].action", "not supported" },
+        { "service tunnel missing", p => p["route_tables"]![0]!["routes"]![0]!["action"] = "service-tunnel", "$.route_tables[0].routes[0].service_tunnel", "needs service_tunnel" },
+        { "service tunnel not /96", p => p["service_tunnels"]![0]!["overlay_src_prefix"] = "fd00:5::/64", "$.service_tunnels[0].overlay_src_prefix", "IPv6 /96" },
+        { "service tunnel IPv6 route", p => p["route_tables"]![0]!["routes"]![4]!["prefix"] = "fd09::/32", "$.route_tables[0].routes[4].prefix", "must be IPv4" },
         { "vnet-direct without overlay", p => p["route_tables"]![0]!["routes"]![3]!.AsObject().Remove("overlay_ip"), "$.route_tables[0].routes[3].overlay_ip", "missing IP address" },
         { "no appliance", p => p.AsObject().Remove("appliance"), "$.appliance", "missing appliance" },
     };
