@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using SnicRuntime.Hal.Net;
 
 namespace SnicRuntime.Firmware.Flows;
@@ -104,17 +105,25 @@ public sealed unsafe partial class FlowTable<TKey>
     /// Records a packet on a flow: last-seen time, counters, TCP state. A move to closing
     /// reschedules the flow on the short timeout; nothing else touches the aging wheel.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Touch(int position, uint nowMs, byte tcpFlags, int bytes)
     {
         ref FlowEntry e = ref _entries[position];
         e.LastSeenMs = nowMs;
         e.Packets++;
         e.Bytes += (uint)bytes;
-        if (e.Tcp == TcpState.None)
+        // Only TCP handshake completion, FIN and RST change state; the rest of a connection's
+        // packets skip the call entirely.
+        if (e.Tcp != TcpState.None && (e.Tcp == TcpState.Handshake || (tcpFlags & (byte)(TcpFlags.Fin | TcpFlags.Rst)) != 0))
         {
-            return;
+            TouchTcp(position, nowMs, tcpFlags);
         }
+    }
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void TouchTcp(int position, uint nowMs, byte tcpFlags)
+    {
+        ref FlowEntry e = ref _entries[position];
         var flags = (TcpFlags)tcpFlags;
         if ((flags & (TcpFlags.Fin | TcpFlags.Rst)) != 0)
         {

@@ -241,11 +241,25 @@ public sealed partial class PolicyPipeline
 
             Counters.RouteLookups++;
             RouteTable? rt = eni.RouteTable;
-            _mRoute[j] = rt is null ? -1 : _mV6[j] ? rt.V6.Lookup(_mDst[j]) : rt.V4.Search((uint)_mDst[j], _mLo[j], _mHi[j]);
-            ulong key = MappingKeyOf(eni, _mRoute[j], _mDst[j], _mV6[j]);
-            if (key != 0)
+            int r = rt is null ? -1 : _mV6[j] ? rt.V6.Lookup(_mDst[j]) : rt.V4.Search((uint)_mDst[j], _mLo[j], _mHi[j]);
+            _mRoute[j] = r;
+            if (r >= 0)
             {
-                t.Mappings4.Prefetch(key);
+                CacheHint.Prefetch(ref rt!.Routes[r]);
+            }
+        }
+
+        // Pass 3b: the mapping slots the routes will read requested.
+        for (int j = 0; j < m; j++)
+        {
+            int i = _mPacket[j];
+            if (_mState[j] == Permitted && _outbound[i])
+            {
+                ulong key = MappingKeyOf(t.Enis[_eniOf[i]]!, _mRoute[j], _mDst[j], _mV6[j]);
+                if (key != 0)
+                {
+                    t.Mappings4.Prefetch(key);
+                }
             }
         }
 

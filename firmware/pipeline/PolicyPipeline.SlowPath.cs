@@ -94,7 +94,7 @@ public sealed partial class PolicyPipeline
             return false;
         }
 
-        Route route = eni.RouteTable!.Routes[r];
+        ref readonly Route route = ref eni.RouteTable!.Routes[r];
         int index;
         switch (route.Kind)
         {
@@ -137,7 +137,7 @@ public sealed partial class PolicyPipeline
             return 0;
         }
 
-        Route route = eni.RouteTable!.Routes[r];
+        ref readonly Route route = ref eni.RouteTable!.Routes[r];
         return route.Kind switch
         {
             RouteKind.Vnet when route.EcmpActions is null && !v6 => (ulong)route.Vnet << 32 | (uint)dst,
