@@ -126,13 +126,13 @@ public sealed partial class PolicyPipeline : IDisposable
 
         if (n4 != 0)
         {
-            V4.LookupBulk(_keys4.AsSpan(0, n4), _pos4);
+            V4.LookupBulk(_keys4.AsSpan(0, n4), _pos4, prefetchEntries: true);
             ApplyHits(V4, n4, _index4, _pos4, packets, meta, egress, drops, ingressPort);
         }
 
         if (n6 != 0)
         {
-            V6.LookupBulk(_keys6.AsSpan(0, n6), _pos6);
+            V6.LookupBulk(_keys6.AsSpan(0, n6), _pos6, prefetchEntries: true);
             ApplyHits(V6, n6, _index6, _pos6, packets, meta, egress, drops, ingressPort);
         }
 
@@ -255,15 +255,7 @@ public sealed partial class PolicyPipeline : IDisposable
     private void ApplyHits<TKey>(FlowTable<TKey> table, int n, int[] index, int[] positions, ReadOnlySpan<PacketRef> packets,
         ReadOnlySpan<ParsedPacket> meta, Span<ushort> egress, Span<DropReason> drops, int ingressPort) where TKey : unmanaged, IFlowKey<TKey>
     {
-        for (int k = 0; k < n; k++)
-        {
-            if (positions[k] >= 0)
-            {
-                table.PrefetchEntry(positions[k]);
-            }
-        }
-
-        // Then read each entry (generation check, counters) and request its action record, so
+        // The entries were requested by LookupBulk as each hit was found. Now read each entry (generation check, counters) and request its action record, so
         // the action misses overlap too; apply only once every request is out.
         ushort generation = _tables.Generation16;
         TunnelAction[] actions = _tables.Actions;
