@@ -11,13 +11,27 @@ namespace SnicRuntime.Firmware.Boot;
 /// a sink takes what leaves. Logs counters each second, stops by itself, and checks that every
 /// generated packet is accounted for (forwarded, or dropped with a reason).
 /// </summary>
-internal sealed class EmulatedDemo(Dataplane dataplane, FirmwareOptions options, ILogger log)
+internal sealed class EmulatedDemo(Dataplane dataplane, FirmwareOptions options, ILogger log, Pipeline.PolicyStore? policy = null)
 {
     public bool Run()
     {
         EmulatedPort ingress = dataplane.EmulatedPort(0);
         var egressPorts = Enumerable.Range(0, dataplane.Ports.Count).Select(dataplane.EmulatedPort).ToArray();
         var profile = new TrafficProfile { Flows = options.Flows, RatePps = options.RatePps };
+        if (policy?.Current is Pipeline.PolicyTables tables)
+        {
+            DashEndpoints? dash = DemoTraffic.From(tables, out string why);
+            if (dash is null)
+            {
+                log.LogError("cannot make traffic for this plan: {Why}", why);
+                return false;
+            }
+
+            profile = profile with { Dash = dash, Vip = tables.Vip };
+            log.LogInformation("DASH traffic: {Local} local VMs behind ENIs (VNI {Out}) <-> {Remote} remote VMs (VNI {In}), VIP {Vip}",
+                dash.LocalVms.Count, dash.OutboundVni, dash.RemoteVms.Count, dash.InboundVni, new System.Net.IPAddress(System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(tables.Vip)));
+        }
+
         var generator = new TrafficGenerator(profile, dataplane.Pool);
         var sink = new TrafficSink(dataplane.Pool, egressPorts);
 
@@ -98,6 +112,14 @@ internal sealed class EmulatedDemo(Dataplane dataplane, FirmwareOptions options,
         {
             log.LogInformation("flows: created {Created} aged {Aged} active {Active}/{Capacity} table-full {Full}; lookups hit {Hits} missed {Misses}",
                 flows.Created, flows.Aged, flows.Active, flows.Capacity, flows.InsertFailedFull, flows.Hits, flows.Misses);
+        }
+
+        if (dataplane.Pipelines.Count > 0)
+        {
+            long outbound = dataplane.Pipelines.Sum(p => p.Counters.Outbound), inbound = dataplane.Pipelines.Sum(p => p.Counters.Inbound);
+            long encap = dataplane.Pipelines.Sum(p => p.Counters.Encapsulated), acl = dataplane.Pipelines.Sum(p => p.Counters.AclEvaluations);
+            log.LogInformation("pipeline: outbound {Out} inbound {In} encapsulated {Encap}; slow path: {Acl} ACL evaluations, {Routes} route and {Maps} mapping lookups",
+                outbound, inbound, encap, acl, dataplane.Pipelines.Sum(p => p.Counters.RouteLookups), dataplane.Pipelines.Sum(p => p.Counters.MappingLookups));
         }
 
         foreach ((DropReason reason, long count) in dataplane.DropsByReason())

@@ -12,7 +12,9 @@ public sealed class FirmwareOptions
           --seconds N      run the emulated-traffic demo for N seconds, then stop (default 5)
           --workers N      worker count (default: the board's dataplane cores)
           --flows N        concurrent generated flows (default 10000)
-          --stage KIND     flows (flow table, default) or forward (stateless cross-connect)
+          --plan FILE      apply this change plan and run the SDN policy pipeline on DASH traffic
+                           made from it (what ./run.sh does with examples/plans/demo.json)
+          --stage KIND     without --plan: flows (flow table, default) or forward (cross-connect)
           --flow-capacity N  flows per worker and address family (default 65536)
           --rate PPS       generated packets per second, 0 = unlimited (default 500000)
           --help           this text
@@ -34,6 +36,9 @@ public sealed class FirmwareOptions
 
     public int FlowCapacity { get; private set; } = 65_536;
 
+    /// <summary>Change plan to run the policy pipeline with (null: no policy stage).</summary>
+    public string? PlanPath { get; private set; }
+
     public static FirmwareOptions Parse(IReadOnlyList<string> args, out List<string> errors)
     {
         ArgumentNullException.ThrowIfNull(args);
@@ -48,7 +53,7 @@ public sealed class FirmwareOptions
                 continue;
             }
 
-            if (a is not ("--board" or "--seconds" or "--workers" or "--flows" or "--rate" or "--stage" or "--flow-capacity"))
+            if (a is not ("--board" or "--seconds" or "--workers" or "--flows" or "--rate" or "--stage" or "--flow-capacity" or "--plan"))
             {
                 errors.Add($"unknown option '{a}'");
                 continue;
@@ -99,6 +104,10 @@ public sealed class FirmwareOptions
                     }
 
                     break;
+                case "--plan":
+                    o.PlanPath = v;
+                    o.Stage = StageKind.Policy;
+                    break;
                 case "--stage":
                     if (v == "flows")
                     {
@@ -137,6 +146,11 @@ public sealed class FirmwareOptions
 
                     break;
             }
+        }
+
+        if (o.PlanPath is not null && o.Stage != StageKind.Policy)
+        {
+            errors.Add("--plan runs the policy pipeline; it does not combine with --stage");
         }
 
         return o;

@@ -75,6 +75,35 @@ public static class Program
             return 2;
         }
 
+        Pipeline.PolicyStore? policy = null;
+        if (options.PlanPath is not null)
+        {
+            policy = new Pipeline.PolicyStore(board.Ports.Count);
+            Pipeline.ApplyResult applied;
+            try
+            {
+                applied = policy.Apply(File.ReadAllText(options.PlanPath));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"snic-firmware: cannot read plan '{options.PlanPath}': {e.Message}");
+                return 2;
+            }
+
+            if (!applied.Accepted)
+            {
+                Console.Error.WriteLine($"snic-firmware: plan '{options.PlanPath}' has {applied.Errors.Count} error(s); nothing applied:");
+                foreach (Plans.PlanError error in applied.Errors)
+                {
+                    Console.Error.WriteLine($"  {error}");
+                }
+
+                return 2;
+            }
+
+            log.LogInformation("plan {Plan}: generation {Generation} applied ({Enis} ENIs)", options.PlanPath, applied.Generation, policy.Current!.EniCount);
+        }
+
         try
         {
             using Dataplane dataplane = Dataplane.Create(board, new DataplaneOptions
@@ -83,8 +112,9 @@ public static class Program
                 Stage = options.Stage,
                 FlowsPerWorker = options.FlowCapacity,
                 Aging = DemoAging,
+                Policy = policy,
             });
-            var demo = new EmulatedDemo(dataplane, options, log);
+            var demo = new EmulatedDemo(dataplane, options, log, policy);
             return demo.Run() ? 0 : 1;
         }
         catch (BoardNotSupportedException e)

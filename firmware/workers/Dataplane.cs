@@ -14,6 +14,8 @@ public enum StageKind
     Forward,
     /// <summary>The flow table with the default flow policy.</summary>
     Flows,
+    /// <summary>The SDN policy pipeline (ENI, ACL, routing, mapping, encap) of the applied change plan.</summary>
+    Policy,
 }
 
 public sealed record DataplaneOptions
@@ -29,6 +31,9 @@ public sealed record DataplaneOptions
     public FlowCreation Creation { get; init; } = FlowCreation.TcpSynOnly;
 
     public AgingPolicy? Aging { get; init; }
+
+    /// <summary>Where the policy stage reads the running generation (required for <see cref="StageKind.Policy"/>).</summary>
+    public Pipeline.PolicyStore? Policy { get; init; }
 }
 
 public readonly record struct FlowSummary(long Created, long Aged, long Deleted, long InsertFailedFull, long Hits, long Misses, long Active, long Capacity);
@@ -46,10 +51,12 @@ public sealed class Dataplane : IDisposable
     private bool _started;
 
     private readonly List<WorkerFlows<DefaultFlowPolicy>> _flows;
+    private readonly List<Pipeline.PolicyPipeline> _pipelines;
 
-    private Dataplane(BoardDefinition board, PacketPool pool, IPort[] ports, IWorker[] workers, List<WorkerFlows<DefaultFlowPolicy>> flows)
+    private Dataplane(BoardDefinition board, PacketPool pool, IPort[] ports, IWorker[] workers, List<WorkerFlows<DefaultFlowPolicy>> flows, List<Pipeline.PolicyPipeline> pipelines)
     {
         _flows = flows;
+        _pipelines = pipelines;
         Board = board;
         Pool = pool;
         Ports = ports;
@@ -92,6 +99,12 @@ public sealed class Dataplane : IDisposable
         PortForwardStage forward = PortForwardStage.Pairs(ports.Length);
         var list = new IWorker[workers];
         var flows = new List<WorkerFlows<DefaultFlowPolicy>>();
+        var pipelines = new List<Pipeline.PolicyPipeline>();
+        if (options.Stage == StageKind.Policy && options.Policy is null)
+        {
+            throw new ArgumentException("the policy stage needs a PolicyStore (DataplaneOptions.Policy)");
+        }
+
         for (int w = 0; w < workers; w++)
         {
             var rx = new EmulatedRxQueue[ports.Length];
@@ -102,7 +115,13 @@ public sealed class Dataplane : IDisposable
                 tx[p] = ports[p].TxQueue(w);
             }
 
-            if (options.Stage == StageKind.Forward)
+            if (options.Stage == StageKind.Policy)
+            {
+                var pipeline = new Pipeline.PolicyPipeline(options.Policy!, options.FlowsPerWorker, options.Aging, board.Queues.Burst);
+                pipelines.Add(pipeline);
+                list[w] = new Worker<EmulatedRxQueue, EmulatedTxQueue, Pipeline.PolicyStage>(w, rx, tx, new Pipeline.PolicyStage(pipeline), pool, board.Queues.Burst);
+            }
+            else if (options.Stage == StageKind.Forward)
             {
                 list[w] = new Worker<EmulatedRxQueue, EmulatedTxQueue, PortForwardStage>(w, rx, tx, forward, pool, board.Queues.Burst);
             }
@@ -114,7 +133,7 @@ public sealed class Dataplane : IDisposable
             }
         }
 
-        return new Dataplane(board, pool, ports, list, flows);
+        return new Dataplane(board, pool, ports, list, flows, pipelines);
     }
 
     /// <summary>Throws <see cref="BoardNotSupportedException"/> naming what is missing.</summary>
@@ -236,8 +255,27 @@ public sealed class Dataplane : IDisposable
             capacity += f.V4.Capacity + f.V6.Capacity;
         }
 
+        foreach (Pipeline.PolicyPipeline p in _pipelines)
+        {
+            foreach (var c in new[] { p.V4.Counters, p.V6.Counters })
+            {
+                created += Volatile.Read(ref c.Created);
+                deleted += Volatile.Read(ref c.Deleted);
+                full += Volatile.Read(ref c.InsertFailedFull);
+                aged += c.TotalAged;
+            }
+
+            hits += Volatile.Read(ref p.Counters.FlowHits);
+            misses += Volatile.Read(ref p.Counters.FlowMisses);
+            active += p.V4.Count + p.V6.Count;
+            capacity += p.V4.Capacity + p.V6.Capacity;
+        }
+
         return new FlowSummary(created, aged, deleted, full, hits, misses, active, capacity);
     }
+
+    /// <summary>The workers' policy pipelines (empty unless the stage is <see cref="StageKind.Policy"/>).</summary>
+    public IReadOnlyList<Pipeline.PolicyPipeline> Pipelines => _pipelines;
 
     public IReadOnlyList<WorkerFlows<DefaultFlowPolicy>> WorkerFlowTables => _flows;
 
@@ -247,6 +285,11 @@ public sealed class Dataplane : IDisposable
         foreach (WorkerFlows<DefaultFlowPolicy> f in _flows)
         {
             f.Dispose();
+        }
+
+        foreach (Pipeline.PolicyPipeline p in _pipelines)
+        {
+            p.Dispose();
         }
 
         foreach (IPort p in Ports)

@@ -37,8 +37,8 @@ public sealed partial class TrafficGenerator
             Kind = kindDraw < profile.IcmpShare ? FlowKind.Icmp
                 : kindDraw < profile.IcmpShare + profile.UdpShare ? FlowKind.Udp
                 : FlowKind.Tcp;
-            Ipv6 = ((Hash >> 16) & 0xFFFF) / 65536.0 < profile.Ipv6Share;
-            Overlay = ((Hash >> 32) & 0xFFFF) / 65536.0 < profile.OverlayShare;
+            Ipv6 = profile.Dash is null && ((Hash >> 16) & 0xFFFF) / 65536.0 < profile.Ipv6Share;
+            Overlay = profile.Dash is not null || ((Hash >> 32) & 0xFFFF) / 65536.0 < profile.OverlayShare;
             DataPackets = profile.DataPacketsPerFlow;
             TotalSteps = Kind == FlowKind.Tcp ? DataPackets + 6 : DataPackets;
             ClientPort = (ushort)(1024 + (Hash >> 48) % 64000);
@@ -105,12 +105,34 @@ public sealed partial class TrafficGenerator
         };
     }
 
+    /// <summary>The DASH client (local VM) and server (remote VM) of a flow, when the profile has endpoints.</summary>
+    private (DashVm Client, DashVm Server) DashPair(in FlowShape flow)
+    {
+        DashEndpoints d = _profile.Dash!;
+        return (d.LocalVms[(int)(flow.Hash % (ulong)d.LocalVms.Count)], d.RemoteVms[(int)((flow.Hash >> 8) % (ulong)d.RemoteVms.Count)]);
+    }
+
     private int WriteInner(Span<byte> frame, in FlowShape flow, bool fromClient, TcpFlags flags, int payload, int step, int dataIndex)
     {
         Span<byte> clientMac = stackalloc byte[6];
         Span<byte> serverMac = stackalloc byte[6];
-        WriteMac(clientMac, 0x00, flow.Id);
-        WriteMac(serverMac, 0x01, flow.Hash);
+        uint clientV4 = flow.ClientV4, serverV4 = flow.ServerV4;
+        if (_profile.Dash is not null)
+        {
+            (DashVm client, DashVm server) = DashPair(in flow);
+            BinaryPrimitives.WriteUInt16BigEndian(clientMac, (ushort)(client.Mac >> 32));
+            BinaryPrimitives.WriteUInt32BigEndian(clientMac[2..], (uint)client.Mac);
+            BinaryPrimitives.WriteUInt16BigEndian(serverMac, (ushort)(server.Mac >> 32));
+            BinaryPrimitives.WriteUInt32BigEndian(serverMac[2..], (uint)server.Mac);
+            clientV4 = client.Ca;
+            serverV4 = server.Ca;
+        }
+        else
+        {
+            WriteMac(clientMac, 0x00, flow.Id);
+            WriteMac(serverMac, 0x01, flow.Hash);
+        }
+
         byte protocol = flow.Kind switch
         {
             FlowKind.Tcp => IpProtocols.Tcp,
@@ -138,8 +160,8 @@ public sealed partial class TrafficGenerator
         }
         else
         {
-            off += HeaderWriter.Ipv4(frame[off..], fromClient ? flow.ClientV4 : flow.ServerV4,
-                fromClient ? flow.ServerV4 : flow.ClientV4, protocol, l4Length, id: (ushort)step);
+            off += HeaderWriter.Ipv4(frame[off..], fromClient ? clientV4 : serverV4,
+                fromClient ? serverV4 : clientV4, protocol, l4Length, id: (ushort)step);
         }
 
         int l4 = off;
@@ -192,11 +214,20 @@ public sealed partial class TrafficGenerator
         WriteMac(routerMac, 0xBB, 1);
         uint clientPa = 0x64410000u | (uint)(flow.Id & 0xFFFF);          // 100.65.0.0/16: hosts of the VMs
         uint serverPa = 0x64420000u | (uint)((flow.Hash >> 8) & 0xFFFF); // 100.66.0.0/16: remote hosts
+        uint vni = _profile.Vni;
+        if (_profile.Dash is { } dash)
+        {
+            (DashVm client, DashVm server) = DashPair(in flow);
+            clientPa = client.Pa;
+            serverPa = server.Pa;
+            vni = fromClient ? dash.OutboundVni : dash.InboundVni;
+        }
+
         int off = HeaderWriter.Ethernet(frame, applianceMac, routerMac, EtherTypes.Ipv4);
         int udpLength = HeaderWriter.UdpLength + HeaderWriter.VxlanLength + innerLength;
         off += HeaderWriter.Ipv4(frame[off..], fromClient ? clientPa : serverPa, _profile.Vip, IpProtocols.Udp, udpLength);
         ushort entropy = (ushort)(49152 | ((flow.Hash >> 12) & 0x3FFF));
         off += HeaderWriter.Udp(frame[off..], entropy, TunnelPorts.Vxlan, udpLength - HeaderWriter.UdpLength);
-        HeaderWriter.Vxlan(frame[off..], _profile.Vni);
+        HeaderWriter.Vxlan(frame[off..], vni);
     }
 }

@@ -35,6 +35,13 @@ public sealed record TrafficProfile
     /// <summary>Outer destination of overlay traffic: the appliance VIP (IPv4, host order).</summary>
     public uint Vip { get; init; } = 0x64400001; // 100.64.0.1
 
+    /// <summary>
+    /// When set, every flow is DASH overlay traffic between a VM behind one of the card's ENIs
+    /// (the client) and a remote VM (the server), with the addresses, MACs, hosts and VNIs a
+    /// change plan gives them; IPv4 only. When null, addresses are synthetic.
+    /// </summary>
+    public DashEndpoints? Dash { get; init; }
+
     /// <summary>Lists what is wrong with the profile; empty when it is usable.</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -77,6 +84,20 @@ public sealed record TrafficProfile
             errors.Add($"vni: {Vni} does not fit in 24 bits");
         }
 
+        if (Dash is { } d && (d.LocalVms.Count == 0 || d.RemoteVms.Count == 0 || d.OutboundVni > 0xFFFFFF || d.InboundVni > 0xFFFFFF))
+        {
+            errors.Add("dash: needs at least one local and one remote VM, and 24-bit VNIs");
+        }
+
         return errors;
     }
 }
+
+/// <summary>A VM as overlay traffic sees it: its MAC, its IPv4 overlay address (CA) and its host's underlay address (PA), host order.</summary>
+public readonly record struct DashVm(ulong Mac, uint Ca, uint Pa);
+
+/// <summary>
+/// DASH endpoints for generated traffic: VMs behind the card's ENIs send with
+/// <see cref="OutboundVni"/>; remote VMs answer with <see cref="InboundVni"/>.
+/// </summary>
+public sealed record DashEndpoints(IReadOnlyList<DashVm> LocalVms, IReadOnlyList<DashVm> RemoteVms, uint OutboundVni, uint InboundVni);

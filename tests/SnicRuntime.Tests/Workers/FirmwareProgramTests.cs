@@ -12,6 +12,7 @@ public class FirmwareProgramTests
     [InlineData(new[] { "--flows" }, "needs a value")]
     [InlineData(new[] { "--bogus" }, "unknown option '--bogus'")]
     [InlineData(new[] { "--rate", "-5" }, "--rate")]
+    [InlineData(new[] { "--plan", "p.json", "--stage", "flows" }, "does not combine with --stage")]
     public void Bad_arguments_are_named(string[] args, string mentions)
     {
         FirmwareOptions.Parse(args, out List<string> errors);
@@ -23,6 +24,30 @@ public class FirmwareProgramTests
     {
         string board = Path.Combine(TestPaths.BoardsDirectory, "emulated", "emulated.json");
         Assert.Equal(0, Program.Main(["--board", board, "--seconds", "1", "--flows", "2000", "--rate", "200000"]));
+    }
+
+    [Fact]
+    public void The_policy_demo_runs_the_demo_plan_and_accounts_for_every_packet()
+    {
+        string board = Path.Combine(TestPaths.BoardsDirectory, "emulated", "emulated.json");
+        Assert.Equal(0, Program.Main(["--board", board, "--plan", TestPaths.Plan("demo.json"), "--seconds", "1", "--flows", "2000", "--rate", "200000"]));
+    }
+
+    [Fact]
+    public void An_invalid_or_missing_plan_exits_2()
+    {
+        string board = Path.Combine(TestPaths.BoardsDirectory, "emulated", "emulated.json");
+        string bad = Path.Combine(Path.GetTempPath(), $"snic-bad-plan-{Environment.ProcessId}.json");
+        File.WriteAllText(bad, "{\"generation\": 1}");
+        try
+        {
+            Assert.Equal(2, Program.Main(["--board", board, "--plan", bad, "--seconds", "1"]));
+            Assert.Equal(2, Program.Main(["--board", board, "--plan", "/nonexistent/plan.json", "--seconds", "1"]));
+        }
+        finally
+        {
+            File.Delete(bad);
+        }
     }
 
     [Fact]
