@@ -60,7 +60,8 @@ run_tests "hardware intrinsics disabled (scalar fallbacks)" DOTNET_EnableHWIntri
 
 echo "== NativeAOT firmware"
 ./firmware/publish.sh linux-x64
-./out/firmware/linux-x64/snic-firmware --seconds 2 --flows 20000 --rate 300000
+./out/firmware/linux-x64/snic-firmware --seconds 2 --flows 20000 --rate 300000 --plan examples/plans/demo.json
+./out/firmware/linux-x64/snic-firmware --seconds 1 --flows 20000 --rate 300000 --stage flows
 
 echo "== benchmarks, one dry iteration each (speed is measured by bench/run.sh, not here)"
 dotnet run -c Release --no-build --project bench/SnicRuntime.Bench -- --filter '*' --smoke >/tmp/snic-bench-dry.log 2>&1 \
