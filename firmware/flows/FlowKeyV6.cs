@@ -63,6 +63,15 @@ public readonly struct FlowKeyV6 : IFlowKey<FlowKeyV6>, IEquatable<FlowKeyV6>
 
     public uint Scope => (uint)(_tail >> 40);
 
+    /// <summary>The lower endpoint's address (keys are direction-normalised).</summary>
+    public UInt128 AddressLow => new(_a0, _a1);
+
+    public UInt128 AddressHigh => new(_b0, _b1);
+
+    public ushort PortLow => (ushort)_tail;
+
+    public ushort PortHigh => (ushort)(_tail >> 16);
+
     public byte Protocol => (byte)(_tail >> 32);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
