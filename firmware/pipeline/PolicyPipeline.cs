@@ -39,6 +39,15 @@ public sealed partial class PolicyPipeline : IDisposable
     private readonly uint[] _action;
     private PolicyTables _tables = null!;
 
+    // One-entry caches for the two per-packet hash lookups: a burst usually comes from one host
+    // (one VNI) and few VMs, so most packets repeat the previous packet's answer. Reset with
+    // every generation (the tables they came from).
+    private PolicyTables? _cachedFor;
+    private uint _lastVni = uint.MaxValue;
+    private bool _lastOutbound;
+    private ulong _lastMac = ulong.MaxValue;
+    private int _lastEni = -1;
+
     public PolicyPipeline(PolicyStore store, int flowCapacityPerFamily, AgingPolicy? aging = null, int burst = 256)
     {
         _store = store ?? throw new ArgumentNullException(nameof(store));
@@ -91,6 +100,13 @@ public sealed partial class PolicyPipeline : IDisposable
         }
 
         _tables = t;
+        if (!ReferenceEquals(_cachedFor, t))
+        {
+            _cachedFor = t;
+            _lastVni = uint.MaxValue;
+            _lastMac = ulong.MaxValue;
+        }
+
         int n4 = 0, n6 = 0;
         for (int i = 0; i < meta.Length; i++)
         {
@@ -201,8 +217,21 @@ public sealed partial class PolicyPipeline : IDisposable
             return DropReason.OverlayNotIp;
         }
 
-        bool outbound = t.OutboundVnis.Get(p.Vni) >= 0;
-        int e = t.EniByMac.Get(TunnelHeaders.ReadMac(f[(p.InnerL2 + (outbound ? 6 : 0))..]));
+        if (p.Vni != _lastVni)
+        {
+            _lastVni = p.Vni;
+            _lastOutbound = t.OutboundVnis.Get(p.Vni) >= 0;
+        }
+
+        bool outbound = _lastOutbound;
+        ulong mac = TunnelHeaders.ReadMac(f[(p.InnerL2 + (outbound ? 6 : 0))..]);
+        if (mac != _lastMac)
+        {
+            _lastMac = mac;
+            _lastEni = t.EniByMac.Get(mac);
+        }
+
+        int e = _lastEni;
         if (e < 0)
         {
             return DropReason.UnknownEni;
