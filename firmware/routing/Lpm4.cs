@@ -51,6 +51,9 @@ public sealed unsafe class Lpm4 : IDisposable
 
     public int RuleCount => _rules.Count;
 
+    /// <summary>Second-level groups holding routes longer than /24 (freed ones are reused).</summary>
+    public int GroupsInUse => _groupsUsed - _freeGroups.Count;
+
     public long TotalBytes => (long)Tbl24Entries * 4 + (long)_maxGroups * GroupEntries * 4;
 
     /// <summary>Next hop for <paramref name="address"/> (host order), or -1 when no rule covers it.</summary>
@@ -166,6 +169,11 @@ public sealed unsafe class Lpm4 : IDisposable
                             group[j] = value;
                         }
                     }
+
+                    if (onlyDepth >= 0)
+                    {
+                        CollapseIfUniform(i);
+                    }
                 }
                 else if (Replaces(e, depth, onlyDepth))
                 {
@@ -206,6 +214,47 @@ public sealed unsafe class Lpm4 : IDisposable
                 g[j] = value;
             }
         }
+
+        if (onlyDepth >= 0)
+        {
+            CollapseIfUniform(index);
+        }
+    }
+
+    /// <summary>
+    /// After a remove: a group whose 256 entries all came from one rule of /24 or shorter (or are
+    /// all empty) says nothing the first-level entry cannot, so the entry takes that value again
+    /// and the group goes back to the free list. Single writer, as everywhere in this class;
+    /// a reader that loaded the extended entry just before finishes on the old group, which is
+    /// only overwritten when a later add reuses it (DPDK's rte_lpm has the same window and offers
+    /// RCU to close it; the pipeline's route tables are immutable and do not use this class).
+    /// </summary>
+    private void CollapseIfUniform(uint index)
+    {
+        uint top = _tbl24[index];
+        if ((top & Extended) == 0)
+        {
+            return;
+        }
+
+        int groupIndex = (int)(top & PayloadMask);
+        uint* g = _tbl8 + (nuint)groupIndex * GroupEntries;
+        uint first = g[0];
+        if ((first & Valid) != 0 && (int)((first >> DepthShift) & 0x3F) > 24)
+        {
+            return;
+        }
+
+        for (int j = 1; j < GroupEntries; j++)
+        {
+            if (g[j] != first)
+            {
+                return;
+            }
+        }
+
+        Volatile.Write(ref _tbl24[index], first);
+        _freeGroups.Push(groupIndex);
     }
 
     private static bool Replaces(uint entry, int depth, int onlyDepth) =>

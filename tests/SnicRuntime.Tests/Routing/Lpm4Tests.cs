@@ -110,4 +110,39 @@ public class Lpm4Tests
         Assert.True(lpm.Add(0x0A000090, 28, 4)); // same /24 as the first: no new group needed
         Assert.Equal(4, lpm.Lookup(0x0A000091));
     }
+
+    [Fact]
+    public void Removing_the_long_routes_of_a_block_frees_its_group_for_reuse()
+    {
+        using var lpm = new Lpm4(maxLongGroups: 2);
+        Assert.True(lpm.Add(0x0A000000, 16, 7));
+        for (uint host = 0; host < 50; host++)
+        {
+            Assert.True(lpm.Add(0x0A000100 | host, 32, host));
+        }
+
+        Assert.True(lpm.Add(0x0A000280, 25, 99));
+        Assert.Equal(2, lpm.GroupsInUse);
+        Assert.False(lpm.Add(0x0A000380, 25, 98)); // both groups taken
+
+        for (uint host = 0; host < 50; host++)
+        {
+            Assert.True(lpm.Remove(0x0A000100 | host, 32));
+        }
+
+        Assert.Equal(1, lpm.GroupsInUse);            // 10.0.1.0/24 says only "/16 → 7" again
+        Assert.Equal(7, lpm.Lookup(0x0A000105));
+        Assert.True(lpm.Add(0x0A000380, 25, 98));   // the freed group is reused
+        Assert.Equal(98, lpm.Lookup(0x0A000381));
+        Assert.Equal(7, lpm.Lookup(0x0A000301));
+        Assert.Equal(99, lpm.Lookup(0x0A000290));
+
+        // A shorter rule's removal can also leave a group uniform (all empty here).
+        Assert.True(lpm.Remove(0x0A000280, 25));
+        Assert.True(lpm.Remove(0x0A000000, 16));
+        Assert.Equal(1, lpm.GroupsInUse);            // 10.0.3.0/24 still holds its /25
+        Assert.True(lpm.Remove(0x0A000380, 25));
+        Assert.Equal(0, lpm.GroupsInUse);
+        Assert.Equal(-1, lpm.Lookup(0x0A000381));
+    }
 }
