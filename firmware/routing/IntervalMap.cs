@@ -33,15 +33,19 @@ public sealed class IntervalMap<T> where T : unmanaged, IBinaryInteger<T>, IUnsi
 {
     private readonly int _shift;
 
-    private readonly T[] _starts;
-    private readonly int[] _values;
+    // Boundary and value side by side: the search's last line read also holds the answer.
+    private readonly Boundary[] _bounds;
     // _index[b] = first boundary of /16 block b's search window; _index[b + 1] bounds it.
     private readonly int[] _index;
 
     private IntervalMap(T[] starts, int[] values)
     {
-        _starts = starts;
-        _values = values;
+        _bounds = new Boundary[starts.Length];
+        for (int k = 0; k < starts.Length; k++)
+        {
+            _bounds[k] = new Boundary(starts[k], values[k]);
+        }
+
         // Index width: 16 bits for small maps; large maps get up to 20 bits (4 MiB) so the search
         // window stays within a cache line or two instead of ~9 dependent misses.
         int indexBits = Math.Clamp(System.Numerics.BitOperations.Log2((uint)starts.Length) + 2, 16, 20);
@@ -62,9 +66,9 @@ public sealed class IntervalMap<T> where T : unmanaged, IBinaryInteger<T>, IUnsi
         _index[1 << indexBits] = starts.Length - 1;
     }
 
-    public int IntervalCount => _starts.Length;
+    public int IntervalCount => _bounds.Length;
 
-    public long TotalBytes => (long)_starts.Length * (Unsafe.SizeOf<T>() + 4) + _index.Length * 4L;
+    public long TotalBytes => (long)_bounds.Length * Unsafe.SizeOf<Boundary>() + _index.Length * 4L;
 
     /// <summary>
     /// Builds the map. Prefixes must nest or be disjoint (true of any prefix set); duplicates of one
@@ -179,9 +183,7 @@ public sealed class IntervalMap<T> where T : unmanaged, IBinaryInteger<T>, IUnsi
     {
         int block = int.CreateTruncating(address >> _shift);
         int lo = _index[block], hi = _index[block + 1];
-        int mid = (lo + hi) >>> 1;
-        Hal.CacheHint.Prefetch(ref _starts[mid]);
-        Hal.CacheHint.Prefetch(ref _values[mid]);
+        Hal.CacheHint.Prefetch(ref _bounds[(lo + hi) >>> 1]);
         return (lo, hi);
     }
 
@@ -189,12 +191,12 @@ public sealed class IntervalMap<T> where T : unmanaged, IBinaryInteger<T>, IUnsi
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int Search(T address, int lo, int hi)
     {
-        T[] starts = _starts;
-        // Invariant: starts[lo] ≤ address; find the last such index in [lo, hi].
+        Boundary[] bounds = _bounds;
+        // Invariant: bounds[lo].Start ≤ address; find the last such index in [lo, hi].
         while (lo < hi)
         {
             int mid = (lo + hi + 1) >>> 1;
-            if (starts[mid] <= address)
+            if (bounds[mid].Start <= address)
             {
                 lo = mid;
             }
@@ -204,6 +206,8 @@ public sealed class IntervalMap<T> where T : unmanaged, IBinaryInteger<T>, IUnsi
             }
         }
 
-        return _values[lo];
+        return bounds[lo].Value;
     }
+
+    private readonly record struct Boundary(T Start, int Value);
 }
