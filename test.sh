@@ -62,6 +62,30 @@ echo "== NativeAOT firmware"
 ./firmware/publish.sh linux-x64
 ./out/firmware/linux-x64/snic-firmware --seconds 2 --flows 20000 --rate 300000 --plan examples/plans/demo.json
 ./out/firmware/linux-x64/snic-firmware --seconds 1 --flows 20000 --rate 300000 --stage flows
+echo "== NativeAOT card agent (HTTP on loopback while the demo runs)"
+token_file=$(mktemp)
+echo "ci-agent-token-$RANDOM-$RANDOM" > "$token_file"
+./out/firmware/linux-x64/snic-firmware --seconds 3 --plan examples/plans/demo.json --agent 18089 --agent-token-file "$token_file" &
+fw=$!
+/usr/bin/python3 - "$token_file" <<'PY'
+import json, sys, time, urllib.request
+token = open(sys.argv[1]).read().strip()
+for attempt in range(40):
+    try:
+        req = urllib.request.Request("http://127.0.0.1:18089/v1/health", headers={"Authorization": "Bearer " + token})
+        body = json.load(urllib.request.urlopen(req, timeout=2))
+        assert body["status"] == "ok" and body["generation"] == 1, body
+        req = urllib.request.Request("http://127.0.0.1:18089/v1/flows?limit=3", headers={"Authorization": "Bearer " + token})
+        flows = json.load(urllib.request.urlopen(req, timeout=2))
+        print("agent ok:", body, "flows on first page:", len(flows["flows"]))
+        break
+    except OSError:
+        time.sleep(0.05)
+else:
+    sys.exit("the AOT card agent did not answer")
+PY
+wait "$fw"
+rm -f "$token_file"
 
 echo "== benchmarks, one dry iteration each (speed is measured by bench/run.sh, not here)"
 dotnet run -c Release --no-build --project bench/SnicRuntime.Bench -- --filter '*' --smoke >/tmp/snic-bench-dry.log 2>&1 \

@@ -14,6 +14,8 @@ public sealed class FirmwareOptions
           --flows N        concurrent generated flows (default 10000)
           --plan FILE      apply this change plan and run the SDN policy pipeline on DASH traffic
                            made from it (what ./run.sh does with examples/plans/demo.json)
+          --agent PORT     serve the card agent's management API on 127.0.0.1:PORT while running
+          --agent-token-file FILE  the token callers must present (Authorization: Bearer), 16+ chars
           --stage KIND     without --plan: flows (flow table, default) or forward (cross-connect)
           --flow-capacity N  flows per worker and address family (default 65536)
           --rate PPS       generated packets per second, 0 = unlimited (default 500000)
@@ -36,6 +38,11 @@ public sealed class FirmwareOptions
 
     public int FlowCapacity { get; private set; } = 65_536;
 
+    /// <summary>Loopback port of the card agent (null: no agent).</summary>
+    public int? AgentPort { get; private set; }
+
+    public string? AgentTokenFile { get; private set; }
+
     /// <summary>Change plan to run the policy pipeline with (null: no policy stage).</summary>
     public string? PlanPath { get; private set; }
 
@@ -53,7 +60,7 @@ public sealed class FirmwareOptions
                 continue;
             }
 
-            if (a is not ("--board" or "--seconds" or "--workers" or "--flows" or "--rate" or "--stage" or "--flow-capacity" or "--plan"))
+            if (a is not ("--board" or "--seconds" or "--workers" or "--flows" or "--rate" or "--stage" or "--flow-capacity" or "--plan" or "--agent" or "--agent-token-file"))
             {
                 errors.Add($"unknown option '{a}'");
                 continue;
@@ -104,6 +111,20 @@ public sealed class FirmwareOptions
                     }
 
                     break;
+                case "--agent":
+                    if (!int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port > 65535)
+                    {
+                        errors.Add($"--agent: '{v}' is not a TCP port (0-65535)");
+                    }
+                    else
+                    {
+                        o.AgentPort = port;
+                    }
+
+                    break;
+                case "--agent-token-file":
+                    o.AgentTokenFile = v;
+                    break;
                 case "--plan":
                     o.PlanPath = v;
                     o.Stage = StageKind.Policy;
@@ -146,6 +167,11 @@ public sealed class FirmwareOptions
 
                     break;
             }
+        }
+
+        if (o.AgentPort is not null && (o.AgentTokenFile is null || o.PlanPath is null))
+        {
+            errors.Add("--agent needs --agent-token-file and --plan (the agent serves a card running the policy pipeline)");
         }
 
         if (o.PlanPath is not null && o.Stage != StageKind.Policy)

@@ -114,8 +114,57 @@ public static class Program
                 Aging = DemoAging,
                 Policy = policy,
             });
-            var demo = new EmulatedDemo(dataplane, options, log, policy);
-            return demo.Run() ? 0 : 1;
+            // The agent starts beside the dataplane, not before it: Kestrel's start-up (~90 ms)
+            // must not delay the first forwarded packet.
+            Task<Agent.CardAgent>? agent = null;
+            if (options.AgentPort is int agentPort)
+            {
+                string token;
+                try
+                {
+                    token = File.ReadAllText(options.AgentTokenFile!).Trim();
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    Console.Error.WriteLine($"snic-firmware: cannot read agent token file '{options.AgentTokenFile}': {e.Message}");
+                    return 2;
+                }
+
+                if (token.Length < 16)
+                {
+                    Console.Error.WriteLine($"snic-firmware: the agent token in '{options.AgentTokenFile}' is shorter than 16 characters");
+                    return 2;
+                }
+
+                agent = Task.Run(async () =>
+                {
+                    Agent.CardAgent started = await Agent.CardAgent.StartAsync(dataplane, policy!, token,
+                        new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, agentPort), loggers).ConfigureAwait(false);
+                    log.LogInformation("card agent listening on {Address}", started.Address);
+                    return started;
+                });
+            }
+
+            try
+            {
+                var demo = new EmulatedDemo(dataplane, options, log, policy);
+                return demo.Run() ? 0 : 1;
+            }
+            finally
+            {
+                if (agent is not null)
+                {
+                    try
+                    {
+                        agent.GetAwaiter().GetResult().DisposeAsync().AsTask().GetAwaiter().GetResult();
+                    }
+                    catch (IOException e)
+                    {
+                        // Kestrel could not bind (port in use): the dataplane ran; say why the agent did not.
+                        log.LogError("card agent did not start: {Reason}", e.Message);
+                    }
+                }
+            }
         }
         catch (BoardNotSupportedException e)
         {

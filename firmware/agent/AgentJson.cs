@@ -1,0 +1,45 @@
+using System.Text.Json.Serialization;
+
+namespace SnicRuntime.Firmware.Agent;
+
+// What the card agent's API sends and receives (snake_case JSON, source-generated).
+
+public sealed record IdentityReply(string Board, string Model, string FirmwareVersion, string ImageSha256, double UptimeSeconds, int Workers, int Ports);
+
+public sealed record HealthReply(string Status, long Generation, double UptimeSeconds);
+
+public sealed record GenerationReply(long Generation);
+
+public sealed record ApplyReply(bool Accepted, long Generation, bool Unchanged, IReadOnlyList<ErrorItem> Errors);
+
+public sealed record ErrorItem(string Path, string Reason);
+
+/// <summary>Every refusal: a status code and a plain reason (plus plan errors when there are).</summary>
+public sealed record ProblemReply(int Status, string Error, IReadOnlyList<ErrorItem>? Errors = null);
+
+public sealed record WorkerReply(int Id, long RxPackets, long RxBytes, long TxPackets, long TxBytes, long Drops);
+
+public sealed record CountersReply(
+    long Generation,
+    IReadOnlyList<WorkerReply> Workers,
+    IReadOnlyDictionary<string, long> DropsByReason,
+    long FlowsActive,
+    long FlowsCapacity,
+    long FlowsCreated,
+    long FlowsAged,
+    long AuthFailures);
+
+public sealed record FlowReply(int Worker, string Eni, byte Protocol, string AddressA, ushort PortA, string AddressB, ushort PortB,
+    bool OpenedByA, string Tcp, uint Packets, uint Bytes, uint IdleMs, ushort Generation, string Action);
+
+public sealed record FlowPageReply(IReadOnlyList<FlowReply> Flows, string? Next);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+[JsonSerializable(typeof(IdentityReply))]
+[JsonSerializable(typeof(HealthReply))]
+[JsonSerializable(typeof(GenerationReply))]
+[JsonSerializable(typeof(ApplyReply))]
+[JsonSerializable(typeof(ProblemReply))]
+[JsonSerializable(typeof(CountersReply))]
+[JsonSerializable(typeof(FlowPageReply))]
+internal sealed partial class AgentJsonContext : JsonSerializerContext;
