@@ -1,0 +1,70 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+
+namespace SnicRuntime.Management;
+
+/// <summary>A card agent's answer: the HTTP status and the JSON body (or why there is none).</summary>
+public sealed record AgentReply(int Status, JsonElement? Body, string? Failure)
+{
+    public bool Ok => Status is >= 200 and < 300;
+
+    /// <summary>The agent's own reason (its "error" field), or the transport failure.</summary>
+    public string Reason => Failure ?? (Body is { } b && b.TryGetProperty("error", out JsonElement e) ? e.GetString() ?? "" : $"HTTP {Status}");
+}
+
+/// <summary>
+/// Talks to one card's agent (token-authenticated HTTP/JSON). Never throws for a card that is down
+/// or answers badly: the reply says what happened, so callers can name the card and the cause.
+/// </summary>
+public sealed class AgentClient(Card card, TimeSpan? timeout = null) : IDisposable
+{
+    private readonly HttpClient _http = new(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(2) })
+    {
+        BaseAddress = card.Address,
+        Timeout = timeout ?? TimeSpan.FromSeconds(30),
+        DefaultRequestHeaders = { Authorization = new AuthenticationHeaderValue("Bearer", card.Token) },
+    };
+
+    public Card Card { get; } = card;
+
+    public Task<AgentReply> Get(string path, CancellationToken cancel = default) => Send(HttpMethod.Get, path, null, cancel);
+
+    public Task<AgentReply> ApplyPlan(string planJson, CancellationToken cancel = default) => Send(HttpMethod.Put, "/v1/plan", planJson, cancel);
+
+    private async Task<AgentReply> Send(HttpMethod method, string path, string? body, CancellationToken cancel)
+    {
+        try
+        {
+            using var request = new HttpRequestMessage(method, path);
+            if (body is not null)
+            {
+                request.Content = new StringContent(body, Encoding.UTF8, "application/json");
+            }
+
+            using HttpResponseMessage response = await _http.SendAsync(request, cancel).ConfigureAwait(false);
+            string text = await response.Content.ReadAsStringAsync(cancel).ConfigureAwait(false);
+            JsonElement? json = null;
+            try
+            {
+                json = text.Length == 0 ? null : JsonDocument.Parse(text).RootElement.Clone();
+            }
+            catch (JsonException)
+            {
+                return new AgentReply((int)response.StatusCode, null, $"card '{Card.Name}' answered HTTP {(int)response.StatusCode} with a body that is not JSON");
+            }
+
+            return new AgentReply((int)response.StatusCode, json, null);
+        }
+        catch (HttpRequestException e)
+        {
+            return new AgentReply(0, null, $"card '{Card.Name}' at {Card.Address} is unreachable: {e.Message}");
+        }
+        catch (TaskCanceledException) when (!cancel.IsCancellationRequested)
+        {
+            return new AgentReply(0, null, $"card '{Card.Name}' at {Card.Address} did not answer in {_http.Timeout.TotalSeconds:F0} s");
+        }
+    }
+
+    public void Dispose() => _http.Dispose();
+}

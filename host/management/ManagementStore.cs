@@ -1,0 +1,167 @@
+using Microsoft.Data.Sqlite;
+
+namespace SnicRuntime.Management;
+
+/// <summary>A card the management plane manages.</summary>
+public sealed record Card(string Name, Uri Address, string Token, string? Board, string Role, DateTimeOffset Added);
+
+/// <summary>One journaled change plan.</summary>
+public sealed record JournaledPlan(long Generation, string Json, string Sha256, DateTimeOffset Created);
+
+/// <summary>Where a card stands with a generation: pending, acked, refused (with the card's reasons) or unreachable.</summary>
+public sealed record Delivery(string Card, long Generation, string State, string Detail, DateTimeOffset Updated);
+
+/// <summary>
+/// The management plane's durable state in one SQLite file: the card inventory, the journal of
+/// change plans (one row per generation, never rewritten) and each card's delivery state. Every
+/// change is one transaction, so a crash leaves the previous state, never half of a new one.
+/// </summary>
+public sealed class ManagementStore : IDisposable
+{
+    private const int SchemaVersion = 1;
+    private readonly SqliteConnection _db;
+
+    public ManagementStore(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        _db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+        _db.Open();
+        Execute("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;");
+        Migrate();
+    }
+
+    private void Migrate()
+    {
+        long version = Scalar<long>("PRAGMA user_version");
+        if (version > SchemaVersion)
+        {
+            throw new InvalidOperationException($"state database schema {version} is newer than this snicctl understands ({SchemaVersion})");
+        }
+
+        if (version == 0)
+        {
+            using SqliteTransaction tx = _db.BeginTransaction();
+            Execute("""
+                CREATE TABLE cards (name TEXT PRIMARY KEY, address TEXT NOT NULL, token TEXT NOT NULL, board TEXT, role TEXT NOT NULL, added TEXT NOT NULL);
+                CREATE TABLE plans (generation INTEGER PRIMARY KEY, json TEXT NOT NULL, sha256 TEXT NOT NULL, created TEXT NOT NULL);
+                CREATE TABLE deliveries (card TEXT NOT NULL REFERENCES cards(name) ON DELETE CASCADE, generation INTEGER NOT NULL REFERENCES plans(generation),
+                    state TEXT NOT NULL, detail TEXT NOT NULL, updated TEXT NOT NULL, PRIMARY KEY (card, generation));
+                PRAGMA user_version = 1;
+                """, tx);
+            tx.Commit();
+        }
+    }
+
+    public void AddCard(Card card)
+    {
+        ArgumentNullException.ThrowIfNull(card);
+        try
+        {
+            Execute("INSERT INTO cards VALUES ($n, $a, $t, $b, $r, $d)", null,
+                ("$n", card.Name), ("$a", card.Address.ToString()), ("$t", card.Token), ("$b", card.Board), ("$r", card.Role), ("$d", card.Added.ToString("O")));
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode == 19)
+        {
+            throw new InvalidOperationException($"a card named '{card.Name}' is already in the inventory", e);
+        }
+    }
+
+    public bool RemoveCard(string name) => Execute("DELETE FROM cards WHERE name = $n", null, ("$n", name)) > 0;
+
+    public IReadOnlyList<Card> Cards()
+    {
+        using SqliteCommand cmd = Command("SELECT name, address, token, board, role, added FROM cards ORDER BY name");
+        using SqliteDataReader r = cmd.ExecuteReader();
+        var list = new List<Card>();
+        while (r.Read())
+        {
+            list.Add(new Card(r.GetString(0), new Uri(r.GetString(1)), r.GetString(2), r.IsDBNull(3) ? null : r.GetString(3), r.GetString(4), DateTimeOffset.Parse(r.GetString(5), System.Globalization.CultureInfo.InvariantCulture)));
+        }
+
+        return list;
+    }
+
+    public Card? FindCard(string name) => Cards().FirstOrDefault(c => c.Name == name);
+
+    /// <summary>Appends a plan as the next generation (one more than the newest) and marks it pending for every card.</summary>
+    public long Journal(Func<long, string> planForGeneration, string sha256)
+    {
+        ArgumentNullException.ThrowIfNull(planForGeneration);
+        using SqliteTransaction tx = _db.BeginTransaction();
+        long generation = Scalar<long>("SELECT COALESCE(MAX(generation), 0) + 1 FROM plans", tx);
+        string now = DateTimeOffset.UtcNow.ToString("O");
+        Execute("INSERT INTO plans VALUES ($g, $j, $s, $d)", tx, ("$g", generation), ("$j", planForGeneration(generation)), ("$s", sha256), ("$d", now));
+        Execute("INSERT INTO deliveries SELECT name, $g, 'pending', '', $d FROM cards", tx, ("$g", generation), ("$d", now));
+        tx.Commit();
+        return generation;
+    }
+
+    public IReadOnlyList<JournaledPlan> Plans()
+    {
+        using SqliteCommand cmd = Command("SELECT generation, json, sha256, created FROM plans ORDER BY generation");
+        using SqliteDataReader r = cmd.ExecuteReader();
+        var list = new List<JournaledPlan>();
+        while (r.Read())
+        {
+            list.Add(new JournaledPlan(r.GetInt64(0), r.GetString(1), r.GetString(2), DateTimeOffset.Parse(r.GetString(3), System.Globalization.CultureInfo.InvariantCulture)));
+        }
+
+        return list;
+    }
+
+    public JournaledPlan? Latest()
+    {
+        IReadOnlyList<JournaledPlan> all = Plans();
+        return all.Count == 0 ? null : all[^1];
+    }
+
+    public void Record(string card, long generation, string state, string detail) =>
+        Execute("INSERT INTO deliveries VALUES ($c, $g, $s, $x, $d) ON CONFLICT(card, generation) DO UPDATE SET state = $s, detail = $x, updated = $d", null,
+            ("$c", card), ("$g", generation), ("$s", state), ("$x", detail), ("$d", DateTimeOffset.UtcNow.ToString("O")));
+
+    public IReadOnlyList<Delivery> Deliveries(long? generation = null)
+    {
+        using SqliteCommand cmd = Command("SELECT card, generation, state, detail, updated FROM deliveries WHERE $g IS NULL OR generation = $g ORDER BY generation, card");
+        cmd.Parameters.AddWithValue("$g", (object?)generation ?? DBNull.Value);
+        using SqliteDataReader r = cmd.ExecuteReader();
+        var list = new List<Delivery>();
+        while (r.Read())
+        {
+            list.Add(new Delivery(r.GetString(0), r.GetInt64(1), r.GetString(2), r.GetString(3), DateTimeOffset.Parse(r.GetString(4), System.Globalization.CultureInfo.InvariantCulture)));
+        }
+
+        return list;
+    }
+
+    /// <summary>The newest generation <paramref name="card"/> has acknowledged (0 for none).</summary>
+    public long AckedGeneration(string card) =>
+        Scalar<long>("SELECT COALESCE(MAX(generation), 0) FROM deliveries WHERE card = $c AND state = 'acked'", null, ("$c", card));
+
+    private SqliteCommand Command(string sql, SqliteTransaction? tx = null, params (string Name, object? Value)[] args)
+    {
+        SqliteCommand cmd = _db.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.Transaction = tx;
+        foreach ((string n, object? v) in args)
+        {
+            cmd.Parameters.AddWithValue(n, v ?? DBNull.Value);
+        }
+
+        return cmd;
+    }
+
+    private int Execute(string sql, SqliteTransaction? tx = null, params (string Name, object? Value)[] args)
+    {
+        using SqliteCommand cmd = Command(sql, tx, args);
+        return cmd.ExecuteNonQuery();
+    }
+
+    private T Scalar<T>(string sql, SqliteTransaction? tx = null, params (string Name, object? Value)[] args)
+    {
+        using SqliteCommand cmd = Command(sql, tx, args);
+        return (T)Convert.ChangeType(cmd.ExecuteScalar()!, typeof(T), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    public void Dispose() => _db.Dispose();
+}

@@ -1,0 +1,118 @@
+using System.Security.Cryptography;
+using System.Text;
+using SnicRuntime.Firmware.Plans;
+
+namespace SnicRuntime.Management;
+
+/// <summary>What happened to one card in a delivery.</summary>
+public sealed record CardOutcome(string Card, long Generation, string State, string Detail);
+
+/// <summary>The result of <c>apply</c>: refused before journaling (errors), or journaled as a generation with each card's outcome.</summary>
+public sealed record ApplyOutcome(long Generation, IReadOnlyList<PlanError> Errors, IReadOnlyList<CardOutcome> Cards)
+{
+    public bool Journaled => Generation > 0;
+}
+
+/// <summary>
+/// Change-plan delivery: validate locally, journal as the next generation, send to every card and
+/// record each acknowledgement; and reconcile — bring every card that is behind (down, restarted,
+/// added later) to the newest generation. Re-sending a generation a card already runs is harmless
+/// (the agent answers "unchanged").
+/// </summary>
+public sealed class PlanDelivery(ManagementStore store)
+{
+    /// <summary>Validates <paramref name="planJson"/>, journals it and delivers it. A plan with errors journals nothing.</summary>
+    public async Task<ApplyOutcome> Apply(string planJson, CancellationToken cancel = default)
+    {
+        ChangePlan? plan = PlanJson.Parse(planJson, out PlanError? parseError);
+        if (plan is null)
+        {
+            return new ApplyOutcome(0, [parseError!.Value], []);
+        }
+
+        // The journal owns generation numbers: validate as the generation it will become.
+        long next = (store.Latest()?.Generation ?? 0) + 1;
+        plan.Generation = next;
+        var errors = new List<PlanError>();
+        if (PlanCompiler.Compile(plan, null, errors) is null)
+        {
+            return new ApplyOutcome(0, errors, []);
+        }
+
+        long generation = store.Journal(g =>
+        {
+            plan.Generation = g;
+            return PlanJson.Write(plan);
+        }, Sha256(planJson));
+        var outcomes = new List<CardOutcome>();
+        foreach (Card card in store.Cards())
+        {
+            outcomes.Add(await Deliver(card, generation, cancel).ConfigureAwait(false));
+        }
+
+        return new ApplyOutcome(generation, [], outcomes);
+    }
+
+    /// <summary>Sends the newest generation to every card that has not acknowledged it. Returns what happened to each such card.</summary>
+    public async Task<IReadOnlyList<CardOutcome>> Reconcile(CancellationToken cancel = default)
+    {
+        JournaledPlan? latest = store.Latest();
+        var outcomes = new List<CardOutcome>();
+        if (latest is null)
+        {
+            return outcomes;
+        }
+
+        foreach (Card card in store.Cards())
+        {
+            if (store.AckedGeneration(card.Name) < latest.Generation)
+            {
+                outcomes.Add(await Deliver(card, latest.Generation, cancel).ConfigureAwait(false));
+            }
+        }
+
+        return outcomes;
+    }
+
+    /// <summary>
+    /// Reconciles until every card has the newest generation or <paramref name="cancel"/> fires,
+    /// backing off (doubling up to <paramref name="maxDelay"/>) while some card stays behind.
+    /// </summary>
+    public async Task RunReconciler(TimeSpan firstDelay, TimeSpan maxDelay, CancellationToken cancel)
+    {
+        TimeSpan delay = firstDelay;
+        while (!cancel.IsCancellationRequested)
+        {
+            IReadOnlyList<CardOutcome> round = await Reconcile(cancel).ConfigureAwait(false);
+            bool behind = round.Any(o => o.State != "acked");
+            delay = behind ? TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, maxDelay.Ticks)) : firstDelay;
+            try
+            {
+                await Task.Delay(delay, cancel).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task<CardOutcome> Deliver(Card card, long generation, CancellationToken cancel)
+    {
+        JournaledPlan plan = store.Plans().First(p => p.Generation == generation);
+        using var client = new AgentClient(card);
+        AgentReply reply = await client.ApplyPlan(plan.Json, cancel).ConfigureAwait(false);
+        (string state, string detail) = reply switch
+        {
+            { Ok: true } => ("acked", reply.Body?.GetProperty("unchanged").GetBoolean() == true ? "already running this generation" : ""),
+            { Status: 422 } => ("refused", string.Join("; ", reply.Body!.Value.GetProperty("errors").EnumerateArray()
+                .Select(e => $"{e.GetProperty("path").GetString()}: {e.GetProperty("reason").GetString()}"))),
+            { Status: 0 } => ("unreachable", reply.Reason),
+            _ => ("failed", $"HTTP {reply.Status}: {reply.Reason}"),
+        };
+        store.Record(card.Name, generation, state, detail);
+        return new CardOutcome(card.Name, generation, state, detail);
+    }
+
+    private static string Sha256(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+}
