@@ -6,5 +6,11 @@ var root = new RootCommand("snicctl — manage SnicRuntime SmartNIC/DPU cards")
 {
     ReplayCommand.Create(),
     PlanCommands.Create(),
+    CardCommands.Create(),
+    ApplyCommand.Create(),
+    CardQueryCommands.Flows(),
+    CardQueryCommands.Stats(),
 };
+root.Options.Add(State.Dir);
+root.Options.Add(State.Json);
 return root.Parse(args).Invoke();

@@ -10,4 +10,6 @@ internal static class ExitCodes
     public const int Usage = 2;
     /// <summary>An input file is missing or unreadable.</summary>
     public const int InputError = 3;
+    /// <summary>A card could not be reached or did not take the request (named on stderr).</summary>
+    public const int Unreachable = 4;
 }

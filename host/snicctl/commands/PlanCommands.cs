@@ -21,6 +21,64 @@ internal static class PlanCommands
 
             return rc;
         });
-        return new Command("plans", "change plans") { validate };
+        var list = new Command("list", "the journaled generations and where each card stands");
+        list.SetAction(parse =>
+        {
+            using Management.ManagementStore state = State.Open(parse);
+            var plans = state.Plans();
+            var deliveries = state.Deliveries();
+            if (parse.GetValue(State.Json))
+            {
+                State.WriteJson(w =>
+                {
+                    w.WriteStartArray();
+                    foreach (var p in plans)
+                    {
+                        w.WriteStartObject();
+                        w.WriteNumber("generation", p.Generation);
+                        w.WriteString("sha256", p.Sha256);
+                        w.WriteString("created", p.Created);
+                        w.WriteStartObject("cards");
+                        foreach (var d in deliveries.Where(d => d.Generation == p.Generation))
+                        {
+                            w.WriteString(d.Card, d.State);
+                        }
+
+                        w.WriteEndObject();
+                        w.WriteEndObject();
+                    }
+
+                    w.WriteEndArray();
+                });
+                return ExitCodes.Ok;
+            }
+
+            Console.WriteLine($"{"GENERATION",10}  {"CREATED",-25} CARDS");
+            foreach (var p in plans)
+            {
+                string cards = string.Join(", ", deliveries.Where(d => d.Generation == p.Generation).Select(d => $"{d.Card}={d.State}"));
+                Console.WriteLine($"{p.Generation,10}  {p.Created,-25:u} {cards}");
+            }
+
+            return ExitCodes.Ok;
+        });
+
+        var generation = new Argument<long>("generation") { Description = "journaled generation" };
+        var show = new Command("show", "print a journaled plan as it was sent") { generation };
+        show.SetAction(parse =>
+        {
+            using Management.ManagementStore state = State.Open(parse);
+            var plan = state.Plans().FirstOrDefault(p => p.Generation == parse.GetValue(generation));
+            if (plan is null)
+            {
+                Console.Error.WriteLine($"snicctl plans show: no generation {parse.GetValue(generation)} in the journal");
+                return ExitCodes.Rejected;
+            }
+
+            Console.WriteLine(plan.Json);
+            return ExitCodes.Ok;
+        });
+
+        return new Command("plans", "change plans") { validate, list, show };
     }
 }

@@ -1,0 +1,74 @@
+using System.CommandLine;
+using SnicRuntime.Management;
+
+namespace SnicRuntime.Ctl;
+
+/// <summary><c>snicctl apply plan.json</c>: validate, journal as the next generation, deliver to every card.</summary>
+internal static class ApplyCommand
+{
+    public static Command Create()
+    {
+        var file = new Argument<string>("plan") { Description = "change-plan JSON file" };
+        var apply = new Command("apply", "validate a change plan, journal it as the next generation and deliver it to every card") { file };
+        apply.SetAction(async (parse, cancel) =>
+        {
+            string path = parse.GetValue(file)!;
+            string json;
+            try
+            {
+                json = await File.ReadAllTextAsync(path, cancel);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"snicctl apply: cannot read plan '{path}': {e.Message}");
+                return ExitCodes.InputError;
+            }
+
+            using ManagementStore state = State.Open(parse);
+            ApplyOutcome outcome = await new PlanDelivery(state).Apply(json, cancel);
+            if (!outcome.Journaled)
+            {
+                Console.Error.WriteLine($"snicctl apply: plan '{path}' has {outcome.Errors.Count} error(s); nothing journaled or sent:");
+                foreach (var e in outcome.Errors)
+                {
+                    Console.Error.WriteLine($"  {e.Path}: {e.Reason}");
+                }
+
+                return ExitCodes.Rejected;
+            }
+
+            if (parse.GetValue(State.Json))
+            {
+                State.WriteJson(w =>
+                {
+                    w.WriteStartObject();
+                    w.WriteNumber("generation", outcome.Generation);
+                    w.WriteStartArray("cards");
+                    foreach (CardOutcome c in outcome.Cards)
+                    {
+                        w.WriteStartObject();
+                        w.WriteString("card", c.Card);
+                        w.WriteString("state", c.State);
+                        w.WriteString("detail", c.Detail);
+                        w.WriteEndObject();
+                    }
+
+                    w.WriteEndArray();
+                    w.WriteEndObject();
+                });
+            }
+            else
+            {
+                Console.WriteLine($"generation {outcome.Generation} journaled");
+                foreach (CardOutcome c in outcome.Cards)
+                {
+                    Console.WriteLine($"  {c.Card}: {c.State}{(c.Detail.Length > 0 ? " — " + c.Detail : "")}");
+                }
+            }
+
+            // Cards that did not take it are caught up by the reconciler; say so in the exit code.
+            return outcome.Cards.All(c => c.State == "acked") ? ExitCodes.Ok : ExitCodes.Unreachable;
+        });
+        return apply;
+    }
+}

@@ -1,0 +1,160 @@
+using System.CommandLine;
+using SnicRuntime.Management;
+
+namespace SnicRuntime.Ctl;
+
+/// <summary><c>snicctl cards add|list|remove|show</c>: the inventory.</summary>
+internal static class CardCommands
+{
+    public static Command Create()
+    {
+        var name = new Argument<string>("name") { Description = "card name" };
+        var address = new Option<string>("--address") { Description = "agent URL, e.g. http://127.0.0.1:9000", Required = true };
+        var tokenFile = new Option<string>("--token-file") { Description = "file holding the card's agent token", Required = true };
+        var board = new Option<string?>("--board") { Description = "board id (informational)" };
+        var add = new Command("add", "add a card to the inventory") { name, address, tokenFile, board };
+        add.SetAction(parse =>
+        {
+            if (!Uri.TryCreate(parse.GetValue(address), UriKind.Absolute, out Uri? uri) || uri.Scheme is not ("http" or "https"))
+            {
+                Console.Error.WriteLine($"snicctl cards add: --address '{parse.GetValue(address)}' is not an http(s) URL");
+                return ExitCodes.Usage;
+            }
+
+            string token;
+            try
+            {
+                token = File.ReadAllText(parse.GetValue(tokenFile)!).Trim();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"snicctl cards add: cannot read token file '{parse.GetValue(tokenFile)}': {e.Message}");
+                return ExitCodes.InputError;
+            }
+
+            using ManagementStore state = State.Open(parse);
+            try
+            {
+                state.AddCard(new Card(parse.GetValue(name)!, uri, token, parse.GetValue(board), "standalone", DateTimeOffset.UtcNow));
+            }
+            catch (InvalidOperationException e)
+            {
+                Console.Error.WriteLine($"snicctl cards add: {e.Message}");
+                return ExitCodes.Rejected;
+            }
+
+            Console.WriteLine($"card '{parse.GetValue(name)}' added ({uri})");
+            return ExitCodes.Ok;
+        });
+
+        var list = new Command("list", "list the cards and the generation each has acknowledged");
+        list.SetAction(parse =>
+        {
+            using ManagementStore state = State.Open(parse);
+            long latest = state.Latest()?.Generation ?? 0;
+            IReadOnlyList<Card> cards = state.Cards();
+            if (parse.GetValue(State.Json))
+            {
+                State.WriteJson(w =>
+                {
+                    w.WriteStartArray();
+                    foreach (Card c in cards)
+                    {
+                        w.WriteStartObject();
+                        w.WriteString("name", c.Name);
+                        w.WriteString("address", c.Address.ToString());
+                        w.WriteString("board", c.Board);
+                        w.WriteString("role", c.Role);
+                        w.WriteNumber("acked_generation", state.AckedGeneration(c.Name));
+                        w.WriteNumber("latest_generation", latest);
+                        w.WriteEndObject();
+                    }
+
+                    w.WriteEndArray();
+                });
+                return ExitCodes.Ok;
+            }
+
+            Console.WriteLine($"{"NAME",-16} {"ADDRESS",-32} {"BOARD",-12} {"GENERATION",10}");
+            foreach (Card c in cards)
+            {
+                long acked = state.AckedGeneration(c.Name);
+                Console.WriteLine($"{c.Name,-16} {c.Address,-32} {c.Board ?? "-",-12} {acked,10}{(acked < latest ? $" (behind: latest {latest})" : "")}");
+            }
+
+            return ExitCodes.Ok;
+        });
+
+        var removeName = new Argument<string>("name") { Description = "card name" };
+        var remove = new Command("remove", "remove a card from the inventory") { removeName };
+        remove.SetAction(parse =>
+        {
+            using ManagementStore state = State.Open(parse);
+            if (!state.RemoveCard(parse.GetValue(removeName)!))
+            {
+                Console.Error.WriteLine($"snicctl cards remove: no card named '{parse.GetValue(removeName)}'");
+                return ExitCodes.Rejected;
+            }
+
+            Console.WriteLine($"card '{parse.GetValue(removeName)}' removed");
+            return ExitCodes.Ok;
+        });
+
+        var showName = new Argument<string>("name") { Description = "card name" };
+        var show = new Command("show", "ask a card's agent who it is and how it is") { showName };
+        show.SetAction(async (parse, cancel) =>
+        {
+            using ManagementStore state = State.Open(parse);
+            Card? card = state.FindCard(parse.GetValue(showName)!);
+            if (card is null)
+            {
+                Console.Error.WriteLine($"snicctl cards show: no card named '{parse.GetValue(showName)}'");
+                return ExitCodes.Rejected;
+            }
+
+            using var client = new AgentClient(card);
+            AgentReply identity = await client.Get("/v1/identity", cancel);
+            if (!identity.Ok)
+            {
+                Console.Error.WriteLine($"snicctl cards show: {identity.Reason}");
+                return ExitCodes.Unreachable;
+            }
+
+            AgentReply health = await client.Get("/v1/health", cancel);
+            if (parse.GetValue(State.Json))
+            {
+                State.WriteJson(w =>
+                {
+                    w.WriteStartObject();
+                    w.WritePropertyName("identity");
+                    identity.Body!.Value.WriteTo(w);
+                    w.WritePropertyName("health");
+                    if (health.Body is { } h)
+                    {
+                        h.WriteTo(w);
+                    }
+                    else
+                    {
+                        w.WriteNullValue();
+                    }
+
+                    w.WriteEndObject();
+                });
+                return ExitCodes.Ok;
+            }
+
+            var id = identity.Body!.Value;
+            Console.WriteLine($"card {card.Name} at {card.Address}");
+            Console.WriteLine($"  board     {id.GetProperty("board").GetString()} ({id.GetProperty("model").GetString()}), {id.GetProperty("workers").GetInt32()} workers, {id.GetProperty("ports").GetInt32()} ports");
+            Console.WriteLine($"  firmware  {id.GetProperty("firmware_version").GetString()} sha256 {id.GetProperty("image_sha256").GetString()}");
+            if (health.Body is { } hb)
+            {
+                Console.WriteLine($"  health    {hb.GetProperty("status").GetString()}, generation {hb.GetProperty("generation").GetInt64()}, up {hb.GetProperty("uptime_seconds").GetDouble():F0} s");
+            }
+
+            return ExitCodes.Ok;
+        });
+
+        return new Command("cards", "the card inventory") { add, list, remove, show };
+    }
+}

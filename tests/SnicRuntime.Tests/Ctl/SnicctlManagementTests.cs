@@ -1,0 +1,102 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using SnicRuntime.Firmware.Agent;
+using SnicRuntime.Firmware.Pipeline;
+using SnicRuntime.Firmware.Workers;
+using SnicRuntime.Hal.Board;
+using Xunit;
+
+namespace SnicRuntime.Tests.Ctl;
+
+/// <summary>snicctl's management commands as a user runs them, against a real card agent on loopback.</summary>
+public sealed class SnicctlManagementTests : IAsyncLifetime
+{
+    private const string Token = "snicctl-test-token-0123456";
+    private readonly string _dir = Directory.CreateTempSubdirectory("snicctl-mgmt-").FullName;
+    private Dataplane _dp = null!;
+    private PolicyStore _store = null!;
+    private CardAgent _agent = null!;
+
+    public async Task InitializeAsync()
+    {
+        BoardDefinition board = BoardLoader.Load(Path.Combine(TestPaths.BoardsDirectory, "emulated", "emulated.json"));
+        _store = new PolicyStore(board.Ports.Count);
+        _dp = Dataplane.Create(board, new DataplaneOptions { Stage = StageKind.Policy, Policy = _store, FlowsPerWorker = 1024 });
+        _agent = await CardAgent.StartAsync(_dp, _store, Token, new IPEndPoint(IPAddress.Loopback, 0));
+        File.WriteAllText(Path.Combine(_dir, "token"), Token + "\n");
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _agent.DisposeAsync();
+        _dp.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    private (int Code, string Out, string Err) Snicctl(params string[] args)
+    {
+        string dll = Path.Combine(TestPaths.RepoRoot, "host", "snicctl", "bin", "Release", "net9.0", "snicctl.dll");
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(dll);
+        foreach (string a in args.Concat(["--state", Path.Combine(_dir, "state")]))
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using Process p = Process.Start(psi)!;
+        Task<string> err = p.StandardError.ReadToEndAsync();
+        string output = p.StandardOutput.ReadToEnd();
+        Assert.True(p.WaitForExit(60_000));
+        return (p.ExitCode, output, err.Result);
+    }
+
+    private static string Plan(string name) => Path.Combine(TestPaths.RepoRoot, "examples", "plans", name);
+
+    [Fact]
+    public void Add_a_card_apply_a_plan_and_read_it_back()
+    {
+        var add = Snicctl("cards", "add", "card0", "--address", _agent.Address.ToString(), "--token-file", Path.Combine(_dir, "token"), "--board", "emulated");
+        Assert.True(add.Code == 0, add.Err);
+        Assert.Equal(1, Snicctl("cards", "add", "card0", "--address", _agent.Address.ToString(), "--token-file", Path.Combine(_dir, "token")).Code);
+
+        var apply = Snicctl("apply", Plan("full.json"));
+        Assert.True(apply.Code == 0, apply.Out + apply.Err);
+        Assert.Contains("generation 1 journaled", apply.Out, StringComparison.Ordinal);
+        Assert.Equal(1, _store.Current!.Generation);
+
+        var bad = Snicctl("apply", Path.Combine(_dir, "token")); // not a plan
+        Assert.Equal(1, bad.Code);
+        Assert.Contains("nothing journaled", bad.Err, StringComparison.Ordinal);
+
+        JsonElement cards = JsonDocument.Parse(Snicctl("cards", "list", "--json").Out).RootElement;
+        Assert.Equal(1, cards[0].GetProperty("acked_generation").GetInt64());
+        JsonElement plans = JsonDocument.Parse(Snicctl("plans", "list", "--json").Out).RootElement;
+        Assert.Equal("acked", plans[0].GetProperty("cards").GetProperty("card0").GetString());
+        Assert.Contains("\"generation\": 1", Snicctl("plans", "show", "1").Out, StringComparison.Ordinal);
+
+        var show = Snicctl("cards", "show", "card0");
+        Assert.True(show.Code == 0, show.Err);
+        Assert.Contains("generation 1", show.Out, StringComparison.Ordinal);
+        JsonElement flows = JsonDocument.Parse(Snicctl("flows", "card0", "--json", "--eni", "eni1").Out).RootElement;
+        Assert.Equal(0, flows.GetProperty("flows").GetArrayLength());
+        Assert.Contains("generation 1", Snicctl("stats", "card0").Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Unknown_and_unreachable_cards_are_named_with_their_own_exit_codes()
+    {
+        var unknown = Snicctl("flows", "nope");
+        Assert.Equal(1, unknown.Code);
+        Assert.Contains("no card named 'nope'", unknown.Err, StringComparison.Ordinal);
+
+        Assert.Equal(0, Snicctl("cards", "add", "gone", "--address", "http://127.0.0.1:1/", "--token-file", Path.Combine(_dir, "token")).Code);
+        var down = Snicctl("stats", "gone");
+        Assert.Equal(4, down.Code);
+        Assert.Contains("card 'gone'", down.Err, StringComparison.Ordinal);
+        var apply = Snicctl("apply", Plan("full.json"));
+        Assert.Equal(4, apply.Code);
+        Assert.Contains("gone: unreachable", apply.Out, StringComparison.Ordinal);
+        Assert.Equal(2, Snicctl("cards", "add", "x", "--address", "ftp://h", "--token-file", Path.Combine(_dir, "token")).Code);
+    }
+}
