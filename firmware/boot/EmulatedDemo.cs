@@ -18,6 +18,25 @@ internal sealed class EmulatedDemo(Dataplane dataplane, FirmwareOptions options,
         EmulatedPort ingress = dataplane.EmulatedPort(0);
         var egressPorts = Enumerable.Range(0, dataplane.Ports.Count).Select(dataplane.EmulatedPort).ToArray();
         var profile = new TrafficProfile { Flows = options.Flows, RatePps = options.RatePps };
+        if (policy is not null && policy.Current is null)
+        {
+            // A managed card with no plan yet: wait (bounded) for one to arrive through the agent.
+            log.LogInformation("waiting up to {Seconds} s for a change plan from the management plane", options.Seconds);
+            long deadline = Stopwatch.GetTimestamp() + (long)(options.Seconds * Stopwatch.Frequency);
+            while (policy.Current is null && Stopwatch.GetTimestamp() < deadline)
+            {
+                Thread.Sleep(20);
+            }
+
+            if (policy.Current is null)
+            {
+                log.LogWarning("no change plan arrived; nothing to run");
+                return true;
+            }
+
+            log.LogInformation("generation {Generation} received", policy.Current.Generation);
+        }
+
         if (policy?.Current is Pipeline.PolicyTables tables)
         {
             DashEndpoints? dash = DemoTraffic.From(tables, out string why);

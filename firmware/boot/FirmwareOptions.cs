@@ -14,7 +14,8 @@ public sealed class FirmwareOptions
           --flows N        concurrent generated flows (default 10000)
           --plan FILE      apply this change plan and run the SDN policy pipeline on DASH traffic
                            made from it (what ./run.sh does with examples/plans/demo.json)
-          --agent PORT     serve the card agent's management API on 127.0.0.1:PORT while running
+          --agent PORT     serve the card agent's management API on 127.0.0.1:PORT while running;
+                           without --plan the card waits for one from its management plane
           --agent-token-file FILE  the token callers must present (Authorization: Bearer), 16+ chars
           --stage KIND     without --plan: flows (flow table, default) or forward (cross-connect)
           --flow-capacity N  flows per worker and address family (default 65536)
@@ -169,9 +170,20 @@ public sealed class FirmwareOptions
             }
         }
 
-        if (o.AgentPort is not null && (o.AgentTokenFile is null || o.PlanPath is null))
+        if (o.AgentPort is not null && o.AgentTokenFile is null)
         {
-            errors.Add("--agent needs --agent-token-file and --plan (the agent serves a card running the policy pipeline)");
+            errors.Add("--agent needs --agent-token-file (every agent request is authenticated)");
+        }
+
+        if (o.AgentPort is not null && o.PlanPath is null)
+        {
+            // A managed card: the policy pipeline runs with no plan until the agent receives one.
+            if (o.Stage != StageKind.Flows && o.Stage != StageKind.Policy)
+            {
+                errors.Add("--agent runs the policy pipeline; it does not combine with --stage forward");
+            }
+
+            o.Stage = StageKind.Policy;
         }
 
         if (o.PlanPath is not null && o.Stage != StageKind.Policy)

@@ -75,14 +75,13 @@ public static class Program
             return 2;
         }
 
-        Pipeline.PolicyStore? policy = null;
+        Pipeline.PolicyStore? policy = options.Stage == StageKind.Policy ? new Pipeline.PolicyStore(board.Ports.Count) : null;
         if (options.PlanPath is not null)
         {
-            policy = new Pipeline.PolicyStore(board.Ports.Count);
             Pipeline.ApplyResult applied;
             try
             {
-                applied = policy.Apply(File.ReadAllText(options.PlanPath));
+                applied = policy!.Apply(File.ReadAllText(options.PlanPath));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

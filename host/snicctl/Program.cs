@@ -10,6 +10,7 @@ var root = new RootCommand("snicctl — manage SnicRuntime SmartNIC/DPU cards")
     ApplyCommand.Create(),
     CardQueryCommands.Flows(),
     CardQueryCommands.Stats(),
+    DemoCommand.Create(),
 };
 root.Options.Add(State.Dir);
 root.Options.Add(State.Json);

@@ -1,0 +1,204 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using SnicRuntime.Management;
+
+namespace SnicRuntime.Ctl;
+
+/// <summary>
+/// <c>snicctl demo</c>: two emulated cards as separate firmware processes on loopback, enrolled
+/// into a throw-away inventory, given the example plan through their agents, driving generated
+/// DASH traffic while snicctl shows their counters; everything stops by itself.
+/// </summary>
+internal static class DemoCommand
+{
+    public static Command Create()
+    {
+        var seconds = new Option<int>("--seconds") { Description = "how long the cards run traffic", DefaultValueFactory = _ => 8 };
+        var firmware = new Option<string?>("--firmware") { Description = "snic-firmware binary (default: out/firmware/linux-x64/snic-firmware, else the built snic-firmware.dll)" };
+        var command = new Command("demo", "run two emulated cards, apply the example plan through their agents, show live counters") { seconds, firmware };
+        command.SetAction(async (parse, cancel) => await Run(parse.GetValue(seconds), parse.GetValue(firmware), cancel));
+        return command;
+    }
+
+    private static async Task<int> Run(int seconds, string? firmwarePath, CancellationToken cancel)
+    {
+        if (seconds is < 1 or > 3600)
+        {
+            Console.Error.WriteLine($"snicctl demo: --seconds {seconds} is out of range (1..3600)");
+            return ExitCodes.Usage;
+        }
+
+        string? root = FindRepoRoot();
+        (string program, string[] prefix)? fw = ResolveFirmware(firmwarePath, root);
+        string? plan = root is null ? null : Path.Combine(root, "examples", "plans", "demo.json");
+        string? board = root is null ? null : Path.Combine(root, "boards", "emulated", "emulated.json");
+        if (fw is null || plan is null || !File.Exists(plan) || board is null)
+        {
+            Console.Error.WriteLine("snicctl demo: run it from the repository (it needs the firmware build, examples/plans/demo.json and boards/); ./run.sh builds the firmware");
+            return ExitCodes.InputError;
+        }
+
+        string work = Directory.CreateTempSubdirectory("snicctl-demo-").FullName;
+        var cards = new List<(string Name, Process Process, Card Card)>();
+        try
+        {
+            using var state = new ManagementStore(Path.Combine(work, "state.db"));
+            foreach (string name in new[] { "card-a", "card-b" })
+            {
+                int port = FreePort();
+                string token = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+                string tokenFile = Path.Combine(work, name + ".token");
+                await File.WriteAllTextAsync(tokenFile, token, cancel);
+                var psi = new ProcessStartInfo(fw.Value.program) { RedirectStandardOutput = true, RedirectStandardError = true };
+                foreach (string a in fw.Value.prefix.Concat(["--board", board, "--agent", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    "--agent-token-file", tokenFile, "--seconds", seconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "--flows", "5000", "--rate", "200000"]))
+                {
+                    psi.ArgumentList.Add(a);
+                }
+
+                Process p = Process.Start(psi)!;
+                _ = p.StandardOutput.ReadToEndAsync(cancel); // drained; the cards' own logs are not the demo's output
+                _ = p.StandardError.ReadToEndAsync(cancel);
+                var card = new Card(name, new Uri($"http://127.0.0.1:{port}/"), token, "emulated", "standalone", DateTimeOffset.UtcNow);
+                state.AddCard(card);
+                cards.Add((name, p, card));
+                Console.WriteLine($"started {name}: firmware pid {p.Id}, agent {card.Address}");
+            }
+
+            foreach (var c in cards)
+            {
+                if (!await WaitHealthy(c.Card, TimeSpan.FromSeconds(15), cancel))
+                {
+                    Console.Error.WriteLine($"snicctl demo: {c.Name} did not answer on {c.Card.Address} within 15 s");
+                    return ExitCodes.Unreachable;
+                }
+            }
+
+            ApplyOutcome applied = await new PlanDelivery(state).Apply(await File.ReadAllTextAsync(plan, cancel), cancel);
+            Console.WriteLine($"applied examples/plans/demo.json as generation {applied.Generation}: " +
+                string.Join(", ", applied.Cards.Select(c => $"{c.Card} {c.State}")));
+            if (!applied.Journaled || applied.Cards.Any(c => c.State != "acked"))
+            {
+                return ExitCodes.Unreachable;
+            }
+
+            // Live counters once a second until both cards have finished their run.
+            var last = new Dictionary<string, long>();
+            while (cards.Any(c => !c.Process.HasExited) && !cancel.IsCancellationRequested)
+            {
+                await Task.Delay(1000, cancel);
+                foreach (var c in cards.Where(c => !c.Process.HasExited))
+                {
+                    using var client = new AgentClient(c.Card, TimeSpan.FromSeconds(2));
+                    AgentReply r = await client.Get("/v1/counters", cancel);
+                    if (!r.Ok)
+                    {
+                        continue;
+                    }
+
+                    var body = r.Body!.Value;
+                    long rx = body.GetProperty("workers").EnumerateArray().Sum(w => w.GetProperty("rx_packets").GetInt64());
+                    long drops = body.GetProperty("workers").EnumerateArray().Sum(w => w.GetProperty("drops").GetInt64());
+                    long rate = rx - last.GetValueOrDefault(c.Name);
+                    last[c.Name] = rx;
+                    Console.WriteLine($"{c.Name}: {rate / 1000.0,8:F1} Kpps  rx {rx,10}  drops {drops,7}  flows {body.GetProperty("flows_active").GetInt64(),7}  generation {body.GetProperty("generation").GetInt64()}");
+                }
+            }
+
+            int failures = 0;
+            foreach (var c in cards)
+            {
+                if (!c.Process.WaitForExit(TimeSpan.FromSeconds(15)))
+                {
+                    c.Process.Kill(entireProcessTree: true);
+                    failures++;
+                    Console.Error.WriteLine($"snicctl demo: {c.Name} did not stop by itself; killed");
+                    continue;
+                }
+
+                Console.WriteLine($"{c.Name} finished: exit {c.Process.ExitCode} ({(c.Process.ExitCode == 0 ? "every packet accounted for" : "see its log")})");
+                failures += c.Process.ExitCode == 0 ? 0 : 1;
+            }
+
+            return failures == 0 ? ExitCodes.Ok : ExitCodes.Rejected;
+        }
+        finally
+        {
+            foreach (var c in cards.Where(c => !c.Process.HasExited))
+            {
+                c.Process.Kill(entireProcessTree: true);
+            }
+
+            foreach (var c in cards)
+            {
+                c.Process.Dispose();
+            }
+
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    private static async Task<bool> WaitHealthy(Card card, TimeSpan timeout, CancellationToken cancel)
+    {
+        using var client = new AgentClient(card, TimeSpan.FromSeconds(2));
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < timeout)
+        {
+            if ((await client.Get("/v1/health", cancel)).Ok)
+            {
+                return true;
+            }
+
+            await Task.Delay(50, cancel);
+        }
+
+        return false;
+    }
+
+    private static int FreePort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    private static string? FindRepoRoot()
+    {
+        foreach (string start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+        {
+            for (DirectoryInfo? d = new(start); d is not null; d = d.Parent)
+            {
+                if (File.Exists(Path.Combine(d.FullName, "SnicRuntime.sln")))
+                {
+                    return d.FullName;
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private static (string, string[])? ResolveFirmware(string? given, string? root)
+    {
+        if (given is not null)
+        {
+            return File.Exists(given) ? (given, []) : null;
+        }
+
+        if (root is null)
+        {
+            return null;
+        }
+
+        string aot = Path.Combine(root, "out", "firmware", "linux-x64", "snic-firmware");
+        if (File.Exists(aot))
+        {
+            return (aot, []);
+        }
+
+        string dll = Path.Combine(root, "firmware", "bin", "Release", "net9.0", "snic-firmware.dll");
+        return File.Exists(dll) ? ("dotnet", [dll]) : null;
+    }
+}
