@@ -1,0 +1,139 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using SnicRuntime.Firmware.Encap;
+using SnicRuntime.Firmware.Nat;
+using SnicRuntime.Firmware.Parsing;
+using SnicRuntime.Firmware.Workers;
+using SnicRuntime.Hal;
+using SnicRuntime.Hal.Net;
+
+namespace SnicRuntime.Firmware.Pipeline;
+
+/// <summary>The fast path's actions: rewrite (encap, decap, NAT), meter, choose the port.</summary>
+public sealed partial class PolicyPipeline
+{
+    /// <summary>Applies a flow's decision to packet <paramref name="i"/>: rewrite, meter, choose the port.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Apply(int i, uint action, int ingressPort, ReadOnlySpan<PacketRef> packets, ReadOnlySpan<ParsedPacket> meta, Span<ushort> egress, Span<DropReason> drops)
+    {
+        PolicyTables t = _tables;
+        PacketRef packet = packets[i];
+        ref readonly ParsedPacket p = ref meta[i];
+        Eni eni = t.Enis[_eniOf[i]]!;
+        PipelineCounters c = Counters;
+        int bucket = (eni.Index * PolicyTables.MaxMeterClasses + (int)(action >> 24)) * 2;
+        c.Meter[bucket]++;
+        c.Meter[bucket + 1] += packet.Length - p.InnerL2;
+        bool ok;
+        if (_outbound[i])
+        {
+            uint index = action & PolicyTables.NoAction;
+            if (index == PolicyTables.NoAction)
+            {
+                Drop(i, DropReason.RouteMiss, egress, drops);
+                return;
+            }
+
+            if (eni.NatOut is not null && !p.IsIpv6)
+            {
+                ApplySourceNat(eni.NatOut, packet.Data, in p);
+            }
+
+            ref readonly TunnelAction a = ref t.Actions[index];
+            int innerL2 = p.InnerL2;
+            if (a.Kind == TunnelActionKind.ServiceTunnel)
+            {
+                ServiceTunnel st = t.ServiceTunnels[a.Service];
+                innerL2 = p.HasL4 ? Nat46.ToIpv6(packet.Data, p.InnerL2, p.L3, p.L4, p.L4Protocol, st.SourcePrefix, st.DestinationPrefix) : -1;
+                if (innerL2 < 0)
+                {
+                    Drop(i, DropReason.ServiceTunnelUntranslatable, egress, drops);
+                    return;
+                }
+
+                c.NatTranslations++;
+            }
+
+            if (a.Kind == TunnelActionKind.Direct)
+            {
+                ok = TunnelHeaders.Decapsulate(packet, p.InnerL2, t.ApplianceMac, t.NeighborMac);
+                c.Decapsulated++;
+            }
+            else
+            {
+                if (a.InnerDestinationMac != 0)
+                {
+                    TunnelHeaders.WriteMac(packet.Data[innerL2..], a.InnerDestinationMac);
+                }
+
+                ok = TunnelHeaders.Encapsulate(packet, innerL2, a.Encap, t.ApplianceMac, t.NeighborMac, t.Vip, a.UnderlayDestination, a.Vni, p.FlowHash);
+                c.Encapsulated++;
+            }
+        }
+        else
+        {
+            // Inbound: deliver to the VM's host with the VM's VNI.
+            ok = TunnelHeaders.Encapsulate(packet, p.InnerL2, EncapKind.Vxlan, t.ApplianceMac, t.NeighborMac, t.Vip, eni.VmUnderlayIp, eni.VmVni, p.FlowHash);
+            c.Encapsulated++;
+        }
+
+        if (!ok)
+        {
+            Drop(i, DropReason.EncapNoRoom, egress, drops);
+            return;
+        }
+
+        egress[i] = (ushort)(t.UplinkPort >= 0 ? t.UplinkPort : ingressPort);
+    }
+
+    /// <summary>
+    /// NAT64 for replies from a service tunnel: an IPv6 packet between the tunnel's two /96
+    /// prefixes becomes the IPv4 packet the VM's flow knows, before the flow key is built.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private DropReason ServiceTunnelReturn(PolicyTables t, Span<byte> f, ref ParsedPacket p)
+    {
+        UInt128 src = BinaryPrimitives.ReadUInt128BigEndian(f[(p.L3 + 8)..]);
+        UInt128 dst = BinaryPrimitives.ReadUInt128BigEndian(f[(p.L3 + 24)..]);
+        foreach (ServiceTunnel st in t.ServiceTunnels)
+        {
+            if (dst >> 32 != st.SourcePrefix >> 32 || src >> 32 != st.DestinationPrefix >> 32)
+            {
+                continue;
+            }
+
+            int l2 = p.HasL4 ? Nat46.ToIpv4(f, p.InnerL2, p.L3, p.L4, p.L4Protocol) : -1;
+            if (l2 < 0)
+            {
+                return DropReason.ServiceTunnelUntranslatable;
+            }
+
+            p.InnerL2 = (ushort)l2;
+            p.InnerL3 = (ushort)(l2 + 14);
+            p.EtherType = EtherTypes.Ipv4;
+            p.Flags &= ~(PacketFlags.Ipv6 | PacketFlags.Ipv6Extensions);
+            Counters.NatTranslations++;
+            return DropReason.None;
+        }
+
+        return DropReason.None;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ApplySourceNat(U64Map natOut, Span<byte> frame, in ParsedPacket p)
+    {
+        int outside = natOut.Get(BinaryPrimitives.ReadUInt32BigEndian(frame[(p.L3 + 12)..]));
+        if (outside >= 0)
+        {
+            StaticNat.Rewrite(frame, p.L3, p.L4, p.L4Protocol, p.HasL4, source: true, (uint)outside);
+            Counters.NatTranslations++;
+        }
+    }
+
+    private void Drop(int i, DropReason reason, Span<ushort> egress, Span<DropReason> drops)
+    {
+        egress[i] = Egress.Drop;
+        drops[i] = reason;
+        Counters.EniDrops[_eniOf[i]]++;
+    }
+}
