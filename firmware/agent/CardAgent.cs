@@ -8,6 +8,7 @@ using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.Logging;
 using SnicRuntime.Firmware.Pipeline;
 using SnicRuntime.Firmware.Workers;
@@ -33,16 +34,18 @@ public sealed class CardAgent : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly Dataplane _dataplane;
     private readonly PolicyStore _policy;
-    private readonly byte[] _token;
+    private readonly byte[]? _token;
+    private readonly AgentTls? _tls;
     private readonly long _started = Stopwatch.GetTimestamp();
     private long _authFailures;
 
-    private CardAgent(WebApplication app, Dataplane dataplane, PolicyStore policy, byte[] token)
+    private CardAgent(WebApplication app, Dataplane dataplane, PolicyStore policy, byte[]? token, AgentTls? tls)
     {
         _app = app;
         _dataplane = dataplane;
         _policy = policy;
         _token = token;
+        _tls = tls;
     }
 
     /// <summary>Requests refused for a missing or wrong token.</summary>
@@ -52,13 +55,15 @@ public sealed class CardAgent : IAsyncDisposable
     public Uri Address { get; private set; } = null!;
 
     /// <summary>Starts listening on <paramref name="endpoint"/> (port 0 = any free port).</summary>
-    public static async Task<CardAgent> StartAsync(Dataplane dataplane, PolicyStore policy, string token, IPEndPoint endpoint, ILoggerFactory? logs = null,
-        long maxBodyBytes = MaxPlanBytes)
+    /// <param name="token">Bearer token callers must present (token mode; null with <paramref name="tls"/>).</param>
+    /// <param name="tls">Mutual TLS: callers must present a certificate issued by the management plane's authority.</param>
+    public static async Task<CardAgent> StartAsync(Dataplane dataplane, PolicyStore policy, string? token, IPEndPoint endpoint, ILoggerFactory? logs = null,
+        long maxBodyBytes = MaxPlanBytes, AgentTls? tls = null)
     {
         ArgumentNullException.ThrowIfNull(dataplane);
         ArgumentNullException.ThrowIfNull(policy);
         ArgumentNullException.ThrowIfNull(endpoint);
-        if (string.IsNullOrEmpty(token) || token.Length < 16)
+        if (tls is null && (string.IsNullOrEmpty(token) || token.Length < 16))
         {
             throw new ArgumentException("the agent token must be at least 16 characters", nameof(token));
         }
@@ -70,14 +75,43 @@ public sealed class CardAgent : IAsyncDisposable
             builder.Logging.AddProvider(new ForwardingLoggerProvider(logs));
         }
 
+        CardAgent? agent = null;
+        if (tls is not null)
+        {
+            builder.WebHost.UseKestrelHttpsConfiguration(); // the slim builder leaves TLS out
+        }
+
         builder.WebHost.ConfigureKestrel(k =>
         {
-            k.Listen(endpoint);
+            k.Listen(endpoint, listen =>
+            {
+                if (tls is not null)
+                {
+                    listen.UseHttps(new HttpsConnectionAdapterOptions
+                    {
+                        ServerCertificate = tls.Server,
+                        // Allow (not Require) so a caller without a certificate gets a clear 401
+                        // from the middleware; a certificate that does not chain to the authority
+                        // fails the handshake and is counted here.
+                        ClientCertificateMode = ClientCertificateMode.AllowCertificate,
+                        ClientCertificateValidation = (certificate, _, _) =>
+                        {
+                            bool ok = AgentCertificates.ChainsTo(certificate, tls.Authority);
+                            if (!ok && agent is not null)
+                            {
+                                Interlocked.Increment(ref agent._authFailures);
+                            }
+
+                            return ok;
+                        },
+                    });
+                }
+            });
             k.Limits.MaxRequestBodySize = maxBodyBytes;
             k.AddServerHeader = false;
         });
         WebApplication app = builder.Build();
-        var agent = new CardAgent(app, dataplane, policy, Encoding.UTF8.GetBytes(token));
+        agent = new CardAgent(app, dataplane, policy, token is null ? null : Encoding.UTF8.GetBytes(token), tls);
         app.Use(agent.Authenticate);
         app.MapGet("/v1/health", agent.Health);
         app.MapGet("/v1/identity", agent.Identity);
@@ -92,10 +126,24 @@ public sealed class CardAgent : IAsyncDisposable
 
     private async Task Authenticate(HttpContext ctx, Func<Task> next)
     {
+        if (_tls is not null)
+        {
+            // The handshake already checked any certificate offered; here: was one offered?
+            if (ctx.Connection.ClientCertificate is null)
+            {
+                Interlocked.Increment(ref _authFailures);
+                await Problem(ctx, StatusCodes.Status401Unauthorized, "missing client certificate (mutual TLS: present the one issued at enrollment)").ConfigureAwait(false);
+                return;
+            }
+
+            await next().ConfigureAwait(false);
+            return;
+        }
+
         string header = ctx.Request.Headers.Authorization.ToString();
         const string scheme = "Bearer ";
         bool ok = header.StartsWith(scheme, StringComparison.Ordinal)
-            && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(header[scheme.Length..]), _token);
+            && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(header[scheme.Length..]), _token!);
         if (!ok)
         {
             Interlocked.Increment(ref _authFailures);

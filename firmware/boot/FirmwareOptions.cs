@@ -16,7 +16,9 @@ public sealed class FirmwareOptions
                            made from it (what ./run.sh does with examples/plans/demo.json)
           --agent PORT     serve the card agent's management API on 127.0.0.1:PORT while running;
                            without --plan the card waits for one from its management plane
-          --agent-token-file FILE  the token callers must present (Authorization: Bearer), 16+ chars
+          --agent-tls DIR  mutual TLS for the agent: DIR/card.pem (certificate and key issued at
+                           enrollment, `snicctl cards enroll`) and DIR/ca.pem (the issuing authority)
+          --agent-token-file FILE  instead of TLS: the token callers must present (Authorization: Bearer)
           --stage KIND     without --plan: flows (flow table, default) or forward (cross-connect)
           --flow-capacity N  flows per worker and address family (default 65536)
           --rate PPS       generated packets per second, 0 = unlimited (default 500000)
@@ -44,6 +46,8 @@ public sealed class FirmwareOptions
 
     public string? AgentTokenFile { get; private set; }
 
+    public string? AgentTlsDirectory { get; private set; }
+
     /// <summary>Change plan to run the policy pipeline with (null: no policy stage).</summary>
     public string? PlanPath { get; private set; }
 
@@ -61,7 +65,7 @@ public sealed class FirmwareOptions
                 continue;
             }
 
-            if (a is not ("--board" or "--seconds" or "--workers" or "--flows" or "--rate" or "--stage" or "--flow-capacity" or "--plan" or "--agent" or "--agent-token-file"))
+            if (a is not ("--board" or "--seconds" or "--workers" or "--flows" or "--rate" or "--stage" or "--flow-capacity" or "--plan" or "--agent" or "--agent-token-file" or "--agent-tls"))
             {
                 errors.Add($"unknown option '{a}'");
                 continue;
@@ -126,6 +130,9 @@ public sealed class FirmwareOptions
                 case "--agent-token-file":
                     o.AgentTokenFile = v;
                     break;
+                case "--agent-tls":
+                    o.AgentTlsDirectory = v;
+                    break;
                 case "--plan":
                     o.PlanPath = v;
                     o.Stage = StageKind.Policy;
@@ -170,9 +177,9 @@ public sealed class FirmwareOptions
             }
         }
 
-        if (o.AgentPort is not null && o.AgentTokenFile is null)
+        if (o.AgentPort is not null && (o.AgentTokenFile is null) == (o.AgentTlsDirectory is null))
         {
-            errors.Add("--agent needs --agent-token-file (every agent request is authenticated)");
+            errors.Add("--agent needs exactly one of --agent-tls DIR (mutual TLS) or --agent-token-file FILE (every agent request is authenticated)");
         }
 
         if (o.AgentPort is not null && o.PlanPath is null)

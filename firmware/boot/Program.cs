@@ -118,18 +118,31 @@ public static class Program
             Task<Agent.CardAgent>? agent = null;
             if (options.AgentPort is int agentPort)
             {
-                string token;
+                string? token = null;
+                Agent.AgentTls? tls = null;
                 try
                 {
-                    token = File.ReadAllText(options.AgentTokenFile!).Trim();
+                    if (options.AgentTlsDirectory is string dir)
+                    {
+                        tls = new Agent.AgentTls(Agent.AgentCertificates.Load(Path.Combine(dir, "card.pem")), Agent.AgentCertificates.Load(Path.Combine(dir, "ca.pem")));
+                        if (!tls.Server.HasPrivateKey)
+                        {
+                            Console.Error.WriteLine($"snic-firmware: {Path.Combine(dir, "card.pem")} has no private key");
+                            return 2;
+                        }
+                    }
+                    else
+                    {
+                        token = File.ReadAllText(options.AgentTokenFile!).Trim();
+                    }
                 }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
                 {
-                    Console.Error.WriteLine($"snic-firmware: cannot read agent token file '{options.AgentTokenFile}': {e.Message}");
+                    Console.Error.WriteLine($"snic-firmware: cannot load the agent's credentials: {e.Message}");
                     return 2;
                 }
 
-                if (token.Length < 16)
+                if (tls is null && token!.Length < 16)
                 {
                     Console.Error.WriteLine($"snic-firmware: the agent token in '{options.AgentTokenFile}' is shorter than 16 characters");
                     return 2;
@@ -138,7 +151,7 @@ public static class Program
                 agent = Task.Run(async () =>
                 {
                     Agent.CardAgent started = await Agent.CardAgent.StartAsync(dataplane, policy!, token,
-                        new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, agentPort), loggers).ConfigureAwait(false);
+                        new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, agentPort), loggers, tls: tls).ConfigureAwait(false);
                     log.LogInformation("card agent listening on {Address}", started.Address);
                     return started;
                 });

@@ -17,16 +17,33 @@ public sealed record AgentReply(int Status, JsonElement? Body, string? Failure)
 /// Talks to one card's agent (token-authenticated HTTP/JSON). Never throws for a card that is down
 /// or answers badly: the reply says what happened, so callers can name the card and the cause.
 /// </summary>
-public sealed class AgentClient(Card card, TimeSpan? timeout = null) : IDisposable
+public sealed class AgentClient(Card card, TimeSpan? timeout = null, ManagementIdentity? identity = null) : IDisposable
 {
-    private readonly HttpClient _http = new(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(2) })
+    private readonly HttpClient _http = new(Handler(identity))
     {
         BaseAddress = card.Address,
         Timeout = timeout ?? TimeSpan.FromSeconds(30),
-        DefaultRequestHeaders = { Authorization = new AuthenticationHeaderValue("Bearer", card.Token) },
+        DefaultRequestHeaders = { Authorization = card.Token.Length == 0 ? null : new AuthenticationHeaderValue("Bearer", card.Token) },
     };
 
     public Card Card { get; } = card;
+
+    /// <summary>Plain HTTP, or mutual TLS with the management plane's client certificate, trusting only its authority.</summary>
+    private static SocketsHttpHandler Handler(ManagementIdentity? identity)
+    {
+        var handler = new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(2) };
+        if (identity is not null)
+        {
+            handler.SslOptions = new System.Net.Security.SslClientAuthenticationOptions
+            {
+                ClientCertificates = [identity.Client],
+                RemoteCertificateValidationCallback = (_, cert, _, _) => cert is not null &&
+                    Firmware.Agent.AgentCertificates.ChainsTo(System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(cert.GetRawCertData()), identity.Authority),
+            };
+        }
+
+        return handler;
+    }
 
     public Task<AgentReply> Get(string path, CancellationToken cancel = default) => Send(HttpMethod.Get, path, null, cancel);
 

@@ -19,7 +19,7 @@ public sealed record ApplyOutcome(long Generation, IReadOnlyList<PlanError> Erro
 /// added later) to the newest generation. Re-sending a generation a card already runs is harmless
 /// (the agent answers "unchanged").
 /// </summary>
-public sealed class PlanDelivery(ManagementStore store)
+public sealed class PlanDelivery(ManagementStore store, ManagementIdentity? identity = null)
 {
     /// <summary>Validates <paramref name="planJson"/>, journals it and delivers it. A plan with errors journals nothing.</summary>
     public async Task<ApplyOutcome> Apply(string planJson, CancellationToken cancel = default)
@@ -100,7 +100,7 @@ public sealed class PlanDelivery(ManagementStore store)
     private async Task<CardOutcome> Deliver(Card card, long generation, CancellationToken cancel)
     {
         JournaledPlan plan = store.Plans().First(p => p.Generation == generation);
-        using var client = new AgentClient(card);
+        using var client = new AgentClient(card, identity: identity);
         AgentReply reply = await client.ApplyPlan(plan.Json, cancel).ConfigureAwait(false);
         (string state, string detail) = reply switch
         {

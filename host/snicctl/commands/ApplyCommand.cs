@@ -25,7 +25,7 @@ internal static class ApplyCommand
             }
 
             using ManagementStore state = State.Open(parse);
-            ApplyOutcome outcome = await new PlanDelivery(state).Apply(json, cancel);
+            ApplyOutcome outcome = await new PlanDelivery(state, State.Identity(parse)).Apply(json, cancel);
             if (!outcome.Journaled)
             {
                 Console.Error.WriteLine($"snicctl apply: plan '{path}' has {outcome.Errors.Count} error(s); nothing journaled or sent:");

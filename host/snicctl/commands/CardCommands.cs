@@ -10,7 +10,7 @@ internal static class CardCommands
     {
         var name = new Argument<string>("name") { Description = "card name" };
         var address = new Option<string>("--address") { Description = "agent URL, e.g. http://127.0.0.1:9000", Required = true };
-        var tokenFile = new Option<string>("--token-file") { Description = "file holding the card's agent token", Required = true };
+        var tokenFile = new Option<string?>("--token-file") { Description = "file holding the card's agent token (http agents; https agents use mutual TLS from `cards enroll`)" };
         var board = new Option<string?>("--board") { Description = "board id (informational)" };
         var add = new Command("add", "add a card to the inventory") { name, address, tokenFile, board };
         add.SetAction(parse =>
@@ -21,10 +21,22 @@ internal static class CardCommands
                 return ExitCodes.Usage;
             }
 
-            string token;
+            string token = "";
+            if (uri.Scheme == "http" && parse.GetValue(tokenFile) is null)
+            {
+                Console.Error.WriteLine("snicctl cards add: an http agent needs --token-file (or enroll the card and use https)");
+                return ExitCodes.Usage;
+            }
+
+            if (uri.Scheme == "https" && State.Identity(parse) is null)
+            {
+                Console.Error.WriteLine("snicctl cards add: an https agent needs mutual TLS: run `snicctl cards enroll` first");
+                return ExitCodes.Usage;
+            }
+
             try
             {
-                token = File.ReadAllText(parse.GetValue(tokenFile)!).Trim();
+                token = parse.GetValue(tokenFile) is string f ? File.ReadAllText(f).Trim() : "";
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -112,7 +124,7 @@ internal static class CardCommands
                 return ExitCodes.Rejected;
             }
 
-            using var client = new AgentClient(card);
+            using var client = new AgentClient(card, identity: State.Identity(parse));
             AgentReply identity = await client.Get("/v1/identity", cancel);
             if (!identity.Ok)
             {
@@ -155,6 +167,17 @@ internal static class CardCommands
             return ExitCodes.Ok;
         });
 
-        return new Command("cards", "the card inventory") { add, list, remove, show };
+        var enrollName = new Argument<string>("name") { Description = "card name" };
+        var outDir = new Option<string>("--out") { Description = "directory to write the card's card.pem and ca.pem (start it with --agent-tls DIR)", Required = true };
+        var enroll = new Command("enroll", "issue a card its certificate from this management plane's authority (made on first use)") { enrollName, outDir };
+        enroll.SetAction(parse =>
+        {
+            ManagementIdentity identity = ManagementIdentity.LoadOrCreate(State.Directory(parse));
+            identity.Enroll(parse.GetValue(enrollName)!, parse.GetValue(outDir)!);
+            Console.WriteLine($"card '{parse.GetValue(enrollName)}' enrolled: start it with --agent-tls {parse.GetValue(outDir)}, then `snicctl cards add {parse.GetValue(enrollName)} --address https://HOST:PORT`");
+            return ExitCodes.Ok;
+        });
+
+        return new Command("cards", "the card inventory") { add, list, remove, show, enroll };
     }
 }

@@ -89,7 +89,7 @@ internal static class CardQueryCommands
             return ExitCodes.Rejected;
         }
 
-        using var client = new AgentClient(card);
+        using var client = new AgentClient(card, identity: State.Identity(parse));
         AgentReply reply = await client.Get(path, cancel);
         if (!reply.Ok)
         {

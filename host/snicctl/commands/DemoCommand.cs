@@ -42,41 +42,45 @@ internal static class DemoCommand
 
         string work = Directory.CreateTempSubdirectory("snicctl-demo-").FullName;
         var cards = new List<(string Name, Process Process, Card Card)>();
+        var errors = new Dictionary<string, Task<string>>();
         try
         {
             using var state = new ManagementStore(Path.Combine(work, "state.db"));
+            // Mutual TLS: this demo's own authority issues each card a certificate (enrollment)
+            // and snicctl a client certificate; nothing else is trusted on either side.
+            ManagementIdentity identity = ManagementIdentity.LoadOrCreate(work);
             foreach (string name in new[] { "card-a", "card-b" })
             {
                 int port = FreePort();
-                string token = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
-                string tokenFile = Path.Combine(work, name + ".token");
-                await File.WriteAllTextAsync(tokenFile, token, cancel);
+                string pki = Path.Combine(work, name);
+                identity.Enroll(name, pki);
                 var psi = new ProcessStartInfo(fw.Value.program) { RedirectStandardOutput = true, RedirectStandardError = true };
                 foreach (string a in fw.Value.prefix.Concat(["--board", board, "--agent", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                    "--agent-token-file", tokenFile, "--seconds", seconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "--flows", "5000", "--rate", "200000"]))
+                    "--agent-tls", pki, "--seconds", seconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "--flows", "5000", "--rate", "200000"]))
                 {
                     psi.ArgumentList.Add(a);
                 }
 
                 Process p = Process.Start(psi)!;
                 _ = p.StandardOutput.ReadToEndAsync(cancel); // drained; the cards' own logs are not the demo's output
-                _ = p.StandardError.ReadToEndAsync(cancel);
-                var card = new Card(name, new Uri($"http://127.0.0.1:{port}/"), token, "emulated", "standalone", DateTimeOffset.UtcNow);
+                errors[name] = p.StandardError.ReadToEndAsync(cancel);
+                var card = new Card(name, new Uri($"https://127.0.0.1:{port}/"), "", "emulated", "standalone", DateTimeOffset.UtcNow);
                 state.AddCard(card);
                 cards.Add((name, p, card));
-                Console.WriteLine($"started {name}: firmware pid {p.Id}, agent {card.Address}");
+                Console.WriteLine($"started {name}: firmware pid {p.Id}, agent {card.Address} (mutual TLS)");
             }
 
             foreach (var c in cards)
             {
-                if (!await WaitHealthy(c.Card, TimeSpan.FromSeconds(15), cancel))
+                if (!await WaitHealthy(c.Card, c.Process, TimeSpan.FromSeconds(15), identity, cancel))
                 {
-                    Console.Error.WriteLine($"snicctl demo: {c.Name} did not answer on {c.Card.Address} within 15 s");
+                    string why = c.Process.HasExited ? $"its firmware exited with code {c.Process.ExitCode}: {(await errors[c.Name]).Trim()}" : "no answer within 15 s";
+                    Console.Error.WriteLine($"snicctl demo: {c.Name} at {c.Card.Address}: {why}");
                     return ExitCodes.Unreachable;
                 }
             }
 
-            ApplyOutcome applied = await new PlanDelivery(state).Apply(await File.ReadAllTextAsync(plan, cancel), cancel);
+            ApplyOutcome applied = await new PlanDelivery(state, identity).Apply(await File.ReadAllTextAsync(plan, cancel), cancel);
             Console.WriteLine($"applied examples/plans/demo.json as generation {applied.Generation}: " +
                 string.Join(", ", applied.Cards.Select(c => $"{c.Card} {c.State}")));
             if (!applied.Journaled || applied.Cards.Any(c => c.State != "acked"))
@@ -91,7 +95,7 @@ internal static class DemoCommand
                 await Task.Delay(1000, cancel);
                 foreach (var c in cards.Where(c => !c.Process.HasExited))
                 {
-                    using var client = new AgentClient(c.Card, TimeSpan.FromSeconds(2));
+                    using var client = new AgentClient(c.Card, TimeSpan.FromSeconds(2), identity);
                     AgentReply r = await client.Get("/v1/counters", cancel);
                     if (!r.Ok)
                     {
@@ -140,11 +144,11 @@ internal static class DemoCommand
         }
     }
 
-    private static async Task<bool> WaitHealthy(Card card, TimeSpan timeout, CancellationToken cancel)
+    private static async Task<bool> WaitHealthy(Card card, Process process, TimeSpan timeout, ManagementIdentity identity, CancellationToken cancel)
     {
-        using var client = new AgentClient(card, TimeSpan.FromSeconds(2));
+        using var client = new AgentClient(card, TimeSpan.FromSeconds(2), identity);
         var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < timeout)
+        while (clock.Elapsed < timeout && !process.HasExited)
         {
             if ((await client.Get("/v1/health", cancel)).Ok)
             {

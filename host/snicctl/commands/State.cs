@@ -10,12 +10,13 @@ internal static class State
 
     public static readonly Option<bool> Json = new("--json") { Description = "print JSON for scripts", Recursive = true };
 
-    public static ManagementStore Open(ParseResult parse)
-    {
-        string dir = parse.GetValue(Dir) ?? Environment.GetEnvironmentVariable("SNICCTL_HOME")
-            ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".snicctl");
-        return new ManagementStore(Path.Combine(dir, "state.db"));
-    }
+    public static string Directory(ParseResult parse) => parse.GetValue(Dir) ?? Environment.GetEnvironmentVariable("SNICCTL_HOME")
+        ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".snicctl");
+
+    public static ManagementStore Open(ParseResult parse) => new(Path.Combine(Directory(parse), "state.db"));
+
+    /// <summary>The management plane's TLS identity (null until a card has been enrolled).</summary>
+    public static ManagementIdentity? Identity(ParseResult parse) => ManagementIdentity.Load(Directory(parse));
 
     /// <summary>Writes a JSON value built with Utf8JsonWriter (no reflection).</summary>
     public static void WriteJson(Action<System.Text.Json.Utf8JsonWriter> write)

@@ -99,4 +99,22 @@ public sealed class SnicctlManagementTests : IAsyncLifetime
         Assert.Contains("gone: unreachable", apply.Out, StringComparison.Ordinal);
         Assert.Equal(2, Snicctl("cards", "add", "x", "--address", "ftp://h", "--token-file", Path.Combine(_dir, "token")).Code);
     }
+
+    [Fact]
+    public void Https_cards_need_enrollment_and_enrollment_writes_what_the_card_starts_with()
+    {
+        var early = Snicctl("cards", "add", "tls0", "--address", "https://127.0.0.1:9/");
+        Assert.Equal(2, early.Code);
+        Assert.Contains("cards enroll", early.Err, StringComparison.Ordinal);
+
+        string pki = Path.Combine(_dir, "tls0");
+        var enroll = Snicctl("cards", "enroll", "tls0", "--out", pki);
+        Assert.True(enroll.Code == 0, enroll.Err);
+        var card = Firmware.Agent.AgentCertificates.Load(Path.Combine(pki, "card.pem"));
+        var authority = Firmware.Agent.AgentCertificates.Load(Path.Combine(pki, "ca.pem"));
+        Assert.True(card.HasPrivateKey);
+        Assert.False(authority.HasPrivateKey); // the card gets the authority's certificate, never its key
+        Assert.True(Firmware.Agent.AgentCertificates.ChainsTo(card, authority));
+        Assert.Equal(0, Snicctl("cards", "add", "tls0", "--address", "https://127.0.0.1:9/").Code);
+    }
 }

@@ -13,7 +13,7 @@ public class FirmwareProgramTests
     [InlineData(new[] { "--bogus" }, "unknown option '--bogus'")]
     [InlineData(new[] { "--rate", "-5" }, "--rate")]
     [InlineData(new[] { "--plan", "p.json", "--stage", "flows" }, "does not combine with --stage")]
-    [InlineData(new[] { "--plan", "p.json", "--agent", "9000" }, "--agent needs --agent-token-file")]
+    [InlineData(new[] { "--plan", "p.json", "--agent", "9000" }, "--agent needs exactly one of --agent-tls")]
     [InlineData(new[] { "--agent", "70000" }, "is not a TCP port")]
     public void Bad_arguments_are_named(string[] args, string mentions)
     {
