@@ -36,6 +36,7 @@ public sealed class CardAgent : IAsyncDisposable
     private readonly PolicyStore _policy;
     private readonly byte[]? _token;
     private readonly AgentTls? _tls;
+    private readonly Telemetry.FirmwareMetrics _metrics;
     private readonly long _started = Stopwatch.GetTimestamp();
     private long _authFailures;
 
@@ -46,6 +47,7 @@ public sealed class CardAgent : IAsyncDisposable
         _policy = policy;
         _token = token;
         _tls = tls;
+        _metrics = new Telemetry.FirmwareMetrics(dataplane, policy);
     }
 
     /// <summary>Requests refused for a missing or wrong token.</summary>
@@ -119,6 +121,7 @@ public sealed class CardAgent : IAsyncDisposable
         app.MapPut("/v1/plan", agent.Apply);
         app.MapGet("/v1/counters", agent.Counters);
         app.MapGet("/v1/flows", agent.Flows);
+        app.MapGet("/v1/metrics", agent.Metrics);
         await app.StartAsync().ConfigureAwait(false);
         agent.Address = new Uri(app.Urls.First());
         return agent;
@@ -234,6 +237,13 @@ public sealed class CardAgent : IAsyncDisposable
         return Write(ctx, 200, new FlowPageReply(flows, page.Next), AgentJsonContext.Default.FlowPageReply);
     }
 
+    /// <summary>The card's instruments in Prometheus text (for the management plane's collector).</summary>
+    private async Task Metrics(HttpContext ctx)
+    {
+        ctx.Response.ContentType = Telemetry.PrometheusText.ContentType;
+        await ctx.Response.WriteAsync(Telemetry.PrometheusText.Render(_metrics.Meter), ctx.RequestAborted).ConfigureAwait(false);
+    }
+
     private static bool TryNumber(IQueryCollection q, string name, long fallback, long min, long max, out long value, out string? why)
     {
         why = null;
@@ -266,6 +276,7 @@ public sealed class CardAgent : IAsyncDisposable
     {
         await _app.StopAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
+        _metrics.Dispose();
     }
 
     /// <summary>Sends Kestrel's logs to the firmware's logger factory.</summary>

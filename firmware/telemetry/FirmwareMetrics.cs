@@ -71,5 +71,8 @@ public sealed class FirmwareMetrics : IDisposable
         }
     }
 
+    /// <summary>This instance's meter (a process may run several cards in tests: listeners match the instance, not the name).</summary>
+    public Meter Meter => _meter;
+
     public void Dispose() => _meter.Dispose();
 }

@@ -31,7 +31,9 @@ public sealed class AgentClient(Card card, TimeSpan? timeout = null, ManagementI
     /// <summary>Plain HTTP, or mutual TLS with the management plane's client certificate, trusting only its authority.</summary>
     private static SocketsHttpHandler Handler(ManagementIdentity? identity)
     {
-        var handler = new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(2) };
+        // Connect covers the TLS handshake too; a loaded card (workers spinning on shared cores)
+        // can take seconds to accept, and a slow card is not a down card.
+        var handler = new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(10) };
         if (identity is not null)
         {
             handler.SslOptions = new System.Net.Security.SslClientAuthenticationOptions

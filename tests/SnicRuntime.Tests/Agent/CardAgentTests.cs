@@ -101,8 +101,12 @@ public sealed class CardAgentTests : IAsyncLifetime
         Assert.True(again.Body.GetProperty("unchanged").GetBoolean());
         Assert.Equal(2, (await Send(HttpMethod.Get, "/v1/plan")).Body.GetProperty("generation").GetInt64());
 
-        var huge = await Send(HttpMethod.Put, "/v1/plan", new string(' ', 2 << 20));
-        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, huge.Status);
+        // Expect: 100-continue, as a client sending a big body should: the card answers 413 before
+        // the body is sent (without it the card's early answer can race the client's upload).
+        using var huge = new HttpRequestMessage(HttpMethod.Put, "/v1/plan") { Content = new StringContent(new string(' ', 2 << 20)) };
+        huge.Headers.ExpectContinue = true;
+        using HttpResponseMessage tooLarge = await _http.SendAsync(huge);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooLarge.StatusCode);
     }
 
     [Fact]
@@ -145,5 +149,22 @@ public sealed class CardAgentTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadRequest, cursor.Status);
         Assert.Contains("cursor", cursor.Body.GetProperty("error").GetString(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.NotFound, (await _http.GetAsync("/v1/nope")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Metrics_are_served_as_prometheus_text()
+    {
+        HttpResponseMessage r = await _http.GetAsync("/v1/metrics");
+        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        Assert.Equal("text/plain", r.Content.Headers.ContentType!.MediaType);
+        string text = await r.Content.ReadAsStringAsync();
+        Assert.Contains("# TYPE snic_worker_rx_packets_total counter", text, StringComparison.Ordinal);
+        Assert.Contains("snic_worker_rx_packets_total{worker=\"0\"} 0", text, StringComparison.Ordinal);
+        Assert.Contains("# TYPE snic_flows_capacity gauge", text, StringComparison.Ordinal);
+        Assert.Contains("snic_plan_generation 1", text, StringComparison.Ordinal);
+        Assert.Contains("snic_eni_packets_total{eni=\"eni1\"} 0", text, StringComparison.Ordinal);
+        // Every sample line is "name{labels} value" or "name value": what a Prometheus scraper parses.
+        Assert.All(text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith('#')),
+            l => Assert.Matches(@"^[a-z_]+(\{[a-z_]+=""[^""]*""(,[a-z_]+=""[^""]*"")*\})? -?[0-9]+$", l));
     }
 }
