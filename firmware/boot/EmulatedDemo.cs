@@ -21,8 +21,8 @@ internal sealed class EmulatedDemo(Dataplane dataplane, FirmwareOptions options,
         if (policy is not null && policy.Current is null)
         {
             // A managed card with no plan yet: wait (bounded) for one to arrive through the agent.
-            log.LogInformation("waiting up to {Seconds} s for a change plan from the management plane", options.Seconds);
-            long deadline = Stopwatch.GetTimestamp() + (long)(options.Seconds * Stopwatch.Frequency);
+            log.LogInformation("waiting up to {Seconds} s for a change plan from the management plane", options.PlanWaitSeconds);
+            long deadline = Stopwatch.GetTimestamp() + (long)(options.PlanWaitSeconds * Stopwatch.Frequency);
             while (policy.Current is null && Stopwatch.GetTimestamp() < deadline)
             {
                 Thread.Sleep(20);

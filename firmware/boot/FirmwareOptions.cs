@@ -16,6 +16,7 @@ public sealed class FirmwareOptions
                            made from it (what ./run.sh does with examples/plans/demo.json)
           --agent PORT     serve the card agent's management API on 127.0.0.1:PORT while running;
                            without --plan the card waits for one from its management plane
+          --plan-wait N    with --agent and no --plan: seconds to wait for the first plan (default 60)
           --agent-tls DIR  mutual TLS for the agent: DIR/card.pem (certificate and key issued at
                            enrollment, `snicctl cards enroll`) and DIR/ca.pem (the issuing authority)
           --agent-token-file FILE  instead of TLS: the token callers must present (Authorization: Bearer)
@@ -48,6 +49,9 @@ public sealed class FirmwareOptions
 
     public string? AgentTlsDirectory { get; private set; }
 
+    /// <summary>How long a managed card waits for its first plan before giving up (seconds).</summary>
+    public double PlanWaitSeconds { get; private set; } = 60;
+
     /// <summary>Change plan to run the policy pipeline with (null: no policy stage).</summary>
     public string? PlanPath { get; private set; }
 
@@ -65,7 +69,7 @@ public sealed class FirmwareOptions
                 continue;
             }
 
-            if (a is not ("--board" or "--seconds" or "--workers" or "--flows" or "--rate" or "--stage" or "--flow-capacity" or "--plan" or "--agent" or "--agent-token-file" or "--agent-tls"))
+            if (a is not ("--board" or "--seconds" or "--workers" or "--flows" or "--rate" or "--stage" or "--flow-capacity" or "--plan" or "--agent" or "--agent-token-file" or "--agent-tls" or "--plan-wait"))
             {
                 errors.Add($"unknown option '{a}'");
                 continue;
@@ -132,6 +136,17 @@ public sealed class FirmwareOptions
                     break;
                 case "--agent-tls":
                     o.AgentTlsDirectory = v;
+                    break;
+                case "--plan-wait":
+                    if (!double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double wait) || wait <= 0 || wait > 86400)
+                    {
+                        errors.Add($"--plan-wait: '{v}' is not a number of seconds in (0, 86400]");
+                    }
+                    else
+                    {
+                        o.PlanWaitSeconds = wait;
+                    }
+
                     break;
                 case "--plan":
                     o.PlanPath = v;

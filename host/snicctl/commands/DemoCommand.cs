@@ -57,7 +57,7 @@ internal static class DemoCommand
                 var psi = new ProcessStartInfo(fw.Value.program) { RedirectStandardOutput = true, RedirectStandardError = true };
                 foreach (string a in fw.Value.prefix.Concat(["--board", board, "--agent", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
                     "--agent-tls", pki, "--seconds", seconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "--flows", "5000", "--rate", "200000",
-                    "--workers", "1"])) // two cards share this machine's cores with snicctl: one spinning worker each
+                    "--workers", "1", "--plan-wait", "60"])) // two cards share this machine's cores with snicctl: one spinning worker each
                 {
                     psi.ArgumentList.Add(a);
                 }
