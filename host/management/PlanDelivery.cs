@@ -83,7 +83,16 @@ public sealed class PlanDelivery(ManagementStore store, ManagementIdentity? iden
         TimeSpan delay = firstDelay;
         while (!cancel.IsCancellationRequested)
         {
-            IReadOnlyList<CardOutcome> round = await Reconcile(cancel).ConfigureAwait(false);
+            IReadOnlyList<CardOutcome> round;
+            try
+            {
+                round = await Reconcile(cancel).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+            {
+                return; // stopping mid-delivery is a normal stop
+            }
+
             bool behind = round.Any(o => o.State != "acked");
             delay = behind ? TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, maxDelay.Ticks)) : firstDelay;
             try

@@ -96,7 +96,7 @@ internal static class DemoCommand
                 await Task.Delay(1000, cancel);
                 foreach (var c in cards.Where(c => !c.Process.HasExited))
                 {
-                    using var client = new AgentClient(c.Card, TimeSpan.FromSeconds(2), identity);
+                    using var client = new AgentClient(c.Card, TimeSpan.FromSeconds(5), identity);
                     AgentReply r = await client.Get("/v1/counters", cancel);
                     if (!r.Ok)
                     {
@@ -123,7 +123,8 @@ internal static class DemoCommand
                     continue;
                 }
 
-                Console.WriteLine($"{c.Name} finished: exit {c.Process.ExitCode} ({(c.Process.ExitCode == 0 ? "every packet accounted for" : "see its log")})");
+                Console.WriteLine($"{c.Name} finished: exit {c.Process.ExitCode} ({(c.Process.ExitCode == 0 ? "every packet accounted for" : "see its log")}), " +
+                    $"last counters read: rx {last.GetValueOrDefault(c.Name)}");
                 failures += c.Process.ExitCode == 0 ? 0 : 1;
             }
 

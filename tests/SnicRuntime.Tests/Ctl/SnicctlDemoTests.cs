@@ -3,7 +3,12 @@ using Xunit;
 
 namespace SnicRuntime.Tests.Ctl;
 
+/// <summary>Tests that start whole card processes run alone, after the parallel ones: they are timing-sensitive on 2 cores.</summary>
+[CollectionDefinition("processes", DisableParallelization = true)]
+public sealed class ProcessesCollection;
+
 /// <summary><c>snicctl demo</c> end to end: two firmware processes, plan through their agents, counters, clean stop.</summary>
+[Collection("processes")]
 public sealed class SnicctlDemoTests
 {
     [Fact]
@@ -11,7 +16,7 @@ public sealed class SnicctlDemoTests
     {
         string dll = Path.Combine(TestPaths.RepoRoot, "host", "snicctl", "bin", "Release", "net9.0", "snicctl.dll");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = TestPaths.RepoRoot };
-        foreach (string a in new[] { dll, "demo", "--seconds", "2" })
+        foreach (string a in new[] { dll, "demo", "--seconds", "4" })
         {
             psi.ArgumentList.Add(a);
         }
@@ -24,6 +29,6 @@ public sealed class SnicctlDemoTests
         Assert.Contains("card-a acked, card-b acked", output, StringComparison.Ordinal);
         Assert.Contains("card-a finished: exit 0", output, StringComparison.Ordinal);
         Assert.Contains("card-b finished: exit 0", output, StringComparison.Ordinal);
-        Assert.Matches(@"card-a: +[0-9.]+ Kpps +rx +[1-9]", output); // the card forwarded traffic under the plan
+        Assert.Matches(@"card-a finished: exit 0 .*last counters read: rx [1-9]", output); // it forwarded traffic under the plan
     }
 }
