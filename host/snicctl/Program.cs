@@ -11,6 +11,7 @@ var root = new RootCommand("snicctl — manage SnicRuntime SmartNIC/DPU cards")
     CardQueryCommands.Flows(),
     CardQueryCommands.Stats(),
     DemoCommand.Create(),
+    TelemetryCommand.Create(),
 };
 root.Options.Add(State.Dir);
 root.Options.Add(State.Json);
