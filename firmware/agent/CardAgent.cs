@@ -75,6 +75,7 @@ public sealed class CardAgent : IAsyncDisposable
         if (logs is not null)
         {
             builder.Logging.AddProvider(new ForwardingLoggerProvider(logs));
+            builder.Logging.AddFilter("Microsoft", LogLevel.Warning); // not a line per request in the card's log
         }
 
         CardAgent? agent = null;

@@ -20,6 +20,10 @@ public sealed class ManagementStore : IDisposable
 {
     private const int SchemaVersion = 1;
     private readonly SqliteConnection _db;
+    // One connection, used by whoever shares this store in a process (a reconciler loop, a
+    // telemetry collector, a command): SQLite connections are not thread-safe, so every
+    // operation holds this lock.
+    private readonly Lock _gate = new();
 
     public ManagementStore(string path)
     {
@@ -55,31 +59,43 @@ public sealed class ManagementStore : IDisposable
 
     public void AddCard(Card card)
     {
-        ArgumentNullException.ThrowIfNull(card);
-        try
+        lock (_gate)
         {
-            Execute("INSERT INTO cards VALUES ($n, $a, $t, $b, $r, $d)", null,
-                ("$n", card.Name), ("$a", card.Address.ToString()), ("$t", card.Token), ("$b", card.Board), ("$r", card.Role), ("$d", card.Added.ToString("O")));
-        }
-        catch (SqliteException e) when (e.SqliteErrorCode == 19)
-        {
-            throw new InvalidOperationException($"a card named '{card.Name}' is already in the inventory", e);
+            ArgumentNullException.ThrowIfNull(card);
+            try
+            {
+                Execute("INSERT INTO cards VALUES ($n, $a, $t, $b, $r, $d)", null,
+                    ("$n", card.Name), ("$a", card.Address.ToString()), ("$t", card.Token), ("$b", card.Board), ("$r", card.Role), ("$d", card.Added.ToString("O")));
+            }
+            catch (SqliteException e) when (e.SqliteErrorCode == 19)
+            {
+                throw new InvalidOperationException($"a card named '{card.Name}' is already in the inventory", e);
+            }
         }
     }
 
-    public bool RemoveCard(string name) => Execute("DELETE FROM cards WHERE name = $n", null, ("$n", name)) > 0;
+    public bool RemoveCard(string name)
+    {
+        lock (_gate)
+        {
+            return Execute("DELETE FROM cards WHERE name = $n", null, ("$n", name)) > 0;
+        }
+    }
 
     public IReadOnlyList<Card> Cards()
     {
-        using SqliteCommand cmd = Command("SELECT name, address, token, board, role, added FROM cards ORDER BY name");
-        using SqliteDataReader r = cmd.ExecuteReader();
-        var list = new List<Card>();
-        while (r.Read())
+        lock (_gate)
         {
-            list.Add(new Card(r.GetString(0), new Uri(r.GetString(1)), r.GetString(2), r.IsDBNull(3) ? null : r.GetString(3), r.GetString(4), DateTimeOffset.Parse(r.GetString(5), System.Globalization.CultureInfo.InvariantCulture)));
+            using SqliteCommand cmd = Command("SELECT name, address, token, board, role, added FROM cards ORDER BY name");
+            using SqliteDataReader r = cmd.ExecuteReader();
+            var list = new List<Card>();
+            while (r.Read())
+            {
+                list.Add(new Card(r.GetString(0), new Uri(r.GetString(1)), r.GetString(2), r.IsDBNull(3) ? null : r.GetString(3), r.GetString(4), DateTimeOffset.Parse(r.GetString(5), System.Globalization.CultureInfo.InvariantCulture)));
+            }
+    
+            return list;
         }
-
-        return list;
     }
 
     public Card? FindCard(string name) => Cards().FirstOrDefault(c => c.Name == name);
@@ -87,27 +103,33 @@ public sealed class ManagementStore : IDisposable
     /// <summary>Appends a plan as the next generation (one more than the newest) and marks it pending for every card.</summary>
     public long Journal(Func<long, string> planForGeneration, string sha256)
     {
-        ArgumentNullException.ThrowIfNull(planForGeneration);
-        using SqliteTransaction tx = _db.BeginTransaction();
-        long generation = Scalar<long>("SELECT COALESCE(MAX(generation), 0) + 1 FROM plans", tx);
-        string now = DateTimeOffset.UtcNow.ToString("O");
-        Execute("INSERT INTO plans VALUES ($g, $j, $s, $d)", tx, ("$g", generation), ("$j", planForGeneration(generation)), ("$s", sha256), ("$d", now));
-        Execute("INSERT INTO deliveries SELECT name, $g, 'pending', '', $d FROM cards", tx, ("$g", generation), ("$d", now));
-        tx.Commit();
-        return generation;
+        lock (_gate)
+        {
+            ArgumentNullException.ThrowIfNull(planForGeneration);
+            using SqliteTransaction tx = _db.BeginTransaction();
+            long generation = Scalar<long>("SELECT COALESCE(MAX(generation), 0) + 1 FROM plans", tx);
+            string now = DateTimeOffset.UtcNow.ToString("O");
+            Execute("INSERT INTO plans VALUES ($g, $j, $s, $d)", tx, ("$g", generation), ("$j", planForGeneration(generation)), ("$s", sha256), ("$d", now));
+            Execute("INSERT INTO deliveries SELECT name, $g, 'pending', '', $d FROM cards", tx, ("$g", generation), ("$d", now));
+            tx.Commit();
+            return generation;
+        }
     }
 
     public IReadOnlyList<JournaledPlan> Plans()
     {
-        using SqliteCommand cmd = Command("SELECT generation, json, sha256, created FROM plans ORDER BY generation");
-        using SqliteDataReader r = cmd.ExecuteReader();
-        var list = new List<JournaledPlan>();
-        while (r.Read())
+        lock (_gate)
         {
-            list.Add(new JournaledPlan(r.GetInt64(0), r.GetString(1), r.GetString(2), DateTimeOffset.Parse(r.GetString(3), System.Globalization.CultureInfo.InvariantCulture)));
+            using SqliteCommand cmd = Command("SELECT generation, json, sha256, created FROM plans ORDER BY generation");
+            using SqliteDataReader r = cmd.ExecuteReader();
+            var list = new List<JournaledPlan>();
+            while (r.Read())
+            {
+                list.Add(new JournaledPlan(r.GetInt64(0), r.GetString(1), r.GetString(2), DateTimeOffset.Parse(r.GetString(3), System.Globalization.CultureInfo.InvariantCulture)));
+            }
+    
+            return list;
         }
-
-        return list;
     }
 
     public JournaledPlan? Latest()
@@ -116,27 +138,40 @@ public sealed class ManagementStore : IDisposable
         return all.Count == 0 ? null : all[^1];
     }
 
-    public void Record(string card, long generation, string state, string detail) =>
-        Execute("INSERT INTO deliveries VALUES ($c, $g, $s, $x, $d) ON CONFLICT(card, generation) DO UPDATE SET state = $s, detail = $x, updated = $d", null,
+    public void Record(string card, long generation, string state, string detail)
+    {
+        lock (_gate)
+        {
+            Execute("INSERT INTO deliveries VALUES ($c, $g, $s, $x, $d) ON CONFLICT(card, generation) DO UPDATE SET state = $s, detail = $x, updated = $d", null,
             ("$c", card), ("$g", generation), ("$s", state), ("$x", detail), ("$d", DateTimeOffset.UtcNow.ToString("O")));
+        }
+    }
 
     public IReadOnlyList<Delivery> Deliveries(long? generation = null)
     {
-        using SqliteCommand cmd = Command("SELECT card, generation, state, detail, updated FROM deliveries WHERE $g IS NULL OR generation = $g ORDER BY generation, card");
-        cmd.Parameters.AddWithValue("$g", (object?)generation ?? DBNull.Value);
-        using SqliteDataReader r = cmd.ExecuteReader();
-        var list = new List<Delivery>();
-        while (r.Read())
+        lock (_gate)
         {
-            list.Add(new Delivery(r.GetString(0), r.GetInt64(1), r.GetString(2), r.GetString(3), DateTimeOffset.Parse(r.GetString(4), System.Globalization.CultureInfo.InvariantCulture)));
+            using SqliteCommand cmd = Command("SELECT card, generation, state, detail, updated FROM deliveries WHERE $g IS NULL OR generation = $g ORDER BY generation, card");
+            cmd.Parameters.AddWithValue("$g", (object?)generation ?? DBNull.Value);
+            using SqliteDataReader r = cmd.ExecuteReader();
+            var list = new List<Delivery>();
+            while (r.Read())
+            {
+                list.Add(new Delivery(r.GetString(0), r.GetInt64(1), r.GetString(2), r.GetString(3), DateTimeOffset.Parse(r.GetString(4), System.Globalization.CultureInfo.InvariantCulture)));
+            }
+    
+            return list;
         }
-
-        return list;
     }
 
     /// <summary>The newest generation <paramref name="card"/> has acknowledged (0 for none).</summary>
-    public long AckedGeneration(string card) =>
-        Scalar<long>("SELECT COALESCE(MAX(generation), 0) FROM deliveries WHERE card = $c AND state = 'acked'", null, ("$c", card));
+    public long AckedGeneration(string card)
+    {
+        lock (_gate)
+        {
+            return Scalar<long>("SELECT COALESCE(MAX(generation), 0) FROM deliveries WHERE card = $c AND state = 'acked'", null, ("$c", card));
+        }
+    }
 
     private SqliteCommand Command(string sql, SqliteTransaction? tx = null, params (string Name, object? Value)[] args)
     {
@@ -163,5 +198,11 @@ public sealed class ManagementStore : IDisposable
         return (T)Convert.ChangeType(cmd.ExecuteScalar()!, typeof(T), System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    public void Dispose() => _db.Dispose();
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _db.Dispose();
+        }
+    }
 }

@@ -107,7 +107,9 @@ public sealed class PlanDeliveryTests : IAsyncLifetime
         Task reconciler = delivery.RunReconciler(TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(400), stop.Token);
         await Task.Delay(300);
         _cards[1] = await StartCard(address.Port);
-        while (_cards[1].Store.Current?.Generation != 1 && !stop.IsCancellationRequested)
+        // Done when the journal records the card's acknowledgement (the card applies the plan a
+        // moment before its answer reaches the reconciler).
+        while (_state.AckedGeneration("card1") != 1 && !stop.IsCancellationRequested)
         {
             await Task.Delay(20);
         }
