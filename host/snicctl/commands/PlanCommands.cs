@@ -79,6 +79,45 @@ internal static class PlanCommands
             return ExitCodes.Ok;
         });
 
-        return new Command("plans", "change plans") { validate, list, show };
+        var from = new Argument<long>("from") { Description = "older generation" };
+        var to = new Argument<long>("to") { Description = "newer generation" };
+        var diff = new Command("diff", "what changed between two journaled generations, object by object") { from, to };
+        diff.SetAction(parse =>
+        {
+            using Management.ManagementStore state = State.Open(parse);
+            var plans = state.Plans();
+            var a = plans.FirstOrDefault(p => p.Generation == parse.GetValue(from));
+            var b = plans.FirstOrDefault(p => p.Generation == parse.GetValue(to));
+            if (a is null || b is null)
+            {
+                Console.Error.WriteLine($"snicctl plans diff: generation {(a is null ? parse.GetValue(from) : parse.GetValue(to))} is not in the journal");
+                return ExitCodes.Rejected;
+            }
+
+            var changes = Management.PlanDiff.Compare(a.Json, b.Json);
+            if (parse.GetValue(State.Json))
+            {
+                State.WriteJson(w =>
+                {
+                    w.WriteStartArray();
+                    foreach (var c in changes)
+                    {
+                        w.WriteStartObject();
+                        w.WriteString("change", c.Kind switch { '+' => "added", '-' => "removed", _ => "changed" });
+                        w.WriteString("section", c.Section);
+                        w.WriteString("key", c.Key);
+                        w.WriteEndObject();
+                    }
+
+                    w.WriteEndArray();
+                });
+                return ExitCodes.Ok;
+            }
+
+            Console.WriteLine(changes.Count == 0 ? "no changes" : string.Join('\n', changes));
+            return ExitCodes.Ok;
+        });
+
+        return new Command("plans", "change plans") { validate, list, show, diff };
     }
 }

@@ -81,6 +81,14 @@ public sealed class SnicctlManagementTests : IAsyncLifetime
         JsonElement flows = JsonDocument.Parse(Snicctl("flows", "card0", "--json", "--eni", "eni1").Out).RootElement;
         Assert.Equal(0, flows.GetProperty("flows").GetArrayLength());
         Assert.Contains("generation 1", Snicctl("stats", "card0").Out, StringComparison.Ordinal);
+
+        string moved = Path.Combine(_dir, "moved.json");
+        File.WriteAllText(moved, Pipeline.PlanEdit.Edit("full.json", p => p["mappings"]![0]!["underlay_ip"] = "172.16.1.30"));
+        Assert.Equal(0, Snicctl("apply", moved).Code);
+        Assert.Equal(2, _store.Current!.Generation);
+        var diff = Snicctl("plans", "diff", "1", "2");
+        Assert.Equal("~ mappings vnet1/10.1.2.50", diff.Out.Trim());
+        Assert.Equal(1, Snicctl("plans", "diff", "1", "7").Code);
     }
 
     [Fact]
