@@ -61,14 +61,7 @@ public sealed class FlowStageCounters
 /// </summary>
 public sealed class WorkerFlows<TMiss> : IDisposable where TMiss : struct, IFlowMissHandler
 {
-    private readonly FlowKeyV4[] _keys4;
-    private readonly FlowKeyV6[] _keys6;
-    private readonly int[] _index4;
-    private readonly int[] _index6;
-    private readonly int[] _pos4;
-    private readonly int[] _pos6;
-    private readonly bool[] _forward4;
-    private readonly bool[] _forward6;
+    private readonly FlowKeyBurst _burst;
     private TMiss _miss;
 
     public WorkerFlows(int capacityPerFamily, TMiss miss, AgingPolicy? aging = null, int burst = 256)
@@ -76,14 +69,7 @@ public sealed class WorkerFlows<TMiss> : IDisposable where TMiss : struct, IFlow
         V4 = new FlowTable<FlowKeyV4>(capacityPerFamily, aging: aging);
         V6 = new FlowTable<FlowKeyV6>(capacityPerFamily, aging: aging);
         _miss = miss;
-        _keys4 = new FlowKeyV4[burst];
-        _keys6 = new FlowKeyV6[burst];
-        _index4 = new int[burst];
-        _index6 = new int[burst];
-        _pos4 = new int[burst];
-        _pos6 = new int[burst];
-        _forward4 = new bool[burst];
-        _forward6 = new bool[burst];
+        _burst = new FlowKeyBurst(burst);
     }
 
     public FlowTable<FlowKeyV4> V4 { get; }
@@ -109,7 +95,7 @@ public sealed class WorkerFlows<TMiss> : IDisposable where TMiss : struct, IFlow
     /// </summary>
     public void Process(int ingressPort, ReadOnlySpan<PacketRef> packets, Span<ParsedPacket> meta, Span<ushort> egress, Span<DropReason> drops)
     {
-        int n4 = 0, n6 = 0;
+        _burst.Clear();
         for (int i = 0; i < meta.Length; i++)
         {
             if (egress[i] != Egress.Pending)
@@ -130,47 +116,37 @@ public sealed class WorkerFlows<TMiss> : IDisposable where TMiss : struct, IFlow
 
             ReadOnlySpan<byte> frame = packets[i].Data;
             uint scope = p.IsTunneled ? Math.Min(p.Vni, FlowKeyV4.MaxScope) : 0;
-            int l3 = p.L3;
-            if (p.IsIpv6)
-            {
-                _keys6[n6] = FlowKeyV6.Create(scope, frame.Slice(l3 + 8, 16), frame.Slice(l3 + 24, 16), p.SrcPort, p.DstPort, p.L4Protocol, out _forward6[n6]);
-                _index6[n6++] = i;
-            }
-            else
-            {
-                _keys4[n4] = FlowKeyV4.Create(scope, BinaryPrimitives.ReadUInt32BigEndian(frame[(l3 + 12)..]),
-                    BinaryPrimitives.ReadUInt32BigEndian(frame[(l3 + 16)..]), p.SrcPort, p.DstPort, p.L4Protocol, out _forward4[n4]);
-                _index4[n4++] = i;
-            }
+            _burst.Add(i, frame, in p, scope);
         }
 
+        int n4 = _burst.Count4, n6 = _burst.Count6;
         if (n4 != 0)
         {
-            V4.LookupBulk(_keys4.AsSpan(0, n4), _pos4);
-            ApplyHits(V4, n4, _index4, _pos4, packets, meta, egress);
+            V4.LookupBulk(_burst.Keys4.AsSpan(0, n4), _burst.Positions4);
+            ApplyHits(V4, n4, _burst.Index4, _burst.Positions4, packets, meta, egress);
         }
 
         if (n6 != 0)
         {
-            V6.LookupBulk(_keys6.AsSpan(0, n6), _pos6);
-            ApplyHits(V6, n6, _index6, _pos6, packets, meta, egress);
+            V6.LookupBulk(_burst.Keys6.AsSpan(0, n6), _burst.Positions6);
+            ApplyHits(V6, n6, _burst.Index6, _burst.Positions6, packets, meta, egress);
         }
 
         // Slow path, after every hit is applied: inserting may relocate flows (cuckoo), which
         // would invalidate positions looked up above.
         for (int k = 0; k < n4; k++)
         {
-            if (_pos4[k] < 0)
+            if (_burst.Positions4[k] < 0)
             {
-                Miss(V4, in _keys4[k], _forward4[k], ingressPort, _index4[k], packets, meta, egress, drops);
+                Miss(V4, in _burst.Keys4[k], _burst.Forward4[k], ingressPort, _burst.Index4[k], packets, meta, egress, drops);
             }
         }
 
         for (int k = 0; k < n6; k++)
         {
-            if (_pos6[k] < 0)
+            if (_burst.Positions6[k] < 0)
             {
-                Miss(V6, in _keys6[k], _forward6[k], ingressPort, _index6[k], packets, meta, egress, drops);
+                Miss(V6, in _burst.Keys6[k], _burst.Forward6[k], ingressPort, _burst.Index6[k], packets, meta, egress, drops);
             }
         }
     }

@@ -26,14 +26,7 @@ namespace SnicRuntime.Firmware.Pipeline;
 public sealed partial class PolicyPipeline : IDisposable
 {
     private readonly PolicyStore _store;
-    private readonly FlowKeyV4[] _keys4;
-    private readonly FlowKeyV6[] _keys6;
-    private readonly int[] _index4;
-    private readonly int[] _index6;
-    private readonly int[] _pos4;
-    private readonly int[] _pos6;
-    private readonly bool[] _forward4;
-    private readonly bool[] _forward6;
+    private readonly FlowKeyBurst _burst;
     private readonly short[] _eniOf;
     private readonly bool[] _outbound;
     private readonly uint[] _action;
@@ -53,14 +46,7 @@ public sealed partial class PolicyPipeline : IDisposable
         _store = store ?? throw new ArgumentNullException(nameof(store));
         V4 = new FlowTable<FlowKeyV4>(flowCapacityPerFamily, aging: aging);
         V6 = new FlowTable<FlowKeyV6>(flowCapacityPerFamily, aging: aging);
-        _keys4 = new FlowKeyV4[burst];
-        _keys6 = new FlowKeyV6[burst];
-        _index4 = new int[burst];
-        _index6 = new int[burst];
-        _pos4 = new int[burst];
-        _pos6 = new int[burst];
-        _forward4 = new bool[burst];
-        _forward6 = new bool[burst];
+        _burst = new FlowKeyBurst(burst);
         _eniOf = new short[burst];
         _outbound = new bool[burst];
         _action = new uint[burst];
@@ -107,7 +93,7 @@ public sealed partial class PolicyPipeline : IDisposable
             _lastMac = ulong.MaxValue;
         }
 
-        int n4 = 0, n6 = 0;
+        _burst.Clear();
         for (int i = 0; i < meta.Length; i++)
         {
             if (egress[i] != Egress.Pending)
@@ -126,30 +112,20 @@ public sealed partial class PolicyPipeline : IDisposable
             ref readonly ParsedPacket p = ref meta[i];
             ReadOnlySpan<byte> frame = packets[i].Data;
             uint scope = (uint)_eniOf[i];
-            int l3 = p.L3;
-            if (p.IsIpv6)
-            {
-                _keys6[n6] = FlowKeyV6.Create(scope, frame.Slice(l3 + 8, 16), frame.Slice(l3 + 24, 16), p.SrcPort, p.DstPort, p.L4Protocol, out _forward6[n6]);
-                _index6[n6++] = i;
-            }
-            else
-            {
-                _keys4[n4] = FlowKeyV4.Create(scope, BinaryPrimitives.ReadUInt32BigEndian(frame[(l3 + 12)..]),
-                    BinaryPrimitives.ReadUInt32BigEndian(frame[(l3 + 16)..]), p.SrcPort, p.DstPort, p.L4Protocol, out _forward4[n4]);
-                _index4[n4++] = i;
-            }
+            _burst.Add(i, frame, in p, scope);
         }
 
+        int n4 = _burst.Count4, n6 = _burst.Count6;
         if (n4 != 0)
         {
-            V4.LookupBulk(_keys4.AsSpan(0, n4), _pos4, prefetchEntries: true);
-            ApplyHits(V4, n4, _index4, _pos4, packets, meta, egress, drops, ingressPort);
+            V4.LookupBulk(_burst.Keys4.AsSpan(0, n4), _burst.Positions4, prefetchEntries: true);
+            ApplyHits(V4, n4, _burst.Index4, _burst.Positions4, packets, meta, egress, drops, ingressPort);
         }
 
         if (n6 != 0)
         {
-            V6.LookupBulk(_keys6.AsSpan(0, n6), _pos6, prefetchEntries: true);
-            ApplyHits(V6, n6, _index6, _pos6, packets, meta, egress, drops, ingressPort);
+            V6.LookupBulk(_burst.Keys6.AsSpan(0, n6), _burst.Positions6, prefetchEntries: true);
+            ApplyHits(V6, n6, _burst.Index6, _burst.Positions6, packets, meta, egress, drops, ingressPort);
         }
 
         // Slow path after every hit is applied: inserting may relocate flows (cuckoo). The policy
@@ -157,19 +133,19 @@ public sealed partial class PolicyPipeline : IDisposable
         int m = 0;
         for (int k = 0; k < n4; k++)
         {
-            if (_pos4[k] < 0)
+            if (_burst.Positions4[k] < 0)
             {
-                _mCannotCreate[m] = _pos4[k] == -1 && CannotCreate(in meta[_index4[k]]);
-                _mPacket[m++] = _index4[k];
+                _mCannotCreate[m] = _burst.Positions4[k] == -1 && CannotCreate(in meta[_burst.Index4[k]]);
+                _mPacket[m++] = _burst.Index4[k];
             }
         }
 
         for (int k = 0; k < n6; k++)
         {
-            if (_pos6[k] < 0)
+            if (_burst.Positions6[k] < 0)
             {
-                _mCannotCreate[m] = _pos6[k] == -1 && CannotCreate(in meta[_index6[k]]);
-                _mPacket[m++] = _index6[k];
+                _mCannotCreate[m] = _burst.Positions6[k] == -1 && CannotCreate(in meta[_burst.Index6[k]]);
+                _mPacket[m++] = _burst.Index6[k];
             }
         }
 
@@ -182,17 +158,17 @@ public sealed partial class PolicyPipeline : IDisposable
         int j = 0;
         for (int k = 0; k < n4; k++)
         {
-            if (_pos4[k] < 0)
+            if (_burst.Positions4[k] < 0)
             {
-                Miss(V4, in _keys4[k], _forward4[k], j++, ingressPort, packets, meta, egress, drops);
+                Miss(V4, in _burst.Keys4[k], _burst.Forward4[k], j++, ingressPort, packets, meta, egress, drops);
             }
         }
 
         for (int k = 0; k < n6; k++)
         {
-            if (_pos6[k] < 0)
+            if (_burst.Positions6[k] < 0)
             {
-                Miss(V6, in _keys6[k], _forward6[k], j++, ingressPort, packets, meta, egress, drops);
+                Miss(V6, in _burst.Keys6[k], _burst.Forward6[k], j++, ingressPort, packets, meta, egress, drops);
             }
         }
     }

@@ -238,10 +238,13 @@ public sealed class Dataplane : IDisposable
     /// <summary>Flow counters summed over workers (zero when the stage has no flow table).</summary>
     public FlowSummary FlowTotals()
     {
+        // Each worker's tables, whichever stage owns them: (IPv4, IPv6, lookup hits, misses).
+        var tables = _flows.Select(f => (f.V4, f.V6, Volatile.Read(ref f.Counters.Hits), Volatile.Read(ref f.Counters.Misses)))
+            .Concat(_pipelines.Select(p => (p.V4, p.V6, Volatile.Read(ref p.Counters.FlowHits), Volatile.Read(ref p.Counters.FlowMisses))));
         long created = 0, aged = 0, deleted = 0, full = 0, hits = 0, misses = 0, active = 0, capacity = 0;
-        foreach (WorkerFlows<DefaultFlowPolicy> f in _flows)
+        foreach ((FlowTable<FlowKeyV4> v4, FlowTable<FlowKeyV6> v6, long h, long m) in tables)
         {
-            foreach (var c in new[] { f.V4.Counters, f.V6.Counters })
+            foreach (FlowTableCounters c in new[] { v4.Counters, v6.Counters })
             {
                 created += Volatile.Read(ref c.Created);
                 deleted += Volatile.Read(ref c.Deleted);
@@ -249,26 +252,10 @@ public sealed class Dataplane : IDisposable
                 aged += c.TotalAged;
             }
 
-            hits += Volatile.Read(ref f.Counters.Hits);
-            misses += Volatile.Read(ref f.Counters.Misses);
-            active += f.V4.Count + f.V6.Count;
-            capacity += f.V4.Capacity + f.V6.Capacity;
-        }
-
-        foreach (Pipeline.PolicyPipeline p in _pipelines)
-        {
-            foreach (var c in new[] { p.V4.Counters, p.V6.Counters })
-            {
-                created += Volatile.Read(ref c.Created);
-                deleted += Volatile.Read(ref c.Deleted);
-                full += Volatile.Read(ref c.InsertFailedFull);
-                aged += c.TotalAged;
-            }
-
-            hits += Volatile.Read(ref p.Counters.FlowHits);
-            misses += Volatile.Read(ref p.Counters.FlowMisses);
-            active += p.V4.Count + p.V6.Count;
-            capacity += p.V4.Capacity + p.V6.Capacity;
+            hits += h;
+            misses += m;
+            active += v4.Count + v6.Count;
+            capacity += v4.Capacity + v6.Capacity;
         }
 
         return new FlowSummary(created, aged, deleted, full, hits, misses, active, capacity);

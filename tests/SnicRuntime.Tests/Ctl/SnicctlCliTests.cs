@@ -11,25 +11,9 @@ public sealed class SnicctlCliTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static (int Code, string Out, string Err) Snicctl(params string[] args)
-    {
-        string dll = Path.Combine(TestPaths.RepoRoot, "host", "snicctl", "bin", "Release", "net9.0", "snicctl.dll");
-        Assert.True(File.Exists(dll), $"{dll} not built (dotnet build SnicRuntime.sln -c Release)");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(dll);
-        foreach (string a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
+    private static (int Code, string Out, string Err) Snicctl(params string[] args) => SnicctlProcess.Run(args);
 
-        using Process p = Process.Start(psi)!;
-        Task<string> err = p.StandardError.ReadToEndAsync();
-        string output = p.StandardOutput.ReadToEnd();
-        Assert.True(p.WaitForExit(60_000));
-        return (p.ExitCode, output, err.Result);
-    }
-
-    private static string Plan(string name) => Path.Combine(TestPaths.RepoRoot, "examples", "plans", name);
+    private static string Plan(string name) => SnicctlProcess.Plan(name);
 
     [Fact]
     public void Plans_validate_accepts_the_examples_and_lists_every_error_of_a_bad_plan()

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Xunit;
 
 namespace SnicRuntime.Tests.Ctl;
@@ -14,18 +13,8 @@ public sealed class SnicctlDemoTests
     [Fact]
     public async Task Demo_runs_two_cards_applies_the_plan_through_their_agents_and_stops_by_itself()
     {
-        string dll = Path.Combine(TestPaths.RepoRoot, "host", "snicctl", "bin", "Release", "net9.0", "snicctl.dll");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = TestPaths.RepoRoot };
-        foreach (string a in new[] { dll, "demo", "--seconds", "4" })
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using Process p = Process.Start(psi)!;
-        Task<string> err = p.StandardError.ReadToEndAsync();
-        string output = await p.StandardOutput.ReadToEndAsync();
-        Assert.True(p.WaitForExit(90_000), "the demo must stop by itself");
-        Assert.True(p.ExitCode == 0, output + await err);
+        var (code, output, err) = await Task.Run(() => SnicctlProcess.Run("demo", "--seconds", "4"));
+        Assert.True(code == 0, output + err);
         Assert.Contains("card-a acked, card-b acked", output, StringComparison.Ordinal);
         Assert.Contains("card-a finished: exit 0", output, StringComparison.Ordinal);
         Assert.Contains("card-b finished: exit 0", output, StringComparison.Ordinal);

@@ -34,24 +34,9 @@ public sealed class SnicctlManagementTests : IAsyncLifetime
         Directory.Delete(_dir, recursive: true);
     }
 
-    private (int Code, string Out, string Err) Snicctl(params string[] args)
-    {
-        string dll = Path.Combine(TestPaths.RepoRoot, "host", "snicctl", "bin", "Release", "net9.0", "snicctl.dll");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(dll);
-        foreach (string a in args.Concat(["--state", Path.Combine(_dir, "state")]))
-        {
-            psi.ArgumentList.Add(a);
-        }
+    private (int Code, string Out, string Err) Snicctl(params string[] args) => SnicctlProcess.Run([.. args, "--state", Path.Combine(_dir, "state")]);
 
-        using Process p = Process.Start(psi)!;
-        Task<string> err = p.StandardError.ReadToEndAsync();
-        string output = p.StandardOutput.ReadToEnd();
-        Assert.True(p.WaitForExit(60_000));
-        return (p.ExitCode, output, err.Result);
-    }
-
-    private static string Plan(string name) => Path.Combine(TestPaths.RepoRoot, "examples", "plans", name);
+    private static string Plan(string name) => SnicctlProcess.Plan(name);
 
     [Fact]
     public void Add_a_card_apply_a_plan_and_read_it_back()

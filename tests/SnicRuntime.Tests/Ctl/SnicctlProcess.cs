@@ -1,0 +1,28 @@
+using System.Diagnostics;
+using Xunit;
+
+namespace SnicRuntime.Tests.Ctl;
+
+/// <summary>Runs the built snicctl as a user would (a separate process), returning exit code, stdout and stderr.</summary>
+internal static class SnicctlProcess
+{
+    public static string Plan(string name) => Path.Combine(TestPaths.RepoRoot, "examples", "plans", name);
+
+    public static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        string dll = Path.Combine(TestPaths.RepoRoot, "host", "snicctl", "bin", "Release", "net9.0", "snicctl.dll");
+        Assert.True(File.Exists(dll), $"{dll} not built (dotnet build SnicRuntime.sln -c Release)");
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = TestPaths.RepoRoot };
+        psi.ArgumentList.Add(dll);
+        foreach (string a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using Process p = Process.Start(psi)!;
+        Task<string> err = p.StandardError.ReadToEndAsync();
+        string output = p.StandardOutput.ReadToEnd();
+        Assert.True(p.WaitForExit(90_000), "snicctl did not finish in 90 s");
+        return (p.ExitCode, output, err.GetAwaiter().GetResult());
+    }
+}
