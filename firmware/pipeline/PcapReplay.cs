@@ -105,12 +105,15 @@ public static class PcapReplay
             var outCount = new Dictionary<int, long>();
             Span<PacketRef> one = stackalloc PacketRef[1];
             Span<PacketRef> drained = new PacketRef[64];
-            long tooBig = 0;
+            long tooBig = 0, noBuffer = 0;
             foreach (PcapRecord record in input)
             {
                 if (!pool.TryAlloc(out PacketRef packet) || !packet.SetLength(record.Data.Length))
                 {
+                    // Counted either way: a frame the buffers cannot hold, or (never expected, since
+                    // every packet is drained before the next) no free buffer.
                     tooBig += packet.IsNull ? 0 : 1;
+                    noBuffer += packet.IsNull ? 1 : 0;
                     if (!packet.IsNull)
                     {
                         pool.Free(packet);
@@ -147,6 +150,11 @@ public static class PcapReplay
                 {
                     drops[((DropReason)r).ToString()] = byReason[r];
                 }
+            }
+
+            if (noBuffer != 0)
+            {
+                drops["NoBuffer"] = noBuffer;
             }
 
             if (tooBig != 0)
