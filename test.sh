@@ -18,6 +18,7 @@ if [[ "${CI:-}" == "true" ]]; then system=1; fi
 need_apt=()
 command -v tshark >/dev/null || need_apt+=(tshark)
 /usr/bin/python3 -c "import scapy" 2>/dev/null || need_apt+=(python3-scapy)
+command -v promtool >/dev/null || need_apt+=(prometheus) # promtool checks our Prometheus text
 if ((${#need_apt[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
     echo "test.sh: needs ${need_apt[*]}; run as root or install them first" >&2
@@ -25,7 +26,7 @@ if ((${#need_apt[@]})); then
   fi
   echo "== installing ${need_apt[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
 echo "== build"

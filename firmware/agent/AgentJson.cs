@@ -17,7 +17,16 @@ public sealed record ErrorItem(string Path, string Reason);
 /// <summary>Every refusal: a status code and a plain reason (plus plan errors when there are).</summary>
 public sealed record ProblemReply(int Status, string Error, IReadOnlyList<ErrorItem>? Errors = null);
 
-public sealed record WorkerReply(int Id, long RxPackets, long RxBytes, long TxPackets, long TxBytes, long Drops);
+/// <summary>
+/// One worker's counters. <c>BusyNs</c> is time spent on bursts that carried packets (idle polls
+/// excluded); <c>LatencyBuckets</c> counts packets per burst-latency bucket whose upper bounds
+/// are <see cref="CountersReply.LatencyBoundsNs"/> (the last unbounded).
+/// </summary>
+public sealed record WorkerReply(int Id, long RxPackets, long RxBytes, long TxPackets, long TxBytes, long Drops, long BusyNs,
+    long LatencySumNs, IReadOnlyList<long> LatencyBuckets);
+
+/// <summary>One port: link, counters and how many packets wait in each rx queue (-1: the driver cannot tell).</summary>
+public sealed record PortReply(int Id, string Name, bool LinkUp, long RxPackets, long TxPackets, long RxMissed, IReadOnlyList<int> RxQueueDepths);
 
 public sealed record CountersReply(
     long Generation,
@@ -27,7 +36,11 @@ public sealed record CountersReply(
     long FlowsCapacity,
     long FlowsCreated,
     long FlowsAged,
-    long AuthFailures);
+    long AuthFailures,
+    long PlansInstalled,
+    IReadOnlyList<PortReply> Ports,
+    double CpuMhz,
+    IReadOnlyList<double> LatencyBoundsNs);
 
 public sealed record FlowReply(int Worker, string Eni, byte Protocol, string AddressA, ushort PortA, string AddressB, ushort PortB,
     bool OpenedByA, string Tcp, uint Packets, uint Bytes, uint IdleMs, ushort Generation, string Action);

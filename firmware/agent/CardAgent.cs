@@ -201,11 +201,21 @@ public sealed class CardAgent : IAsyncDisposable
         var workers = _dataplane.Workers.Select(w =>
         {
             WorkerSnapshot s = w.Counters.Snapshot();
-            return new WorkerReply(w.Id, s.RxPackets, s.RxBytes, s.TxPackets, s.TxBytes, s.Drops);
+            return new WorkerReply(w.Id, s.RxPackets, s.RxBytes, s.TxPackets, s.TxBytes, s.Drops, w.Counters.BusyNanoseconds,
+                w.Counters.LatencySumNanoseconds, w.Counters.LatencySnapshot());
+        }).ToList();
+        var ports = _dataplane.Ports.Select(p =>
+        {
+            Hal.PortCounters pc = p.ReadCounters();
+            return new PortReply(p.Id, p.Name, p.LinkUp, pc.RxPackets, pc.TxPackets, pc.RxRingFullDrops,
+                Enumerable.Range(0, p.QueueCount).Select(p.RxQueueDepth).ToList());
         }).ToList();
         var drops = _dataplane.DropsByReason().ToDictionary(x => x.Key.ToString(), x => x.Value);
+        // JSON has no infinity: the last (unbounded) bucket's bound is sent as -1.
+        var bounds = Enumerable.Range(0, BurstLatency.BucketCount)
+            .Select(i => BurstLatency.UpperBoundNs(i) is var b && double.IsPositiveInfinity(b) ? -1 : b).ToList();
         return Write(ctx, 200, new CountersReply(_policy.Current?.Generation ?? 0, workers, drops, flows.Active, flows.Capacity, flows.Created,
-            flows.Aged, AuthFailures), AgentJsonContext.Default.CountersReply);
+            flows.Aged, AuthFailures, _policy.Installed, ports, FirmwareIdentity.CpuMhz, bounds), AgentJsonContext.Default.CountersReply);
     }
 
     private Task Flows(HttpContext ctx)

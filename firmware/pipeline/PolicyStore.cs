@@ -14,9 +14,13 @@ public sealed class PolicyStore(int portCount = 0)
 {
     private readonly Lock _apply = new();
     private volatile PolicyTables? _current;
+    private long _installed;
 
     /// <summary>The running generation (null until the first plan).</summary>
     public PolicyTables? Current => _current;
+
+    /// <summary>Generations compiled and swapped in since start (no-op re-applies not counted): how a test sees nothing was applied twice.</summary>
+    public long Installed => Volatile.Read(ref _installed);
 
     /// <summary>
     /// Validates and compiles <paramref name="plan"/> and swaps it in. Refused when invalid (every
@@ -48,6 +52,7 @@ public sealed class PolicyStore(int portCount = 0)
             }
 
             _current = tables;
+            Volatile.Write(ref _installed, _installed + 1);
             return new ApplyResult(true, tables.Generation, []);
         }
     }

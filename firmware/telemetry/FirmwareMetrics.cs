@@ -25,6 +25,8 @@ public sealed class FirmwareMetrics : IDisposable
         _meter.CreateObservableCounter("snic.worker.tx.packets", () => PerWorker(dataplane, c => c.TxPackets), "{packet}", "packets transmitted, per worker");
         _meter.CreateObservableCounter("snic.worker.tx.bytes", () => PerWorker(dataplane, c => c.TxBytes), "By", "bytes transmitted, per worker");
         _meter.CreateObservableCounter("snic.worker.idle.polls", () => PerWorker(dataplane, c => c.IdlePolls), "{poll}", "polls that found no packet, per worker");
+        _meter.CreateObservableCounter("snic.worker.busy.time", () => PerWorker(dataplane, c => c.BusyNanoseconds), "ns", "time spent on bursts that carried packets, per worker");
+        _meter.CreateObservableGauge("snic.port.rx.queue.depth", () => QueueDepths(dataplane), "{packet}", "packets waiting in each rx queue");
         _meter.CreateObservableCounter("snic.drops", () => Drops(dataplane), "{packet}", "packets dropped, by reason");
         _meter.CreateObservableGauge("snic.flows.active", () => Flows(dataplane, f => f.Active), "{flow}", "flows in the tables");
         _meter.CreateObservableGauge("snic.flows.capacity", () => Flows(dataplane, f => f.Capacity), "{flow}", "flow table capacity");
@@ -40,6 +42,10 @@ public sealed class FirmwareMetrics : IDisposable
     // never torn, and a value one burst old is what a collector expects.
     private static IEnumerable<Measurement<long>> PerWorker(Dataplane d, Func<WorkerCounters, long> read) =>
         d.Workers.Select(w => new Measurement<long>(read(w.Counters), new KeyValuePair<string, object?>("worker", w.Id)));
+
+    private static IEnumerable<Measurement<int>> QueueDepths(Dataplane d) =>
+        d.Ports.SelectMany(p => Enumerable.Range(0, p.QueueCount).Select(q => new Measurement<int>(p.RxQueueDepth(q),
+            new KeyValuePair<string, object?>("port", p.Name), new KeyValuePair<string, object?>("queue", q))));
 
     private static IEnumerable<Measurement<long>> Drops(Dataplane d) =>
         d.DropsByReason().Select(x => new Measurement<long>(x.Value, new KeyValuePair<string, object?>("reason", x.Key.ToString())));

@@ -20,12 +20,39 @@ public sealed class WorkerCounters
     public long TxBytes;
     public long Bursts;
     public long IdlePolls;
+    /// <summary>Time spent on bursts that carried packets, in <see cref="System.Diagnostics.Stopwatch"/> ticks (idle polling excluded).</summary>
+    public long BusyTicks;
+    /// <summary>Sum over packets of their burst's latency, in Stopwatch ticks (the histogram's sum).</summary>
+    public long LatencySumTicks;
 #pragma warning disable CS0169, IDE0051
     private long _pad8, _pad9, _pad10, _pad11, _pad12, _pad13, _pad14, _pad15;
 #pragma warning restore CS0169, IDE0051
 
     /// <summary>Drops by <see cref="DropReason"/> (index = reason).</summary>
     public long[] Drops { get; } = new long[(int)DropReason.Count];
+
+    /// <summary>Packets per <see cref="BurstLatency"/> bucket.</summary>
+    public long[] LatencyBuckets { get; } = new long[BurstLatency.BucketCount];
+
+    /// <summary>Time spent on bursts, in nanoseconds.</summary>
+    public long BusyNanoseconds => TicksToNs(Volatile.Read(ref BusyTicks));
+
+    /// <summary>Sum of per-packet burst latencies, in nanoseconds.</summary>
+    public long LatencySumNanoseconds => TicksToNs(Volatile.Read(ref LatencySumTicks));
+
+    public long[] LatencySnapshot()
+    {
+        var copy = new long[LatencyBuckets.Length];
+        for (int i = 0; i < copy.Length; i++)
+        {
+            copy[i] = Volatile.Read(ref LatencyBuckets[i]);
+        }
+
+        return copy;
+    }
+
+    internal static long TicksToNs(long ticks) =>
+        System.Diagnostics.Stopwatch.Frequency == 1_000_000_000 ? ticks : (long)(ticks * (1e9 / System.Diagnostics.Stopwatch.Frequency));
 
     public long TotalDrops
     {

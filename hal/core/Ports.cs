@@ -18,6 +18,9 @@ public interface IPort : IDisposable
     bool LinkUp { get; }
 
     PortCounters ReadCounters();
+
+    /// <summary>Packets waiting in rx queue <paramref name="queue"/> (a sample; any thread may ask), or -1 when the driver cannot tell.</summary>
+    int RxQueueDepth(int queue);
 }
 
 /// <summary>

@@ -91,6 +91,8 @@ public sealed class EmulatedPort : IPort
 
     public PortCounters ReadCounters() => PortCounters.Sum(_rxCounters, _txCounters);
 
+    public int RxQueueDepth(int queue) => _rxRings[queue].Count;
+
     /// <summary>Packets waiting in rx rings (not yet taken by workers).</summary>
     public int RxPending => _rxRings.Sum(r => r.Count);
 

@@ -53,7 +53,11 @@ public sealed class PlanDelivery(ManagementStore store, ManagementIdentity? iden
         return new ApplyOutcome(generation, [], outcomes);
     }
 
-    /// <summary>Sends the newest generation to every card that has not acknowledged it. Returns what happened to each such card.</summary>
+    /// <summary>
+    /// Sends the newest generation to every card that does not run it: cards that never
+    /// acknowledged it, and cards that did but now report an older generation (they restarted
+    /// with nothing, or were reflashed). Returns what happened to each card it sent to.
+    /// </summary>
     public async Task<IReadOnlyList<CardOutcome>> Reconcile(CancellationToken cancel = default)
     {
         JournaledPlan? latest = store.Latest();
@@ -65,20 +69,31 @@ public sealed class PlanDelivery(ManagementStore store, ManagementIdentity? iden
 
         foreach (Card card in store.Cards())
         {
-            if (store.AckedGeneration(card.Name) < latest.Generation)
+            if (store.AckedGeneration(card.Name) >= latest.Generation && await Runs(card, latest.Generation, cancel).ConfigureAwait(false))
             {
-                outcomes.Add(await Deliver(card, latest.Generation, cancel).ConfigureAwait(false));
+                continue;
             }
+
+            outcomes.Add(await Deliver(card, latest.Generation, cancel).ConfigureAwait(false));
         }
 
         return outcomes;
+    }
+
+    // Asks the card which generation it runs. An unreachable card counts as running it: there is
+    // nothing to send until it answers, and when it answers it is asked again.
+    private async Task<bool> Runs(Card card, long generation, CancellationToken cancel)
+    {
+        using var client = new AgentClient(card, TimeSpan.FromSeconds(5), identity);
+        AgentReply reply = await client.Get("/v1/plan", cancel).ConfigureAwait(false);
+        return !reply.Ok || reply.Body!.Value.GetProperty("generation").GetInt64() >= generation;
     }
 
     /// <summary>
     /// Reconciles until every card has the newest generation or <paramref name="cancel"/> fires,
     /// backing off (doubling up to <paramref name="maxDelay"/>) while some card stays behind.
     /// </summary>
-    public async Task RunReconciler(TimeSpan firstDelay, TimeSpan maxDelay, CancellationToken cancel)
+    public async Task RunReconciler(TimeSpan firstDelay, TimeSpan maxDelay, CancellationToken cancel, Action<CardOutcome>? report = null)
     {
         TimeSpan delay = firstDelay;
         while (!cancel.IsCancellationRequested)
@@ -91,6 +106,11 @@ public sealed class PlanDelivery(ManagementStore store, ManagementIdentity? iden
             catch (OperationCanceledException) when (cancel.IsCancellationRequested)
             {
                 return; // stopping mid-delivery is a normal stop
+            }
+
+            foreach (CardOutcome o in round)
+            {
+                report?.Invoke(o);
             }
 
             bool behind = round.Any(o => o.State != "acked");

@@ -1,5 +1,18 @@
 using System.CommandLine;
 using SnicRuntime.Ctl;
+using Spectre.Console;
+
+// Output to a file or a pipe is for scripts and logs: plain text, no colour escapes.
+if (Console.IsOutputRedirected)
+{
+    AnsiConsole.Console = AnsiConsole.Create(new AnsiConsoleSettings
+    {
+        Ansi = AnsiSupport.No,
+        ColorSystem = ColorSystemSupport.NoColors,
+        Interactive = InteractionSupport.No,
+        Out = new AnsiConsoleOutput(Console.Out),
+    });
+}
 
 // snicctl: one command tree; each command lives in its own file under commands/.
 var root = new RootCommand("snicctl — manage SnicRuntime SmartNIC/DPU cards")
@@ -9,9 +22,10 @@ var root = new RootCommand("snicctl — manage SnicRuntime SmartNIC/DPU cards")
     CardCommands.Create(),
     ApplyCommand.Create(),
     CardQueryCommands.Flows(),
-    CardQueryCommands.Stats(),
+    StatsCommand.Create(),
     DemoCommand.Create(),
     TelemetryCommand.Create(),
+    TelemetryCommand.Serve(),
 };
 root.Options.Add(State.Dir);
 root.Options.Add(State.Json);

@@ -3,7 +3,7 @@ using SnicRuntime.Management;
 
 namespace SnicRuntime.Ctl;
 
-/// <summary><c>snicctl flows CARD</c> and <c>snicctl stats CARD</c>: one-shot reads from a card's agent.</summary>
+/// <summary><c>snicctl flows CARD</c>: a paged read from a card's agent (and the query helper <c>stats</c> shares).</summary>
 internal static class CardQueryCommands
 {
     public static Command Flows()
@@ -58,28 +58,7 @@ internal static class CardQueryCommands
         return command;
     }
 
-    public static Command Stats()
-    {
-        var card = new Argument<string>("card") { Description = "card name" };
-        var command = new Command("stats", "a card's counters (one shot)") { card };
-        command.SetAction(async (parse, cancel) => await Query(parse, parse.GetValue(card)!, "/v1/counters", body =>
-        {
-            Console.WriteLine($"generation {body.GetProperty("generation").GetInt64()}; flows {body.GetProperty("flows_active").GetInt64()}/{body.GetProperty("flows_capacity").GetInt64()} " +
-                $"(created {body.GetProperty("flows_created").GetInt64()}, aged {body.GetProperty("flows_aged").GetInt64()})");
-            foreach (var w in body.GetProperty("workers").EnumerateArray())
-            {
-                Console.WriteLine($"  worker {w.GetProperty("id").GetInt32()}: rx {w.GetProperty("rx_packets").GetInt64()} tx {w.GetProperty("tx_packets").GetInt64()} drops {w.GetProperty("drops").GetInt64()}");
-            }
-
-            foreach (var d in body.GetProperty("drops_by_reason").EnumerateObject())
-            {
-                Console.WriteLine($"  drop {d.Name}: {d.Value.GetInt64()}");
-            }
-        }, cancel));
-        return command;
-    }
-
-    private static async Task<int> Query(ParseResult parse, string name, string path, Action<System.Text.Json.JsonElement> print, CancellationToken cancel)
+    internal static async Task<int> Query(ParseResult parse, string name, string path, Action<System.Text.Json.JsonElement> print, CancellationToken cancel)
     {
         using ManagementStore state = State.Open(parse);
         Card? card = state.FindCard(name);

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using SnicRuntime.Management;
+using Spectre.Console;
 
 namespace SnicRuntime.Ctl;
 
@@ -89,26 +90,43 @@ internal static class DemoCommand
                 return ExitCodes.Unreachable;
             }
 
-            // Live counters once a second until both cards have finished their run.
+            // Live counters once a second until both cards have finished their run: a live table
+            // on a terminal, one line per card per second otherwise (logs, tests).
+            var collector = new TelemetryCollector(state, identity);
             var last = new Dictionary<string, long>();
-            while (cards.Any(c => !c.Process.HasExited) && !cancel.IsCancellationRequested)
+            async Task<IReadOnlyList<CardFigures>> Tick()
             {
                 await Task.Delay(1000, cancel);
-                foreach (var c in cards.Where(c => !c.Process.HasExited))
+                await collector.Collect(cancel);
+                var up = collector.Latest.Where(f => f.Up).ToList();
+                foreach (CardFigures f in up)
                 {
-                    using var client = new AgentClient(c.Card, TimeSpan.FromSeconds(5), identity);
-                    AgentReply r = await client.Get("/v1/counters", cancel);
-                    if (!r.Ok)
-                    {
-                        continue;
-                    }
+                    last[f.Card] = f.Sample!.RxTotal;
+                }
 
-                    var body = r.Body!.Value;
-                    long rx = body.GetProperty("workers").EnumerateArray().Sum(w => w.GetProperty("rx_packets").GetInt64());
-                    long drops = body.GetProperty("workers").EnumerateArray().Sum(w => w.GetProperty("drops").GetInt64());
-                    long rate = rx - last.GetValueOrDefault(c.Name);
-                    last[c.Name] = rx;
-                    Console.WriteLine($"{c.Name}: {rate / 1000.0,8:F1} Kpps  rx {rx,10}  drops {drops,7}  flows {body.GetProperty("flows_active").GetInt64(),7}  generation {body.GetProperty("generation").GetInt64()}");
+                return up;
+            }
+
+            bool Running() => cards.Any(c => !c.Process.HasExited) && !cancel.IsCancellationRequested;
+            if (!Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive)
+            {
+                await AnsiConsole.Live(new Text("cards running…")).StartAsync(async ctx =>
+                {
+                    while (Running())
+                    {
+                        ctx.UpdateTarget(CardView.Render(await Tick(), rates: true));
+                    }
+                });
+            }
+            else
+            {
+                while (Running())
+                {
+                    foreach (CardFigures f in await Tick())
+                    {
+                        Console.WriteLine($"{f.Card}: {f.Workers.Sum(w => w.RxPps) / 1000.0,8:F1} Kpps  rx {f.Sample!.RxTotal,10}  drops {f.Sample.DropsTotal,7}  " +
+                            $"flows {f.FlowsActive,7}  cycles/pkt {f.Workers.Select(w => w.CyclesPerPacket).DefaultIfEmpty().Max(),5:F0}  generation {f.Generation}");
+                    }
                 }
             }
 

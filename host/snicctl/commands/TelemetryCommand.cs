@@ -4,31 +4,52 @@ using SnicRuntime.Management;
 
 namespace SnicRuntime.Ctl;
 
-/// <summary><c>snicctl telemetry</c>: collect every card's counters continuously and serve them as Prometheus text.</summary>
+/// <summary>
+/// The long-running management service. <c>snicctl serve</c> keeps every card on the newest
+/// journaled generation (the reconciler, with backoff) and collects telemetry;
+/// <c>snicctl telemetry</c> only collects. Both serve Prometheus text at
+/// <c>http://&lt;listen&gt;/metrics</c> and, with <c>--otlp URL</c>, push the same figures over OTLP.
+/// </summary>
 internal static class TelemetryCommand
 {
-    public static Command Create()
+    public static Command Create() => Build("telemetry", "collect card telemetry continuously; serve it at http://<listen>/metrics (Prometheus text)", reconcile: false);
+
+    public static Command Serve() => Build("serve",
+        "the management service: bring every card to the newest generation whenever it is behind (down, restarted), and collect telemetry", reconcile: true);
+
+    private static Command Build(string name, string description, bool reconcile)
     {
         var listen = new Option<string>("--listen") { Description = "address:port of the Prometheus endpoint (loopback unless you say otherwise)", DefaultValueFactory = _ => "127.0.0.1:9464" };
         var interval = new Option<int>("--interval-ms") { Description = "collection interval", DefaultValueFactory = _ => 1000 };
         var seconds = new Option<int?>("--seconds") { Description = "stop after this long (default: until Ctrl+C)" };
-        var command = new Command("telemetry", "collect card telemetry continuously; serve it at http://<listen>/metrics (Prometheus text)") { listen, interval, seconds };
+        var otlp = new Option<string?>("--otlp") { Description = "also push the figures over OTLP/HTTP to this URL (e.g. http://127.0.0.1:4318/v1/metrics)" };
+        var command = new Command(name, description) { listen, interval, seconds, otlp };
         command.SetAction(async (parse, cancel) =>
         {
-            if (!IPEndPoint.TryParse(parse.GetValue(listen)!, out IPEndPoint? endpoint) || endpoint.Port == 0)
+            string prefix = $"snicctl {name}";
+            if (!IPEndPoint.TryParse(parse.GetValue(listen)!, out IPEndPoint? endpoint))
             {
-                Console.Error.WriteLine($"snicctl telemetry: --listen '{parse.GetValue(listen)}' is not address:port");
+                Console.Error.WriteLine($"{prefix}: --listen '{parse.GetValue(listen)}' is not address:port (port 0: any free port)");
                 return ExitCodes.Usage;
             }
 
             if (parse.GetValue(interval) is < 100 or > 3_600_000)
             {
-                Console.Error.WriteLine($"snicctl telemetry: --interval-ms {parse.GetValue(interval)} is out of range (100..3600000)");
+                Console.Error.WriteLine($"{prefix}: --interval-ms {parse.GetValue(interval)} is out of range (100..3600000)");
                 return ExitCodes.Usage;
             }
 
+            Uri? otlpUri = null;
+            if (parse.GetValue(otlp) is string o && (!Uri.TryCreate(o, UriKind.Absolute, out otlpUri) || otlpUri.Scheme is not ("http" or "https")))
+            {
+                Console.Error.WriteLine($"{prefix}: --otlp '{o}' is not an http(s) URL");
+                return ExitCodes.Usage;
+            }
+
+            var every = TimeSpan.FromMilliseconds(parse.GetValue(interval));
             using ManagementStore state = State.Open(parse);
-            var collector = new TelemetryCollector(state, State.Identity(parse));
+            ManagementIdentity? identity = State.Identity(parse);
+            var collector = new TelemetryCollector(state, identity);
             TelemetryEndpoint served;
             try
             {
@@ -36,24 +57,34 @@ internal static class TelemetryCommand
             }
             catch (IOException e)
             {
-                Console.Error.WriteLine($"snicctl telemetry: cannot listen on {endpoint}: {e.Message}");
+                Console.Error.WriteLine($"{prefix}: cannot listen on {endpoint}: {e.Message}");
                 return ExitCodes.InputError;
             }
 
             await using (served)
             {
-                Console.WriteLine($"serving {new Uri(served.Address, "/metrics")}; collecting {state.Cards().Count} card(s) every {parse.GetValue(interval)} ms");
+                using TelemetryOtlp? pushed = otlpUri is null ? null : new TelemetryOtlp(collector, otlpUri, every);
+                Console.WriteLine($"serving {new Uri(served.Address, "/metrics")}; collecting {state.Cards().Count} card(s) every {every.TotalMilliseconds:F0} ms" +
+                    (otlpUri is null ? "" : $"; pushing OTLP to {otlpUri}") + (reconcile ? "; reconciling plan delivery" : ""));
                 using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
                 if (parse.GetValue(seconds) is int s)
                 {
                     stop.CancelAfter(TimeSpan.FromSeconds(s));
                 }
 
-                await collector.Run(TimeSpan.FromMilliseconds(parse.GetValue(interval)), stop.Token);
+                var delivery = new PlanDelivery(state, identity);
+                Task reconciler = reconcile ? delivery.RunReconciler(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), stop.Token, Report) : Task.CompletedTask;
+                await collector.Run(every, stop.Token);
+                await reconciler;
+                pushed?.Flush();
             }
 
             return ExitCodes.Ok;
         });
         return command;
     }
+
+    // The reconciler's deliveries, one line each, so an operator sees a card being brought back.
+    private static void Report(CardOutcome o) =>
+        Console.WriteLine($"{DateTimeOffset.Now:HH:mm:ss} card '{o.Card}' generation {o.Generation}: {o.State}{(o.Detail.Length > 0 ? " (" + o.Detail + ")" : "")}");
 }

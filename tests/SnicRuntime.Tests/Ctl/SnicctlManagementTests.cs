@@ -77,6 +77,33 @@ public sealed class SnicctlManagementTests : IAsyncLifetime
     }
 
     [Fact]
+    public void Stats_shows_efficiency_figures_and_watch_reads_every_interval()
+    {
+        Assert.Equal(0, Snicctl("cards", "add", "card0", "--address", _agent.Address.ToString(), "--token-file", Path.Combine(_dir, "token")).Code);
+        Assert.Equal(0, Snicctl("apply", Plan("full.json")).Code);
+        var once = Snicctl("stats", "card0");
+        Assert.True(once.Code == 0, once.Err);
+        Assert.Contains("cycles/pkt", once.Out, StringComparison.Ordinal);
+        Assert.Contains("rx queue depth", once.Out, StringComparison.Ordinal);
+
+        var watch = Snicctl("stats", "card0", "--watch", "--interval-ms", "200", "--count", "3", "--json");
+        Assert.True(watch.Code == 0, watch.Err);
+        string[] lines = watch.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(3, lines.Length);
+        Assert.All(lines, l =>
+        {
+            JsonElement f = JsonDocument.Parse(l).RootElement;
+            Assert.True(f.GetProperty("up").GetBoolean());
+            Assert.Equal(1, f.GetProperty("generation").GetInt64());
+            Assert.Equal(_dp.Workers.Count, f.GetProperty("workers").GetArrayLength());
+        });
+
+        var tables = Snicctl("stats", "card0", "--watch", "--interval-ms", "200", "--count", "2");
+        Assert.Equal(2, tables.Out.Split("rx pps").Length - 1);
+        Assert.Equal(2, Snicctl("stats", "card0", "--watch", "--count", "0").Code);
+    }
+
+    [Fact]
     public void Unknown_and_unreachable_cards_are_named_with_their_own_exit_codes()
     {
         var unknown = Snicctl("flows", "nope");

@@ -10,6 +10,26 @@ internal static class SnicctlProcess
 
     public static (int Code, string Out, string Err) Run(params string[] args)
     {
+        using Process p = Process.Start(StartInfo(args))!;
+        Task<string> err = p.StandardError.ReadToEndAsync();
+        string output = p.StandardOutput.ReadToEnd();
+        Assert.True(p.WaitForExit(90_000), "snicctl did not finish in 90 s");
+        return (p.ExitCode, output, err.GetAwaiter().GetResult());
+    }
+
+    /// <summary>Starts snicctl in the background; its output lines collect in <paramref name="output"/> (stdout and stderr).</summary>
+    public static Process Start(System.Collections.Concurrent.ConcurrentQueue<string> output, params string[] args)
+    {
+        Process p = Process.Start(StartInfo(args))!;
+        p.OutputDataReceived += (_, e) => { if (e.Data is not null) { output.Enqueue(e.Data); } };
+        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) { output.Enqueue(e.Data); } };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        return p;
+    }
+
+    private static ProcessStartInfo StartInfo(string[] args)
+    {
         string dll = Path.Combine(TestPaths.RepoRoot, "host", "snicctl", "bin", "Release", "net9.0", "snicctl.dll");
         Assert.True(File.Exists(dll), $"{dll} not built (dotnet build SnicRuntime.sln -c Release)");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = TestPaths.RepoRoot };
@@ -19,10 +39,6 @@ internal static class SnicctlProcess
             psi.ArgumentList.Add(a);
         }
 
-        using Process p = Process.Start(psi)!;
-        Task<string> err = p.StandardError.ReadToEndAsync();
-        string output = p.StandardOutput.ReadToEnd();
-        Assert.True(p.WaitForExit(90_000), "snicctl did not finish in 90 s");
-        return (p.ExitCode, output, err.GetAwaiter().GetResult());
+        return psi;
     }
 }

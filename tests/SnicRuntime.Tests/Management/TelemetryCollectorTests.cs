@@ -74,13 +74,13 @@ public sealed class TelemetryCollectorTests : IAsyncLifetime
         await Task.Delay(50);
         await collector.Collect();
 
-        TelemetryCollector.CardFigures card = collector.Latest.Single(f => f.Card == "card0");
+        CardFigures card = collector.Latest.Single(f => f.Card == "card0");
         Assert.True(card.Up);
         Assert.Equal(1, card.Generation);
         Assert.True(card.RxPpsByWorker.Values.Sum() > 0);
         Assert.Equal(0.25, card.DropRatio, 3);
         Assert.Equal(8, card.DropsByReason["NotToVip"]);
-        TelemetryCollector.CardFigures gone = collector.Latest.Single(f => f.Card == "gone");
+        CardFigures gone = collector.Latest.Single(f => f.Card == "gone");
         Assert.False(gone.Up);
         Assert.Contains("card 'gone'", gone.Problem, StringComparison.Ordinal);
 
@@ -93,5 +93,134 @@ public sealed class TelemetryCollectorTests : IAsyncLifetime
         Assert.Contains("snic_card_drops_total{card=\"card0\",reason=\"NotToVip\"} 8", text, StringComparison.Ordinal);
         Assert.All(text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith('#')),
             l => Assert.Matches(@"^[a-z_]+\{[a-z_]+=""[^""]*""(,[a-z_]+=""[^""]*"")*\} [0-9.eE+-]+$", l));
+    }
+
+    [Fact]
+    public async Task Efficiency_figures_come_from_the_workers_busy_time_latency_histogram_and_queues()
+    {
+        var collector = new TelemetryCollector(_state);
+        await collector.Collect();
+        Send(32);
+        Send(16);
+        await collector.Collect();
+        CardFigures card = collector.Latest.Single(f => f.Card == "card0");
+        CardSample s = card.Sample!;
+
+        // Every received packet is in exactly one latency bucket; the histogram's count is rx.
+        Assert.Equal(48, s.Workers.Sum(w => w.LatencyBuckets.Sum()));
+        Assert.Equal(s.RxTotal, s.Workers.Sum(w => w.LatencyBuckets.Sum()));
+        Assert.Contains(s.Workers, w => w.RxPackets > 0);
+        foreach (WorkerSample busy in s.Workers.Where(w => w.RxPackets > 0))
+        {
+            Assert.True(busy.BusyNs > 0 && busy.LatencySumNs >= busy.BusyNs, $"busy {busy.BusyNs} ns, latency sum {busy.LatencySumNs} ns");
+            WorkerFigures w = card.Workers.Single(x => x.Id == busy.Id);
+            if (s.CpuMhz > 0)
+            {
+                // Cycles per packet is busy time × clock over the interval's packets, exactly.
+                Assert.Equal(busy.BusyNs * s.CpuMhz / 1000 / busy.RxPackets, w.CyclesPerPacket, 6);
+            }
+
+            Assert.True(w.LatencyP50Ns > 0 && w.LatencyP99Ns >= w.LatencyP50Ns);
+        }
+
+        // The emulated port reports its rx queues' depth (drained by the poll: 0 each).
+        Assert.Equal(_dp.Ports.Sum(p => p.QueueCount), s.Queues.Count);
+        Assert.All(s.Queues, q => Assert.Equal(0, q.Depth));
+
+        string text = collector.RenderPrometheus();
+        foreach (WorkerSample x in s.Workers)
+        {
+            long rx = x.RxPackets;
+            Assert.Contains($"snic_worker_burst_latency_seconds_count{{card=\"card0\",worker=\"{x.Id}\"}} {rx}\n", text, StringComparison.Ordinal);
+            Assert.Contains($"snic_worker_burst_latency_seconds_bucket{{card=\"card0\",worker=\"{x.Id}\",le=\"+Inf\"}} {rx}\n", text, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("snic_port_rx_queue_depth_packets{card=\"card0\",port=", text, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task Promtool_accepts_the_prometheus_text()
+    {
+        string? promtool = TestPaths.FindProgram("promtool");
+        Skip.If(promtool is null, "promtool is not installed (apt-get install prometheus); ./test.sh installs it");
+        var collector = new TelemetryCollector(_state);
+        await collector.Collect();
+        Send(24);
+        Send(8, vip: "172.16.1.99");
+        await collector.Collect();
+
+        var psi = new System.Diagnostics.ProcessStartInfo(promtool!, "check metrics") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        await p.StandardInput.WriteAsync(collector.RenderPrometheus());
+        p.StandardInput.Close();
+        string output = await p.StandardOutput.ReadToEndAsync() + await p.StandardError.ReadToEndAsync();
+        Assert.True(p.WaitForExit(30_000));
+        // Exit 0: parsed and lint-clean (1 = parse error, 3 = lint problems).
+        Assert.True(p.ExitCode == 0, $"promtool exit {p.ExitCode}: {output}");
+    }
+
+    [Fact]
+    public async Task Otlp_pushes_the_same_figures_to_an_otlp_http_receiver()
+    {
+        // A minimal OTLP/HTTP receiver: accepts POST /v1/metrics and keeps the protobuf bodies.
+        using var listener = new HttpListener();
+        int port = FreePort();
+        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+        listener.Start();
+        var bodies = new System.Collections.Concurrent.ConcurrentQueue<(string Path, string Type, byte[] Body)>();
+        Task receiver = Task.Run(async () =>
+        {
+            while (listener.IsListening)
+            {
+                HttpListenerContext ctx;
+                try
+                {
+                    ctx = await listener.GetContextAsync();
+                }
+                catch (HttpListenerException)
+                {
+                    return;
+                }
+                catch (ObjectDisposedException)
+                {
+                    return;
+                }
+
+                using var buffer = new MemoryStream();
+                await ctx.Request.InputStream.CopyToAsync(buffer);
+                bodies.Enqueue((ctx.Request.Url!.AbsolutePath, ctx.Request.ContentType ?? "", buffer.ToArray()));
+                ctx.Response.StatusCode = 200;
+                ctx.Response.Close();
+            }
+        });
+
+        var collector = new TelemetryCollector(_state);
+        using (var otlp = new TelemetryOtlp(collector, new Uri($"http://127.0.0.1:{port}/v1/metrics"), TimeSpan.FromSeconds(30)))
+        {
+            await collector.Collect();
+            Send(16);
+            await collector.Collect();
+            Assert.True(otlp.Flush());
+        }
+
+        listener.Stop();
+        await receiver;
+        Assert.NotEmpty(bodies);
+        (string path, string type, byte[] body) = bodies.First();
+        Assert.Equal("/v1/metrics", path);
+        Assert.Equal("application/x-protobuf", type);
+        // Protobuf keeps strings as UTF-8 bytes: the metric names and the card label are in the payload.
+        string raw = System.Text.Encoding.UTF8.GetString(body);
+        foreach (string name in new[] { "snic.card.up", "snic.worker.rx.rate", "snic.worker.cycles_per_packet", "snic.port.rx.queue.depth", "card0" })
+        {
+            Assert.Contains(name, raw, StringComparison.Ordinal);
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var l = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 }
