@@ -78,4 +78,6 @@ public enum FlowFlags : byte
     OriginatorIsLow = 2,
     Icmp = 4,
     Udp = 8,
+    /// <summary>HA: created on the active and not yet acknowledged by the standby; its packets wait in the hold queue.</summary>
+    SyncPending = 16,
 }

@@ -63,6 +63,16 @@ public readonly struct FlowKeyV6 : IFlowKey<FlowKeyV6>, IEquatable<FlowKeyV6>
 
     public uint Scope => (uint)(_tail >> 40);
 
+    public uint RssHash()
+    {
+        Span<byte> a = stackalloc byte[32];
+        BinaryPrimitives.WriteUInt64BigEndian(a, _a0);
+        BinaryPrimitives.WriteUInt64BigEndian(a[8..], _a1);
+        BinaryPrimitives.WriteUInt64BigEndian(a[16..], _b0);
+        BinaryPrimitives.WriteUInt64BigEndian(a[24..], _b1);
+        return Parsing.FlowHash.V6(a[..16], a[16..], PortLow, PortHigh, Protocol);
+    }
+
     /// <summary>The lower endpoint's address (keys are direction-normalised).</summary>
     public UInt128 AddressLow => new(_a0, _a1);
 

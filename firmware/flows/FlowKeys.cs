@@ -26,6 +26,12 @@ public interface IFlowKey<TKey> where TKey : unmanaged, IFlowKey<TKey>
 
     uint Hash();
 
+    /// <summary>The key's scope (the ENI index in the policy pipeline).</summary>
+    uint Scope { get; }
+
+    /// <summary>The symmetric 5-tuple hash the NIC's RSS computes for this flow's packets (<see cref="Parsing.FlowHash"/>): which worker owns it.</summary>
+    uint RssHash();
+
     /// <summary>Index of the slot in the bucket at <paramref name="bucket"/> that holds this key, or -1.</summary>
     unsafe int FindIn(byte* bucket);
 }
@@ -83,6 +89,8 @@ public readonly struct FlowKeyV4 : IFlowKey<FlowKeyV4>, IEquatable<FlowKeyV4>
     public uint Scope => (uint)(_hi >> 40);
 
     public byte Protocol => (byte)(_hi >> 32);
+
+    public uint RssHash() => Parsing.FlowHash.V4(AddressLow, AddressHigh, PortLow, PortHigh, Protocol);
 
     public uint AddressLow => (uint)_lo;
 

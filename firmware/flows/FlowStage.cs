@@ -231,4 +231,6 @@ public readonly struct FlowStage<TMiss>(WorkerFlows<TMiss> flows) : IBurstStage 
         flows.Process(ingressPort, packets, meta, egress, drops);
 
     public void Tick(uint nowMs) => flows.Tick(nowMs);
+
+    public int Release(Span<PacketRef> packets, Span<ushort> egress) => 0;
 }

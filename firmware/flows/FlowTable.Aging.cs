@@ -164,7 +164,7 @@ public sealed unsafe partial class FlowTable<TKey>
                 e.TimerNext = Nil;
                 uint timeout = TimeoutOf(in e);
                 int idle = Math.Max(0, (int)(nowMs - e.LastSeenMs));
-                if ((uint)idle >= timeout)
+                if ((uint)idle >= timeout && (Hooks is null || Hooks.Aging(*KeyPointer((int)pos), in e)))
                 {
                     Counters.Aged[(int)FlowClasses.Of(in e)]++;
                     RemoveDetached((int)pos);
@@ -172,7 +172,8 @@ public sealed unsafe partial class FlowTable<TKey>
                 }
                 else
                 {
-                    Schedule((int)pos, now + (timeout - (uint)idle));
+                    // Seen since (or kept by a hook: an HA standby does not age on its own).
+                    Schedule((int)pos, now + ((uint)idle >= timeout ? timeout : timeout - (uint)idle));
                 }
 
                 pos = next;

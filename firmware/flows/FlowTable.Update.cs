@@ -133,14 +133,19 @@ public sealed unsafe partial class FlowTable<TKey>
                 e.Version++;
                 Unlink(position);
                 Schedule(position, Clock(nowMs) + TimeoutOf(in e));
+                Hooks?.StateChanged(*KeyPointer(position), in e);
             }
         }
         else if (e.Tcp == TcpState.Handshake && (flags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Ack)
         {
             e.Tcp = TcpState.Established;
             e.Version++;
+            Hooks?.StateChanged(*KeyPointer(position), in e);
         }
     }
+
+    /// <summary>Observers of rare flow events (HA replication); null when nobody listens. Virtual calls happen only on those events.</summary>
+    public FlowHooks<TKey>? Hooks { get; set; }
 
     private void BeginWrite(uint bucket) => Interlocked.Increment(ref _versions[bucket]); // odd: readers retry
 

@@ -81,6 +81,12 @@ public enum DropReason : byte
     /// <summary>A service-tunnel packet NAT46/64 cannot translate (ICMP, IPv4 options or fragments, IPv6 extension headers).</summary>
     ServiceTunnelUntranslatable,
 
+    // High availability
+    /// <summary>A new flow's first packet could not wait for the standby's acknowledgement: the hold queue was full.</summary>
+    HaHoldFull,
+    /// <summary>A new flow could not be replicated (the sync outbox was full): not created, so never lost.</summary>
+    HaSyncBackpressure,
+
     // Worker and I/O
     /// <summary>The tx queue refused the packet (ring full or link down).</summary>
     TxRejected,

@@ -22,6 +22,8 @@ public sealed class PipelineCounters
     public long Encapsulated;
     public long Decapsulated;
     public long NatTranslations;
+    /// <summary>Packets of a scope this card is standby for, sent on to the active card.</summary>
+    public long HaRedirected;
 
     public long[] EniPackets { get; } = new long[PolicyTables.MaxEnis];
     public long[] EniBytes { get; } = new long[PolicyTables.MaxEnis];

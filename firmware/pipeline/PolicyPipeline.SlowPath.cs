@@ -30,6 +30,11 @@ public sealed partial class PolicyPipeline
             table.Touch(existing, NowMs, p.TcpFlags, packets[i].Length);
             Counters.FlowHits++;
             Apply(i, table.Entry(existing).Action, ingressPort, packets, meta, egress, drops);
+            if (_hold is not null && (table.Entry(existing).Flags & FlowFlags.SyncPending) != 0)
+            {
+                HoldBehindPending(i, packets, egress, drops);
+            }
+
             return;
         }
 
@@ -50,8 +55,10 @@ public sealed partial class PolicyPipeline
         {
             if (existing >= 0)
             {
+                uint version = table.Entry(existing).Version + 1;
                 table.Delete(existing);
                 c.FlowsRevoked++;
+                ReplicateDelete(key, version);
             }
 
             Drop(i, _mReason[j], egress, drops);
@@ -67,11 +74,12 @@ public sealed partial class PolicyPipeline
             entry.Version++;
             table.Touch(existing, NowMs, p.TcpFlags, packets[i].Length);
             c.FlowsReevaluated++;
+            ReplicateChange(key, table.Entry(existing), p.FlowHash);
         }
         else
         {
             FlowEntry entry = FlowEntry.ForFirstPacket(action, NowMs, packets[i].Length, t.Generation16, in p, forward);
-            if (table.Insert(key, entry, out _) == InsertResult.Full)
+            if (table.Insert(key, entry, out int position) == InsertResult.Full)
             {
                 Drop(i, DropReason.FlowTableFull, egress, drops);
                 return;
@@ -79,6 +87,13 @@ public sealed partial class PolicyPipeline
 
             c.FlowsCreated++;
             c.EniFlowsCreated[eni.Index]++;
+            Apply(i, action, ingressPort, packets, meta, egress, drops);
+            if (_sync is not null && ModeOfEni(eni.Index) == Ha.HaMode.Replicate)
+            {
+                ReplicateNewFlow(table, key, position, i, packets, meta, egress, drops);
+            }
+
+            return;
         }
 
         Apply(i, action, ingressPort, packets, meta, egress, drops);

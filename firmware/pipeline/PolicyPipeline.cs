@@ -94,6 +94,12 @@ public sealed partial class PolicyPipeline : IDisposable
         }
 
         _burst.Clear();
+        bool ha = _sync is not null;
+        if (ha)
+        {
+            _modes = _modeMap!.Modes;
+        }
+
         for (int i = 0; i < meta.Length; i++)
         {
             if (egress[i] != Egress.Pending)
@@ -106,6 +112,14 @@ public sealed partial class PolicyPipeline : IDisposable
             {
                 egress[i] = Egress.Drop;
                 drops[i] = reason;
+                continue;
+            }
+
+            // A packet the peer redirected here is decided here whatever this side's mode: the peer
+            // sends only what it believes this card serves, and sending it back would loop.
+            if (ha && ModeOfEni(_eniOf[i]) == Ha.HaMode.Standby && !RedirectedToUs(packets[i].Data, in meta[i]))
+            {
+                RedirectToPeer(t, i, ingressPort, packets, meta, egress, drops);
                 continue;
             }
 
@@ -183,7 +197,7 @@ public sealed partial class PolicyPipeline : IDisposable
     {
         Span<byte> f = packet.Data;
         if (p.Tunnel is not (TunnelKind.Vxlan or TunnelKind.Nvgre) || (p.Flags & PacketFlags.OuterIpv6) != 0
-            || BinaryPrimitives.ReadUInt32BigEndian(f[(p.OuterL3 + 16)..]) != t.Vip)
+            || (BinaryPrimitives.ReadUInt32BigEndian(f[(p.OuterL3 + 16)..]) != t.Vip && !RedirectedToUs(f, in p)))
         {
             return DropReason.NotToVip;
         }
@@ -297,6 +311,10 @@ public sealed partial class PolicyPipeline : IDisposable
             {
                 Counters.FlowHits++;
                 Apply(index[k], _action[k], ingressPort, packets, meta, egress, drops);
+                if (_hold is not null && (table.Entry(positions[k]).Flags & FlowFlags.SyncPending) != 0)
+                {
+                    HoldBehindPending(index[k], packets, egress, drops);
+                }
             }
         }
     }

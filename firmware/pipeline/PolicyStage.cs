@@ -15,4 +15,7 @@ public readonly struct PolicyStage(PolicyPipeline pipeline) : IBurstStage
         pipeline.Process(ingressPort, packets, meta, egress, drops);
 
     public void Tick(uint nowMs) => pipeline.Tick(nowMs);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int Release(Span<PacketRef> packets, Span<ushort> egress) => pipeline.HasHa ? pipeline.ServiceHa(packets, egress) : 0;
 }

@@ -11,6 +11,9 @@ public static class Egress
 
     /// <summary>Drop; the reason is in the burst's drop array.</summary>
     public const ushort Drop = 0xFFFF;
+
+    /// <summary>The stage keeps the packet (HA: waiting for the standby's acknowledgement); it hands it back through <see cref="IBurstStage.Release"/>.</summary>
+    public const ushort Held = 0xFFFD;
 }
 
 /// <summary>
@@ -29,6 +32,12 @@ public interface IBurstStage
 
     /// <summary>Housekeeping between polls (aging, ...), with the worker's clock in milliseconds.</summary>
     void Tick(uint nowMs);
+
+    /// <summary>
+    /// Called once per poll: packets the stage held (<see cref="Egress.Held"/>) that may leave now,
+    /// with their egress ports. Returns how many were written (at most the spans' length).
+    /// </summary>
+    int Release(Span<PacketRef> packets, Span<ushort> egress);
 }
 
 /// <summary>
@@ -37,6 +46,8 @@ public interface IBurstStage
 /// </summary>
 public readonly struct PortForwardStage : IBurstStage
 {
+    public int Release(Span<PacketRef> packets, Span<ushort> egress) => 0;
+
     private readonly ushort[] _peerOf;
 
     public PortForwardStage(ushort[] peerOf) => _peerOf = peerOf;

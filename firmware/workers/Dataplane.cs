@@ -159,6 +159,9 @@ public sealed class Dataplane : IDisposable
 
     public EmulatedPort EmulatedPort(int index) => (EmulatedPort)Ports[index];
 
+    /// <summary>The worker that owns flows with this symmetric RSS hash (every port steers alike).</summary>
+    public int WorkerOfFlowHash(uint hash) => EmulatedPort(0).QueueForHash(hash);
+
     public void Start()
     {
         if (_started)

@@ -135,6 +135,14 @@ public sealed class Worker<TRx, TTx, TStage> : IWorker
             }
         }
 
+        // Packets the stage held (HA: first packets of new flows) that may leave now.
+        int released = _stage.Release(_burst, _egress);
+        if (released != 0)
+        {
+            Transmit(_burst.AsSpan(0, released), _egress.AsSpan(0, released), _drops.AsSpan(0, released));
+            total += released;
+        }
+
         return total;
     }
 
@@ -180,6 +188,19 @@ public sealed class Worker<TRx, TTx, TStage> : IWorker
         _stage.Process(port, packets, meta, egress, drops);
 
         // Phase 3: drop or stage per egress port, then one tx burst per port.
+        Transmit(packets, egress, drops);
+
+        long held = System.Diagnostics.Stopwatch.GetTimestamp() - started;
+        c.BusyTicks += held;
+        c.LatencySumTicks += held * n;
+        c.LatencyBuckets[BurstLatency.Bucket(WorkerCounters.TicksToNs(held))] += n;
+    }
+
+    // Stages each packet for its egress port (or frees it with its drop reason; a held packet now
+    // belongs to the stage), then sends one tx burst per port.
+    private void Transmit(Span<PacketRef> packets, Span<ushort> egress, Span<DropReason> drops)
+    {
+        WorkerCounters c = Counters;
         long[] dropCounts = c.Drops;
         for (int i = 0; i < packets.Length; i++)
         {
@@ -187,6 +208,11 @@ public sealed class Worker<TRx, TTx, TStage> : IWorker
             if (e < _tx.Length)
             {
                 _txStaging[e][_txCount[e]++] = packets[i];
+                continue;
+            }
+
+            if (e == Egress.Held)
+            {
                 continue;
             }
 
@@ -228,10 +254,5 @@ public sealed class Worker<TRx, TTx, TStage> : IWorker
             c.TxPackets += sent;
             c.TxBytes += stagedBytes;
         }
-
-        long held = System.Diagnostics.Stopwatch.GetTimestamp() - started;
-        c.BusyTicks += held;
-        c.LatencySumTicks += held * n;
-        c.LatencyBuckets[BurstLatency.Bucket(WorkerCounters.TicksToNs(held))] += n;
     }
 }

@@ -103,6 +103,9 @@ public sealed class EmulatedPort : IPort
     public int QueueFor(ReadOnlySpan<byte> frame) =>
         _rss is null ? 0 : _reta[_rss.Hash(frame) % RetaSize];
 
+    /// <summary>The rx queue of frames whose RSS hash is <paramref name="hash"/> (HA sync routes a flow to its worker this way).</summary>
+    public int QueueForHash(uint hash) => _rss is null ? 0 : _reta[hash % RetaSize];
+
     /// <summary>
     /// Cables A and B together: what A's queue i transmits, B's queue i receives, and back.
     /// Must be done before traffic starts.

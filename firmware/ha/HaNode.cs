@@ -1,0 +1,322 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using SnicRuntime.Firmware.Pipeline;
+
+namespace SnicRuntime.Firmware.Ha;
+
+/// <summary>One HA scope as the management plane configures it on a card.</summary>
+public sealed record HaScopeConfig(string Name, IReadOnlyList<string> Enis, HaRole Role, long Term);
+
+/// <summary>A card's HA pairing: who it is, who the peer is, the key, the scopes, the liveness timers.</summary>
+public sealed record HaConfig
+{
+    public required uint CardId { get; init; }
+
+    public required uint PeerId { get; init; }
+
+    /// <summary>32-byte pairing key (set by the management plane at pairing).</summary>
+    public required byte[] PairingKey { get; init; }
+
+    public required IReadOnlyList<HaScopeConfig> Scopes { get; init; }
+
+    /// <summary>Probe interval; the peer is lost after <see cref="ProbeMultiplier"/> intervals of silence (BFD's detect multiplier).</summary>
+    public int ProbeIntervalMs { get; init; } = 20;
+
+    public int ProbeMultiplier { get; init; } = 5;
+
+    /// <summary>This card's and the peer's underlay addresses (IPv4, host order) for redirecting standby traffic.</summary>
+    public uint LocalUnderlay { get; init; }
+
+    public uint PeerUnderlay { get; init; }
+
+    /// <summary>Where terms are kept durably (null: memory only, for tests).</summary>
+    public string? TermFile { get; init; }
+
+    public HaChannelOptions Channel { get; init; } = new();
+}
+
+/// <summary>
+/// A card's HA node: the state machine of each scope, the replication channel and flow sync, the
+/// BFD-like liveness probe, and the per-ENI modes the workers read. Driven by <see cref="Poll"/>
+/// with a millisecond clock — on its own thread in the firmware (<see cref="Start"/>), step by
+/// step in tests.
+/// </summary>
+public sealed class HaNode : IDisposable
+{
+    private readonly HaConfig _config;
+    private readonly PolicyStore _policy;
+    private readonly HaStateMachine[] _scopes;
+    private readonly uint[] _scopeIds;
+    private readonly List<PolicyPipeline> _pipelines;
+    private readonly byte[] _probe;
+    private readonly Lock _gate = new(); // management commands vs the sync thread
+    private long _lastProbeMs = long.MinValue / 2; // "long ago", without overflowing the subtraction
+    private bool _peerUp;
+    private long _publishedFor = -1;
+    private Thread? _thread;
+    private volatile bool _stop;
+
+    public HaNode(HaConfig config, IDatagramLink link, PolicyStore policy, IReadOnlyList<PolicyPipeline> pipelines, Func<uint, int> workerOfHash)
+    {
+        _config = config ?? throw new ArgumentNullException(nameof(config));
+        _policy = policy ?? throw new ArgumentNullException(nameof(policy));
+        ArgumentNullException.ThrowIfNull(pipelines);
+        if (config.ProbeIntervalMs < 1 || config.ProbeMultiplier < 2)
+        {
+            throw new ArgumentOutOfRangeException(nameof(config), "probe interval must be ≥ 1 ms and the multiplier ≥ 2");
+        }
+
+        _pipelines = [.. pipelines];
+        Modes = new HaModeMap { LocalUnderlay = config.LocalUnderlay, PeerUnderlay = config.PeerUnderlay };
+        var workers = new WorkerSync[_pipelines.Count];
+        for (int w = 0; w < workers.Length; w++)
+        {
+            workers[w] = new WorkerSync(w);
+            _pipelines[w].AttachHa(workers[w], Modes);
+        }
+
+        Channel = new HaChannel(link, config.PairingKey, config.CardId, config.PeerId, config.Channel);
+        Sync = new FlowSync(Channel, workers, workerOfHash, config.Channel.Window);
+        Sync.BulkReceived += () => Raise(new HaEvent(HaEventKind.BulkSyncDone));
+        Sync.PeerRestarted += OnPeerRestarted;
+        Sync.ProbeReceived += OnProbe;
+        HaTermStore? terms = config.TermFile is null ? null : new HaTermStore(config.TermFile);
+        _scopes = [.. config.Scopes.Select(s => new HaStateMachine(s.Name, config.CardId, config.PeerId, terms))];
+        _scopeIds = [.. config.Scopes.Select(s => ScopeId(s.Name))];
+        _probe = new byte[1 + (_scopes.Length * 13)];
+        Workers = workers;
+        foreach ((HaStateMachine m, HaScopeConfig s) in _scopes.Zip(config.Scopes))
+        {
+            Raise(m, new HaEvent(HaEventKind.Configure, s.Term, s.Role), 0);
+        }
+    }
+
+    public HaChannel Channel { get; }
+
+    public FlowSync Sync { get; }
+
+    public HaModeMap Modes { get; }
+
+    public IReadOnlyList<WorkerSync> Workers { get; }
+
+    public IReadOnlyList<HaStateMachine> Scopes => _scopes;
+
+    /// <summary>Every transition, with the node's clock: what tests and benchmarks time.</summary>
+    public List<(long AtMs, string Scope, HaTransition Transition)> History { get; } = [];
+
+    /// <summary>Raised after each transition (on the node's thread).</summary>
+    public event Action<string, HaTransition>? Transitioned;
+
+    /// <summary>The clock of the last <see cref="Poll"/>.</summary>
+    public long NowMs { get; private set; }
+
+    /// <summary>Whether the peer's probes arrive.</summary>
+    public bool PeerUp => _peerUp;
+
+    /// <summary>One round: sync, probes, liveness, publish modes. Returns frames sent.</summary>
+    public int Poll(long nowMs)
+    {
+        lock (_gate)
+        {
+            NowMs = nowMs;
+            int sent = Sync.Poll(nowMs);
+            if (nowMs - _lastProbeMs >= _config.ProbeIntervalMs)
+            {
+                _lastProbeMs = nowMs;
+                Channel.SendProbe(ProbePayload());
+            }
+
+            long heard = Channel.LastHeardMs;
+            bool up = heard >= 0 && nowMs - heard <= (long)_config.ProbeIntervalMs * _config.ProbeMultiplier;
+            // Never heard after the detection time: the peer is not coming (yet).
+            bool neverCame = heard < 0 && nowMs >= (long)_config.ProbeIntervalMs * _config.ProbeMultiplier;
+            if (up != _peerUp || (neverCame && _scopes.Any(s => s.State == HaState.Connecting && s.PeerReachable is false && s.DesiredRole == HaRole.Active)))
+            {
+                _peerUp = up;
+                RaiseAll(new HaEvent(up ? HaEventKind.PeerUp : HaEventKind.PeerLost));
+            }
+
+            DrainCheck();
+            PublishIfPolicyChanged();
+            return sent;
+        }
+    }
+
+    /// <summary>A management-plane command or witness verdict for one scope (switchover, takeover, unpair, witness up/lost).</summary>
+    public HaTransition Command(string scope, HaEvent e)
+    {
+        lock (_gate)
+        {
+            HaStateMachine m = _scopes.FirstOrDefault(s => s.Scope == scope)
+                ?? throw new ArgumentException($"no HA scope named '{scope}' on this card", nameof(scope));
+            return Raise(m, e, NowMs);
+        }
+    }
+
+    /// <summary>Runs <see cref="Poll"/> on a thread of its own until disposed.</summary>
+    public void Start()
+    {
+        var clock = Stopwatch.StartNew();
+        _thread = new Thread(() =>
+        {
+            while (!_stop)
+            {
+                int sent = Poll(clock.ElapsedMilliseconds);
+                if (sent == 0)
+                {
+                    // Idle: a short nap keeps the two-core development machine usable; a card
+                    // would give the sync thread its own core and spin.
+                    Thread.Sleep(0);
+                }
+            }
+        })
+        { IsBackground = true, Name = "ha-sync" };
+        _thread.Start();
+    }
+
+    private void RaiseAll(HaEvent e)
+    {
+        foreach (HaStateMachine m in _scopes)
+        {
+            Raise(m, e, NowMs);
+        }
+    }
+
+    private void Raise(HaEvent e) => RaiseAll(e);
+
+    private HaTransition Raise(HaStateMachine m, HaEvent e, long nowMs)
+    {
+        HaTransition t = m.Apply(e);
+        if (t.From != t.To || t.Refused)
+        {
+            History.Add((nowMs, m.Scope, t));
+            Transitioned?.Invoke(m.Scope, t);
+        }
+
+        if (t.From != t.To)
+        {
+            if (t.To == HaState.InitializingToActive)
+            {
+                Sync.RequestBulk(); // the joining standby gets every flow, in order with inline changes
+            }
+
+            Publish();
+        }
+
+        return t;
+    }
+
+    private void OnPeerRestarted()
+    {
+        // The peer lost everything it held: if it was our standby, it must be bulk-synced again.
+        RaiseAll(new HaEvent(HaEventKind.PeerLost));
+        RaiseAll(new HaEvent(HaEventKind.PeerUp));
+    }
+
+    // The switching active may hand over once nothing it produced is unacknowledged and nothing is held.
+    private void DrainCheck()
+    {
+        foreach (HaStateMachine m in _scopes)
+        {
+            if (m.State == HaState.SwitchingToStandby && Sync.Lag == 0 && _pipelines.All(p => p.Hold!.Count == 0))
+            {
+                Raise(m, new HaEvent(HaEventKind.Drained), NowMs);
+            }
+        }
+    }
+
+    private byte[] ProbePayload()
+    {
+        _probe[0] = (byte)_scopes.Length;
+        for (int i = 0; i < _scopes.Length; i++)
+        {
+            Span<byte> b = _probe.AsSpan(1 + (i * 13));
+            BinaryPrimitives.WriteUInt32LittleEndian(b, _scopeIds[i]);
+            b[4] = (byte)_scopes[i].State;
+            BinaryPrimitives.WriteInt64LittleEndian(b[5..], _scopes[i].Term);
+        }
+
+        return _probe;
+    }
+
+    private void OnProbe(ReadOnlySpan<byte> payload)
+    {
+        if (payload.IsEmpty || payload.Length < 1 + (payload[0] * 13))
+        {
+            return;
+        }
+
+        for (int k = 0; k < payload[0]; k++)
+        {
+            ReadOnlySpan<byte> b = payload.Slice(1 + (k * 13), 13);
+            int i = Array.IndexOf(_scopeIds, BinaryPrimitives.ReadUInt32LittleEndian(b));
+            if (i < 0 || b[4] > (byte)HaState.SwitchingToStandby)
+            {
+                continue; // a scope this card does not have (configured on one side only)
+            }
+
+            Raise(_scopes[i], new HaEvent(HaEventKind.PeerState, PeerState: (HaState)b[4], PeerTerm: BinaryPrimitives.ReadInt64LittleEndian(b[5..])), NowMs);
+        }
+    }
+
+    private void PublishIfPolicyChanged()
+    {
+        long generation = _policy.Current?.Generation ?? 0;
+        if (generation != _publishedFor)
+        {
+            Publish();
+        }
+    }
+
+    /// <summary>Per-ENI modes from the scopes' states, by the running plan's ENI names.</summary>
+    private void Publish()
+    {
+        PolicyTables? t = _policy.Current;
+        _publishedFor = t?.Generation ?? 0;
+        if (t is null)
+        {
+            return;
+        }
+
+        var modes = new HaMode[t.Enis.Length];
+        for (int s = 0; s < _scopes.Length; s++)
+        {
+            HaMode mode = ModeOf(_scopes[s].State);
+            foreach (string name in _config.Scopes[s].Enis)
+            {
+                Eni? eni = t.Enis.FirstOrDefault(e => e?.Name == name);
+                if (eni is not null)
+                {
+                    modes[eni.Index] = mode;
+                }
+            }
+        }
+
+        Modes.Publish(modes);
+    }
+
+    public static HaMode ModeOf(HaState state) => state switch
+    {
+        HaState.Active or HaState.InitializingToActive or HaState.SwitchingToStandby => HaMode.Replicate,
+        HaState.Standby or HaState.InitializingToStandby or HaState.SwitchingToActive or HaState.Connecting => HaMode.Standby,
+        _ => HaMode.Alone, // Standalone forwards alone; Dead: not paired for this scope
+    };
+
+    private static uint ScopeId(string name)
+    {
+        uint h = 2166136261;
+        foreach (char c in name)
+        {
+            h = (h ^ c) * 16777619;
+        }
+
+        return h;
+    }
+
+    public void Dispose()
+    {
+        _stop = true;
+        _thread?.Join();
+        Channel.Dispose();
+    }
+}

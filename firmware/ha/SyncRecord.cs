@@ -1,0 +1,156 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using SnicRuntime.Firmware.Flows;
+
+namespace SnicRuntime.Firmware.Ha;
+
+public enum SyncKind : byte
+{
+    None = 0,
+    UpsertV4 = 1,
+    UpsertV6 = 2,
+    DeleteV4 = 3,
+    DeleteV6 = 4,
+    /// <summary>A worker finished walking its tables for a bulk sync (not sent; the sync engine counts them).</summary>
+    BulkWalked = 5,
+    /// <summary>Every flow of the active has been sent: the standby holds them all.</summary>
+    BulkEnd = 6,
+}
+
+/// <summary>The flow key of a sync record: up to 40 bytes (IPv6), only the first 16 used for IPv4.</summary>
+[InlineArray(40)]
+public struct SyncKeyBytes
+{
+    private byte _first;
+}
+
+/// <summary>
+/// One flow change as a worker hands it to the sync thread, 64 bytes: the flow's key and the
+/// parts of its entry the standby needs (action, version, generation, TCP state, flags). Packet
+/// and byte counters are not replicated; the standby starts its own.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct SyncRecord
+{
+    public SyncKind Kind;
+    public TcpState Tcp;
+    public FlowFlags Flags;
+    public byte Worker;
+    public ushort Generation;
+    public ushort Reserved;
+    public uint Version;
+    public uint Action;
+    /// <summary>The flow's symmetric hash: which standby worker owns it.</summary>
+    public uint Hash;
+    public SyncKeyBytes Key;
+
+    public readonly bool IsV6 => Kind is SyncKind.UpsertV6 or SyncKind.DeleteV6;
+
+    public static SyncRecord Upsert<TKey>(in TKey key, in FlowEntry e, uint hash) where TKey : unmanaged, IFlowKey<TKey>
+    {
+        var r = new SyncRecord
+        {
+            Kind = Unsafe.SizeOf<TKey>() == 16 ? SyncKind.UpsertV4 : SyncKind.UpsertV6,
+            Tcp = e.Tcp,
+            Flags = e.Flags & ~(FlowFlags.Valid | FlowFlags.SyncPending),
+            Generation = e.Generation,
+            Version = e.Version,
+            Action = e.Action,
+            Hash = hash,
+        };
+        MemoryMarshal.Write(r.Key, in key);
+        return r;
+    }
+
+    public static SyncRecord Delete<TKey>(in TKey key, uint version, uint hash) where TKey : unmanaged, IFlowKey<TKey>
+    {
+        var r = new SyncRecord { Kind = Unsafe.SizeOf<TKey>() == 16 ? SyncKind.DeleteV4 : SyncKind.DeleteV6, Version = version, Hash = hash };
+        MemoryMarshal.Write(r.Key, in key);
+        return r;
+    }
+
+    public readonly TKey KeyAs<TKey>() where TKey : unmanaged => MemoryMarshal.Read<TKey>(Key);
+
+    private static int KeyLength(SyncKind k) => k is SyncKind.UpsertV6 or SyncKind.DeleteV6 ? 40 : 16;
+
+    /// <summary>Bytes <see cref="Encode"/> writes for this record.</summary>
+    public readonly int WireSize => Kind switch
+    {
+        SyncKind.UpsertV4 or SyncKind.UpsertV6 => 17 + KeyLength(Kind),
+        SyncKind.DeleteV4 or SyncKind.DeleteV6 => 9 + KeyLength(Kind),
+        _ => 1,
+    };
+
+    /// <summary>The record on the wire (little-endian, kind first); returns bytes written.</summary>
+    public readonly int Encode(Span<byte> to)
+    {
+        to[0] = (byte)Kind;
+        switch (Kind)
+        {
+            case SyncKind.UpsertV4 or SyncKind.UpsertV6:
+                to[1] = (byte)Tcp;
+                to[2] = (byte)Flags;
+                BinaryPrimitives.WriteUInt16LittleEndian(to[3..], Generation);
+                BinaryPrimitives.WriteUInt32LittleEndian(to[5..], Version);
+                BinaryPrimitives.WriteUInt32LittleEndian(to[9..], Action);
+                BinaryPrimitives.WriteUInt32LittleEndian(to[13..], Hash);
+                ((ReadOnlySpan<byte>)Key)[..KeyLength(Kind)].CopyTo(to[17..]);
+                return 17 + KeyLength(Kind);
+            case SyncKind.DeleteV4 or SyncKind.DeleteV6:
+                BinaryPrimitives.WriteUInt32LittleEndian(to[1..], Version);
+                BinaryPrimitives.WriteUInt32LittleEndian(to[5..], Hash);
+                ((ReadOnlySpan<byte>)Key)[..KeyLength(Kind)].CopyTo(to[9..]);
+                return 9 + KeyLength(Kind);
+            default:
+                return 1;
+        }
+    }
+
+    /// <summary>Reads one record; 0 when <paramref name="from"/> does not start with a whole, valid record.</summary>
+    public static int Decode(ReadOnlySpan<byte> from, out SyncRecord r)
+    {
+        r = default;
+        if (from.IsEmpty)
+        {
+            return 0;
+        }
+
+        var kind = (SyncKind)from[0];
+        int key = KeyLength(kind);
+        switch (kind)
+        {
+            case SyncKind.UpsertV4 or SyncKind.UpsertV6:
+                if (from.Length < 17 + key || from[1] > (byte)TcpState.Closing || (from[2] & ~(byte)(FlowFlags.OriginatorIsLow | FlowFlags.Icmp | FlowFlags.Udp)) != 0)
+                {
+                    return 0;
+                }
+
+                r.Kind = kind;
+                r.Tcp = (TcpState)from[1];
+                r.Flags = (FlowFlags)from[2];
+                r.Generation = BinaryPrimitives.ReadUInt16LittleEndian(from[3..]);
+                r.Version = BinaryPrimitives.ReadUInt32LittleEndian(from[5..]);
+                r.Action = BinaryPrimitives.ReadUInt32LittleEndian(from[9..]);
+                r.Hash = BinaryPrimitives.ReadUInt32LittleEndian(from[13..]);
+                from.Slice(17, key).CopyTo(r.Key);
+                return 17 + key;
+            case SyncKind.DeleteV4 or SyncKind.DeleteV6:
+                if (from.Length < 9 + key)
+                {
+                    return 0;
+                }
+
+                r.Kind = kind;
+                r.Version = BinaryPrimitives.ReadUInt32LittleEndian(from[1..]);
+                r.Hash = BinaryPrimitives.ReadUInt32LittleEndian(from[5..]);
+                from.Slice(9, key).CopyTo(r.Key);
+                return 9 + key;
+            case SyncKind.BulkEnd:
+                r.Kind = kind;
+                return 1;
+            default:
+                return 0;
+        }
+    }
+}

@@ -1,0 +1,116 @@
+using SnicRuntime.Firmware.Flows;
+using SnicRuntime.Hal;
+
+namespace SnicRuntime.Firmware.Ha;
+
+/// <summary>How the pipeline treats an ENI's traffic, from its HA scope's state.</summary>
+public enum HaMode : byte
+{
+    /// <summary>Not paired, or forwarding alone (standalone): decide and forward, replicate nothing.</summary>
+    Alone = 0,
+    /// <summary>Active with a peer: replicate every flow change; hold a new flow's packets until the peer acknowledges it.</summary>
+    Replicate = 1,
+    /// <summary>Standby side: install what the active sends; this card does not decide the scope's flows.</summary>
+    Standby = 2,
+}
+
+/// <summary>
+/// What a worker shares with the HA sync thread: the outbox of flow changes it produced (and how
+/// many the peer has acknowledged), the inbox of flows the active sent for it to install, and a
+/// bulk-walk request. Each queue has one writer and one reader; the counters are written by
+/// their owner only.
+/// </summary>
+public sealed class WorkerSync(int id, int outboxCapacity = 1 << 16, int inboxCapacity = 1 << 16)
+{
+    public int Id { get; } = id;
+
+    public SpscQueue<SyncRecord> Outbox { get; } = new(outboxCapacity);
+
+    public SpscQueue<SyncRecord> Inbox { get; } = new(inboxCapacity);
+
+    /// <summary>Records the worker put in the outbox (its record numbers run 1..Produced). Worker-written.</summary>
+    public long Produced;
+
+    /// <summary>Records the peer holds: every record numbered ≤ this. Written by the sync thread.</summary>
+    public long Acked;
+
+    /// <summary>Set by the sync thread to ask for a walk of the tables (bulk sync); the worker answers with a BulkWalked record.</summary>
+    public volatile int BulkRequest;
+
+    /// <summary>The request the worker last finished (worker-written).</summary>
+    public int BulkDone;
+
+    public long HoldFull;
+    public long OutboxFull;
+    public long Released;
+    public long Installed;
+    public long InstallStale;
+    public long InstallFull;
+    public long Deleted;
+
+    /// <summary>Appends a record; its number, or 0 when the outbox is full (the caller counts and copes).</summary>
+    public long Offer(in SyncRecord r)
+    {
+        if (!Outbox.TryEnqueue(in r))
+        {
+            OutboxFull++;
+            return 0;
+        }
+
+        return ++Produced;
+    }
+}
+
+/// <summary>
+/// Packets a worker holds until the peer acknowledges the flow change they wait for (FIFO by
+/// record number, so a flow's packets leave in their order). Bounded; full is a counted drop.
+/// </summary>
+public sealed class HoldQueue(int capacity = 4096)
+{
+    private readonly PacketRef[] _packets = new PacketRef[capacity];
+    private readonly ushort[] _egress = new ushort[capacity];
+    private readonly long[] _record = new long[capacity];
+    private readonly SyncRecord[] _first = new SyncRecord[capacity];
+    private long _head;
+    private long _tail;
+
+    public int Count => (int)(_tail - _head);
+
+    public int Capacity => capacity;
+
+    /// <param name="first">The flow's create record when this is its first packet (its pending mark is cleared on release).</param>
+    public bool TryHold(PacketRef packet, ushort egress, long record, in SyncRecord first)
+    {
+        if (_tail - _head >= capacity)
+        {
+            return false;
+        }
+
+        int i = (int)(_tail % capacity);
+        _packets[i] = packet;
+        _egress[i] = egress;
+        _record[i] = record;
+        _first[i] = first;
+        _tail++;
+        return true;
+    }
+
+    /// <summary>Takes the oldest held packet if its record is acknowledged (≤ <paramref name="acked"/>).</summary>
+    public bool TryRelease(long acked, out PacketRef packet, out ushort egress, out SyncRecord first)
+    {
+        if (_head == _tail || _record[_head % capacity] > acked)
+        {
+            packet = default;
+            egress = 0;
+            first = default;
+            return false;
+        }
+
+        int i = (int)(_head % capacity);
+        packet = _packets[i];
+        egress = _egress[i];
+        first = _first[i];
+        _head++;
+        return true;
+    }
+}

@@ -1,0 +1,317 @@
+using System.Runtime.CompilerServices;
+using SnicRuntime.Firmware.Flows;
+using SnicRuntime.Firmware.Ha;
+using SnicRuntime.Firmware.Parsing;
+using SnicRuntime.Firmware.Workers;
+using SnicRuntime.Hal;
+
+namespace SnicRuntime.Firmware.Pipeline;
+
+/// <summary>
+/// HA on the worker (SPEC §3): for ENIs whose scope this card holds with a peer, every flow
+/// change goes to the sync outbox and a new flow's packets wait in the hold queue until the peer
+/// acknowledges it; for ENIs whose scope the peer holds, the flows the active sends are installed
+/// here (and never aged here); a bulk walk answers a joining standby. None of it runs unless HA
+/// is attached, and a non-HA burst pays one null check.
+/// </summary>
+public sealed partial class PolicyPipeline
+{
+    /// <summary>Installs per poll at most this many records from the inbox (bounds the time a poll takes).</summary>
+    private const int InstallsPerPoll = 4096;
+
+    /// <summary>Flows read per bulk-walk step.</summary>
+    private const int WalkBatch = 64;
+
+    private WorkerSync? _sync;
+    private HaModeMap? _modeMap;
+    private byte[] _modes = [];
+    private HoldQueue? _hold;
+    private FlowRecord<FlowKeyV4>[]? _walk4;
+    private FlowRecord<FlowKeyV6>[]? _walk6;
+    private int _walkBucket4;
+    private int _walkBucket6;
+    private int _walking;
+
+    public bool HasHa => _sync is not null;
+
+    public WorkerSync? Sync => _sync;
+
+    public HoldQueue? Hold => _hold;
+
+    /// <summary>Connects this worker's pipeline to the card's HA node (before the workers start).</summary>
+    public void AttachHa(WorkerSync sync, HaModeMap modes, int holdCapacity = 4096)
+    {
+        _sync = sync ?? throw new ArgumentNullException(nameof(sync));
+        _modeMap = modes ?? throw new ArgumentNullException(nameof(modes));
+        _hold = new HoldQueue(holdCapacity);
+        _walk4 = new FlowRecord<FlowKeyV4>[WalkBatch];
+        _walk6 = new FlowRecord<FlowKeyV6>[WalkBatch];
+        V4.Hooks = new SyncHooks<FlowKeyV4>(this);
+        V6.Hooks = new SyncHooks<FlowKeyV6>(this);
+    }
+
+    private HaMode ModeOfEni(int eni) => HaModeMap.Of(_modes, eni);
+
+    /// <summary>The first packet of a flow just created under a replicated scope: replicate, then hold it.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReplicateNewFlow<TKey>(FlowTable<TKey> table, in TKey key, int position, int i, ReadOnlySpan<PacketRef> packets,
+        ReadOnlySpan<ParsedPacket> meta, Span<ushort> egress, Span<DropReason> drops) where TKey : unmanaged, IFlowKey<TKey>
+    {
+        ref FlowEntry entry = ref table.Entry(position);
+        SyncRecord record = SyncRecord.Upsert(key, entry, meta[i].FlowHash);
+        long number = _sync!.Offer(record);
+        if (number == 0)
+        {
+            // Not replicable now: do not keep a flow the standby cannot have (it could be lost).
+            table.Delete(position);
+            Counters.FlowsCreated--;
+            Drop(i, DropReason.HaSyncBackpressure, egress, drops);
+            return;
+        }
+
+        if (egress[i] == Egress.Drop)
+        {
+            return; // the action itself dropped it; the flow is replicated all the same
+        }
+
+        if (!_hold!.TryHold(packets[i], egress[i], number, record))
+        {
+            _sync.HoldFull++;
+            Drop(i, DropReason.HaHoldFull, egress, drops); // the flow stays (replicated); the sender retries
+            return;
+        }
+
+        entry.Flags |= FlowFlags.SyncPending;
+        egress[i] = Egress.Held;
+    }
+
+    /// <summary>A hit on a flow whose create the peer has not acknowledged: it waits behind its first packet.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void HoldBehindPending(int i, ReadOnlySpan<PacketRef> packets, Span<ushort> egress, Span<DropReason> drops)
+    {
+        if (egress[i] >= Egress.Held)
+        {
+            return;
+        }
+
+        if (!_hold!.TryHold(packets[i], egress[i], _sync!.Produced, default))
+        {
+            _sync.HoldFull++;
+            Drop(i, DropReason.HaHoldFull, egress, drops);
+            return;
+        }
+
+        egress[i] = Egress.Held;
+    }
+
+    // Standby side of a scope: the active decides. Re-encapsulate toward the peer card (its own
+    // underlay address; both cards serve the same VIP) and send it back out where it came in.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void RedirectToPeer(PolicyTables t, int i, int ingressPort, ReadOnlySpan<PacketRef> packets, ReadOnlySpan<ParsedPacket> meta,
+        Span<ushort> egress, Span<DropReason> drops)
+    {
+        ref readonly ParsedPacket p = ref meta[i];
+        EncapKind kind = p.Tunnel == TunnelKind.Nvgre ? EncapKind.Nvgre : EncapKind.Vxlan;
+        if (!Encap.TunnelHeaders.Encapsulate(packets[i], p.InnerL2, kind, t.ApplianceMac, t.NeighborMac, t.Vip, _modeMap!.PeerUnderlay, p.Vni, p.FlowHash))
+        {
+            Drop(i, DropReason.EncapNoRoom, egress, drops);
+            return;
+        }
+
+        Counters.HaRedirected++;
+        egress[i] = (ushort)ingressPort;
+    }
+
+    // A packet a standby peer redirected here is addressed to this card's own underlay address.
+    private bool RedirectedToUs(ReadOnlySpan<byte> frame, in ParsedPacket p) =>
+        _modeMap is { LocalUnderlay: not 0 } m && System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(frame[(p.OuterL3 + 16)..]) == m.LocalUnderlay;
+
+    /// <summary>A flow change that is not a create (re-decision, TCP state): replicated, not held.</summary>
+    private void ReplicateChange<TKey>(in TKey key, in FlowEntry entry, uint hash) where TKey : unmanaged, IFlowKey<TKey>
+    {
+        if (_sync is not null && ModeOfEni((int)key.Scope) == HaMode.Replicate)
+        {
+            _sync.Offer(SyncRecord.Upsert(key, entry, hash));
+        }
+    }
+
+    private void ReplicateDelete<TKey>(in TKey key, uint version) where TKey : unmanaged, IFlowKey<TKey>
+    {
+        if (_sync is not null && ModeOfEni((int)key.Scope) == HaMode.Replicate)
+        {
+            _sync.Offer(SyncRecord.Delete(key, version, key.RssHash()));
+        }
+    }
+
+    /// <summary>
+    /// Once per poll (through <see cref="PolicyStage.Release"/>): release held packets the peer has
+    /// acknowledged, install what the active sent, advance a bulk walk.
+    /// </summary>
+    public int ServiceHa(Span<PacketRef> packets, Span<ushort> egress)
+    {
+        _modes = _modeMap!.Modes;
+        InstallFromPeer();
+        WalkForBulk();
+        long acked = Volatile.Read(ref _sync!.Acked);
+        int n = 0;
+        while (n < packets.Length && _hold!.TryRelease(acked, out packets[n], out egress[n], out SyncRecord first))
+        {
+            if (first.Kind == SyncKind.UpsertV4)
+            {
+                ClearPending(V4, first.KeyAs<FlowKeyV4>());
+            }
+            else if (first.Kind == SyncKind.UpsertV6)
+            {
+                ClearPending(V6, first.KeyAs<FlowKeyV6>());
+            }
+
+            n++;
+        }
+
+        _sync.Released += n;
+        return n;
+    }
+
+    private static void ClearPending<TKey>(FlowTable<TKey> table, in TKey key) where TKey : unmanaged, IFlowKey<TKey>
+    {
+        int p = table.Lookup(key);
+        if (p >= 0)
+        {
+            table.Entry(p).Flags &= ~FlowFlags.SyncPending;
+        }
+    }
+
+    // Standby side: flows the active sent, in its order; a record older than what is here is stale.
+    private void InstallFromPeer()
+    {
+        WorkerSync s = _sync!;
+        for (int k = 0; k < InstallsPerPoll && s.Inbox.TryDequeue(out SyncRecord r); k++)
+        {
+            switch (r.Kind)
+            {
+                case SyncKind.UpsertV4:
+                    Install(V4, r.KeyAs<FlowKeyV4>(), in r);
+                    break;
+                case SyncKind.UpsertV6:
+                    Install(V6, r.KeyAs<FlowKeyV6>(), in r);
+                    break;
+                case SyncKind.DeleteV4:
+                    Remove(V4, r.KeyAs<FlowKeyV4>(), r.Version);
+                    break;
+                case SyncKind.DeleteV6:
+                    Remove(V6, r.KeyAs<FlowKeyV6>(), r.Version);
+                    break;
+            }
+        }
+    }
+
+    private void Install<TKey>(FlowTable<TKey> table, in TKey key, in SyncRecord r) where TKey : unmanaged, IFlowKey<TKey>
+    {
+        WorkerSync s = _sync!;
+        int p = table.Lookup(key);
+        if (p >= 0)
+        {
+            ref FlowEntry e = ref table.Entry(p);
+            if (r.Version < e.Version)
+            {
+                s.InstallStale++;
+                return;
+            }
+
+            e.Action = r.Action;
+            e.Version = r.Version;
+            e.Generation = r.Generation;
+            e.Tcp = r.Tcp;
+            e.Flags = (e.Flags & FlowFlags.Valid) | r.Flags;
+            s.Installed++;
+            return;
+        }
+
+        var entry = new FlowEntry { Action = r.Action, Version = r.Version, Generation = r.Generation, Tcp = r.Tcp, Flags = r.Flags, LastSeenMs = NowMs };
+        if (table.Insert(key, entry, out _) == InsertResult.Full)
+        {
+            s.InstallFull++;
+            return;
+        }
+
+        s.Installed++;
+    }
+
+    private void Remove<TKey>(FlowTable<TKey> table, in TKey key, uint version) where TKey : unmanaged, IFlowKey<TKey>
+    {
+        int p = table.Lookup(key);
+        if (p >= 0 && version >= table.Entry(p).Version)
+        {
+            table.Delete(p);
+            _sync!.Deleted++;
+        }
+    }
+
+    // Active side of a bulk sync: walk both tables a batch per poll, sending every flow of a
+    // replicated scope through the same outbox as inline changes (so per flow, the standby sees
+    // changes in the order they happened), then report the walk done.
+    private void WalkForBulk()
+    {
+        WorkerSync s = _sync!;
+        int request = s.BulkRequest;
+        if (request == s.BulkDone)
+        {
+            return;
+        }
+
+        if (_walking != request)
+        {
+            _walking = request;
+            _walkBucket4 = 0;
+            _walkBucket6 = 0;
+        }
+
+        if (s.Outbox.Capacity - s.Outbox.Count < WalkBatch * 2 + 1)
+        {
+            return; // the outbox drains first; the walk resumes next poll
+        }
+
+        if (_walkBucket4 >= 0)
+        {
+            int n = V4.ReadFlows(_walkBucket4, _walk4, out _walkBucket4);
+            for (int k = 0; k < n; k++)
+            {
+                ReplicateChange(_walk4![k].Key, _walk4[k].Entry, _walk4[k].Key.RssHash());
+            }
+
+            return;
+        }
+
+        if (_walkBucket6 >= 0)
+        {
+            int n = V6.ReadFlows(_walkBucket6, _walk6, out _walkBucket6);
+            for (int k = 0; k < n; k++)
+            {
+                ReplicateChange(_walk6![k].Key, _walk6[k].Entry, _walk6[k].Key.RssHash());
+            }
+
+            return;
+        }
+
+        s.Offer(new SyncRecord { Kind = SyncKind.BulkWalked, Worker = (byte)s.Id });
+        s.BulkDone = request;
+    }
+
+    /// <summary>The table hooks: TCP state changes are replicated; aging is the active's decision only.</summary>
+    private sealed class SyncHooks<TKey>(PolicyPipeline owner) : FlowHooks<TKey> where TKey : unmanaged, IFlowKey<TKey>
+    {
+        public override bool Aging(in TKey key, in FlowEntry entry)
+        {
+            HaMode mode = owner.ModeOfEni((int)key.Scope);
+            if (mode == HaMode.Standby)
+            {
+                return false; // the active ages it and tells us
+            }
+
+            owner.ReplicateDelete(key, entry.Version + 1);
+            return true;
+        }
+
+        public override void StateChanged(in TKey key, in FlowEntry entry) => owner.ReplicateChange(key, entry, key.RssHash());
+    }
+}
