@@ -52,6 +52,7 @@ public sealed class HaNode : IDisposable
     private readonly Lock _gate = new(); // management commands vs the sync thread
     private long _lastProbeMs = long.MinValue / 2; // "long ago", without overflowing the subtraction
     private bool _peerUp;
+    private long[]? _drainMarks;
     private long _publishedFor = -1;
     private Thread? _thread;
     private volatile bool _stop;
@@ -200,6 +201,11 @@ public sealed class HaNode : IDisposable
                 Sync.RequestBulk(); // the joining standby gets every flow, in order with inline changes
             }
 
+            if (t.To == HaState.SwitchingToStandby)
+            {
+                _drainMarks = [.. Workers.Select(w => Volatile.Read(ref w.Produced))];
+            }
+
             Publish();
         }
 
@@ -213,12 +219,15 @@ public sealed class HaNode : IDisposable
         RaiseAll(new HaEvent(HaEventKind.PeerUp));
     }
 
-    // The switching active may hand over once nothing it produced is unacknowledged and nothing is held.
+    // The switching active may hand over once the peer holds every flow change made before the
+    // switch began (new flows already go to the peer, so the mark is reached; later changes keep
+    // streaming) and no packet waits for an acknowledgement.
     private void DrainCheck()
     {
         foreach (HaStateMachine m in _scopes)
         {
-            if (m.State == HaState.SwitchingToStandby && Sync.Lag == 0 && _pipelines.All(p => p.Hold!.Count == 0))
+            if (m.State == HaState.SwitchingToStandby && _drainMarks is long[] marks
+                && Workers.Select((w, i) => Volatile.Read(ref w.Acked) >= marks[i]).All(x => x) && _pipelines.All(p => p.Hold!.Count == 0))
             {
                 Raise(m, new HaEvent(HaEventKind.Drained), NowMs);
             }
@@ -297,7 +306,8 @@ public sealed class HaNode : IDisposable
 
     public static HaMode ModeOf(HaState state) => state switch
     {
-        HaState.Active or HaState.InitializingToActive or HaState.SwitchingToStandby => HaMode.Replicate,
+        HaState.Active or HaState.InitializingToActive => HaMode.Replicate,
+        HaState.SwitchingToStandby => HaMode.Draining,
         HaState.Standby or HaState.InitializingToStandby or HaState.SwitchingToActive or HaState.Connecting => HaMode.Standby,
         _ => HaMode.Alone, // Standalone forwards alone; Dead: not paired for this scope
     };

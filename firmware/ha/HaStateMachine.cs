@@ -94,14 +94,8 @@ public sealed class HaStateMachine(string scope, uint cardId, uint peerId, HaTer
 
     internal uint PeerId => peerId;
 
-    /// <summary>This card decides and forwards the scope's traffic itself (active side).</summary>
-    public bool Forwards => State is HaState.Active or HaState.Standalone or HaState.SwitchingToStandby or HaState.InitializingToActive;
-
-    /// <summary>New flows must wait for the peer's acknowledgement before their first packet leaves.</summary>
-    public bool HoldsFirstPackets => State is HaState.Active or HaState.SwitchingToStandby or HaState.InitializingToActive;
-
-    /// <summary>Traffic for this scope that arrives here goes to the peer (the standby side).</summary>
-    public bool RedirectsToPeer => State is HaState.Standby or HaState.InitializingToStandby or HaState.SwitchingToActive;
+    /// <summary>This card decides the scope's new flows (the active side). A switching active only finishes the flows it has.</summary>
+    public bool Forwards => State is HaState.Active or HaState.Standalone or HaState.InitializingToActive;
 
     public HaTransition Apply(HaEvent e)
     {

@@ -10,8 +10,13 @@ public enum HaMode : byte
     Alone = 0,
     /// <summary>Active with a peer: replicate every flow change; hold a new flow's packets until the peer acknowledges it.</summary>
     Replicate = 1,
-    /// <summary>Standby side: install what the active sends; this card does not decide the scope's flows.</summary>
+    /// <summary>Standby side: install what the active sends; this card does not decide the scope's flows (it redirects them to the active).</summary>
     Standby = 2,
+    /// <summary>
+    /// Handing the scope over (switching to standby): existing flows still forward here and their
+    /// changes replicate; new flows go to the peer, so the outbox drains and the hand-over can finish.
+    /// </summary>
+    Draining = 3,
 }
 
 /// <summary>

@@ -52,6 +52,15 @@ public sealed partial class PolicyPipeline
 
     private HaMode ModeOfEni(int eni) => HaModeMap.Of(_modes, eni);
 
+    // New flows are replicated (and their first packets held) on the active side, while handing
+    // over, and for packets a standby peer redirected here: the peer listens to this card's sync.
+    private bool ReplicatesNewFlow(int eni, int i) => ModeOfEni(eni) switch
+    {
+        HaMode.Replicate or HaMode.Draining => true,
+        HaMode.Standby => _redirected[i],
+        _ => false,
+    };
+
     /// <summary>The first packet of a flow just created under a replicated scope: replicate, then hold it.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ReplicateNewFlow<TKey>(FlowTable<TKey> table, in TKey key, int position, int i, ReadOnlySpan<PacketRef> packets,
@@ -129,7 +138,7 @@ public sealed partial class PolicyPipeline
     /// <summary>A flow change that is not a create (re-decision, TCP state): replicated, not held.</summary>
     private void ReplicateChange<TKey>(in TKey key, in FlowEntry entry, uint hash) where TKey : unmanaged, IFlowKey<TKey>
     {
-        if (_sync is not null && ModeOfEni((int)key.Scope) == HaMode.Replicate)
+        if (_sync is not null && ModeOfEni((int)key.Scope) != HaMode.Alone)
         {
             _sync.Offer(SyncRecord.Upsert(key, entry, hash));
         }
@@ -137,7 +146,7 @@ public sealed partial class PolicyPipeline
 
     private void ReplicateDelete<TKey>(in TKey key, uint version) where TKey : unmanaged, IFlowKey<TKey>
     {
-        if (_sync is not null && ModeOfEni((int)key.Scope) == HaMode.Replicate)
+        if (_sync is not null && ModeOfEni((int)key.Scope) != HaMode.Alone)
         {
             _sync.Offer(SyncRecord.Delete(key, version, key.RssHash()));
         }

@@ -42,6 +42,15 @@ public sealed partial class PolicyPipeline
         Eni eni = t.Enis[_eniOf[i]]!;
         if (existing < 0)
         {
+            if (_sync is not null && ModeOfEni(eni.Index) == Ha.HaMode.Draining)
+            {
+                // Handing over: new flows are the peer's, even ones it redirected here (the peer
+                // decides what comes back redirected, so this is two hops at most), so that
+                // nothing new enters the outbox and the hand-over can finish.
+                RedirectToPeer(t, i, ingressPort, packets, meta, egress, drops);
+                return;
+            }
+
             c.FlowMisses++;
             // SPEC §2: only a SYN creates a TCP flow; anything else without a flow is dropped.
             if (CannotCreate(in p))
@@ -88,7 +97,7 @@ public sealed partial class PolicyPipeline
             c.FlowsCreated++;
             c.EniFlowsCreated[eni.Index]++;
             Apply(i, action, ingressPort, packets, meta, egress, drops);
-            if (_sync is not null && ModeOfEni(eni.Index) == Ha.HaMode.Replicate)
+            if (_sync is not null && ReplicatesNewFlow(eni.Index, i))
             {
                 ReplicateNewFlow(table, key, position, i, packets, meta, egress, drops);
             }

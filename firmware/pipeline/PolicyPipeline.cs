@@ -29,6 +29,7 @@ public sealed partial class PolicyPipeline : IDisposable
     private readonly FlowKeyBurst _burst;
     private readonly short[] _eniOf;
     private readonly bool[] _outbound;
+    private readonly bool[] _redirected;
     private readonly uint[] _action;
     private PolicyTables _tables = null!;
 
@@ -49,6 +50,7 @@ public sealed partial class PolicyPipeline : IDisposable
         _burst = new FlowKeyBurst(burst);
         _eniOf = new short[burst];
         _outbound = new bool[burst];
+        _redirected = new bool[burst];
         _action = new uint[burst];
         AllocateMissState(burst);
     }
@@ -98,6 +100,9 @@ public sealed partial class PolicyPipeline : IDisposable
         if (ha)
         {
             _modes = _modeMap!.Modes;
+            // Flows the peer sent are installed before the burst looks anything up: a packet that
+            // follows a flow's acknowledged create always finds it.
+            InstallFromPeer();
         }
 
         for (int i = 0; i < meta.Length; i++)
@@ -117,7 +122,8 @@ public sealed partial class PolicyPipeline : IDisposable
 
             // A packet the peer redirected here is decided here whatever this side's mode: the peer
             // sends only what it believes this card serves, and sending it back would loop.
-            if (ha && ModeOfEni(_eniOf[i]) == Ha.HaMode.Standby && !RedirectedToUs(packets[i].Data, in meta[i]))
+            _redirected[i] = ha && RedirectedToUs(packets[i].Data, in meta[i]);
+            if (ha && ModeOfEni(_eniOf[i]) == Ha.HaMode.Standby && !_redirected[i])
             {
                 RedirectToPeer(t, i, ingressPort, packets, meta, egress, drops);
                 continue;

@@ -105,6 +105,9 @@ public sealed class HaFlowSyncTests : IDisposable
 
     private static HaState StateOf(Card c) => c.Node.Scopes[0].State;
 
+    private string History() => string.Join("\n", new[] { ("a", _a), ("b", _b) }.SelectMany(x => x.Item2.Node.History.Select(h =>
+        $"{x.Item1} @{h.AtMs}: {h.Transition.From} -> {h.Transition.To} on {h.Transition.Event}{(h.Transition.Refused ? " REFUSED " + h.Transition.Why : "")}")));
+
     private static void Send(Card c, IEnumerable<byte[]> frames)
     {
         foreach (byte[] f in frames)
@@ -244,5 +247,95 @@ public sealed class HaFlowSyncTests : IDisposable
         Assert.Equal(0, Flows(_a));
         StepUntil(() => Flows(_b) == 0, 200, "the deletes reach B");
         Assert.True(_b.Node.Workers.Sum(w => w.Deleted) == 20);
+    }
+
+    [Fact]
+    public void A_planned_switchover_both_ways_loses_no_packet_and_no_flow()
+    {
+        Pair();
+        uint underlayA = Overlay.V4("172.16.2.1"), underlayB = Overlay.V4("172.16.2.2");
+        long injected = 0, delivered = 0;
+        int next = 0;
+
+        // The network: frames a card sends to the other card's underlay address reach it;
+        // everything else has left the appliance pair (delivered). A connection's next packet is
+        // sent only once its SYN was delivered, as a real client would.
+        var synDelivered = new Queue<int>();
+        void Network()
+        {
+            foreach ((Card from, Card to, uint toAddress) in new[] { (_a, _b, underlayB), (_b, _a, underlayA) })
+            {
+                var forward = new List<byte[]>();
+                foreach (byte[] f in Sent(from))
+                {
+                    if (System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(f.AsSpan(14 + 16)) == toAddress)
+                    {
+                        forward.Add(f);
+                        continue;
+                    }
+
+                    delivered++;
+                    Assert.Equal(DropReason.None, PacketParser.Parse(f, out ParsedPacket p));
+                    if ((p.TcpFlags & (byte)TcpFlags.Syn) != 0)
+                    {
+                        synDelivered.Enqueue(p.SrcPort - 1000);
+                    }
+                }
+
+                Send(to, forward);
+            }
+        }
+
+        // Upstream keeps sending to A: new connections, and the next packet of connected ones.
+        void Traffic(int steps)
+        {
+            for (int s = 0; s < steps; s++)
+            {
+                Send(_a, Syns(next, 4));
+                next += 4;
+                injected += 4;
+                for (int k = 0; k < 4 && synDelivered.TryDequeue(out int flow); k++)
+                {
+                    Send(_a, Syns(flow, 1, TcpFlags.Ack));
+                    injected++;
+                }
+
+                Step();
+                Network();
+            }
+        }
+
+        Traffic(50);
+        _a.Node.Command("scope-eni1", new HaEvent(HaEventKind.Switchover, 2));
+        _b.Node.Command("scope-eni1", new HaEvent(HaEventKind.Switchover, 2));
+        for (int s = 0; s < 300 && !(StateOf(_a) == HaState.Standby && StateOf(_b) == HaState.Active); s++)
+        {
+            Traffic(1);
+        }
+
+        Assert.True(StateOf(_a) == HaState.Standby && StateOf(_b) == HaState.Active, History());
+        Traffic(50);
+
+        // And back: B hands the scope to A again.
+        _b.Node.Command("scope-eni1", new HaEvent(HaEventKind.Switchover, 3));
+        _a.Node.Command("scope-eni1", new HaEvent(HaEventKind.Switchover, 3));
+        for (int s = 0; s < 300 && !(StateOf(_a) == HaState.Active && StateOf(_b) == HaState.Standby); s++)
+        {
+            Traffic(1);
+        }
+
+        Assert.True(StateOf(_a) == HaState.Active && StateOf(_b) == HaState.Standby,
+            $"lag a {_a.Node.Sync.Lag} b {_b.Node.Sync.Lag}, held a {_a.Dp.Pipelines.Sum(p => p.Hold!.Count)} b {_b.Dp.Pipelines.Sum(p => p.Hold!.Count)}\n" + History());
+        Traffic(50);
+        for (int s = 0; s < 200 && delivered < injected; s++)
+        {
+            Step();
+            Network();
+        }
+
+        var drops = _a.Dp.DropsByReason().Concat(_b.Dp.DropsByReason()).Where(d => d.Value > 0).ToList();
+        Assert.True(drops.Count == 0, "drops: " + string.Join(", ", drops.Select(d => $"{d.Key} {d.Value}")) + "\n" + History());
+        Assert.Equal(injected, delivered);
+        Assert.Equal(Flows(_a), Flows(_b)); // both hold every flow
     }
 }
