@@ -6,6 +6,8 @@
 #   ./bench/run.sh acl         ACL group of 1000 rules x 100 prefixes vs rte_acl
 #   ./bench/run.sh cps         connection setup per worker, DASH-scale policy (no peer; target 1M)
 #   ./bench/run.sh fastpath    flow hit + VXLAN encap, 1M flows (anchor: VPP 11 Mpps; target 15)
+#   ./bench/run.sh ha          HA: inline sync rate, first-packet hold, bulk sync of 1M flows,
+#                              detection/takeover over repeated kills, planned switchover loss
 # Installs what it needs (Debian's libdpdk-dev, pkg-config, gcc), builds, runs, prints one line
 # per case and writes the figures as JSON under bench/results/.
 set -euo pipefail
@@ -13,9 +15,18 @@ cd "$(dirname "$0")/.."
 
 what="${1:-}"
 case "$what" in
-  flowtable|lpm|acl|cps|fastpath) ;;
-  *) echo "usage: bench/run.sh flowtable|lpm|acl|cps|fastpath" >&2; exit 2 ;;
+  flowtable|lpm|acl|cps|fastpath|ha) ;;
+  *) echo "usage: bench/run.sh flowtable|lpm|acl|cps|fastpath|ha" >&2; exit 2 ;;
 esac
+
+if [[ "$what" == "ha" ]]; then
+  # No peer to build: both cards run in one process over UDP on loopback.
+  dotnet build bench/SnicRuntime.Bench -c Release -nologo -v quiet
+  DOTNET_TieredCompilation=0 dotnet bench/SnicRuntime.Bench/bin/Release/net10.0/SnicRuntime.Bench.dll ha --kills 10 --bulk-flows 1000000 \
+    --json bench/results/ha.json
+  echo "written: bench/results/ha.json (targets: inline >= 1M updates/s per core, bulk 1M <= 2 s, detect <= 150 ms, takeover <= 250 ms, 0 flows lost, 0 packets lost on switchover)"
+  exit 0
+fi
 
 need=()
 command -v pkg-config >/dev/null || need+=(pkg-config)

@@ -114,6 +114,9 @@ public sealed class HaNode : IDisposable
     /// <summary>Whether the peer's probes arrive.</summary>
     public bool PeerUp => _peerUp;
 
+    /// <summary>When (<see cref="Stopwatch"/> timestamp) the peer was last declared lost.</summary>
+    public long PeerLostTimestamp { get; private set; }
+
     /// <summary>One round: sync, probes, liveness, publish modes. Returns frames sent.</summary>
     public int Poll(long nowMs)
     {
@@ -134,6 +137,11 @@ public sealed class HaNode : IDisposable
             if (up != _peerUp || (neverCame && _scopes.Any(s => s.State == HaState.Connecting && s.PeerReachable is false && s.DesiredRole == HaRole.Active)))
             {
                 _peerUp = up;
+                if (!up)
+                {
+                    PeerLostTimestamp = Stopwatch.GetTimestamp();
+                }
+
                 RaiseAll(new HaEvent(up ? HaEventKind.PeerUp : HaEventKind.PeerLost));
             }
 
