@@ -47,6 +47,23 @@ public sealed record FlowReply(int Worker, string Eni, byte Protocol, string Add
 
 public sealed record FlowPageReply(IReadOnlyList<FlowReply> Flows, string? Next);
 
+/// <summary>One HA scope on this card.</summary>
+public sealed record HaScopeReply(string Name, string State, long Term, string DesiredRole, IReadOnlyList<string> Enis, bool Forwards);
+
+/// <summary>The replication channel's counters.</summary>
+public sealed record HaChannelReply(long FramesSent, long Retransmits, long FramesReceived, long FramesDelivered, long PeerRestarts,
+    long PayloadBytes, long WireBytes, IReadOnlyDictionary<string, long> DropsByReason);
+
+/// <summary>GET /v1/ha: pairing, scopes, liveness, sync lag and counters.</summary>
+public sealed record HaStatusReply(bool Paired, uint CardId, uint PeerId, bool PeerUp, long SyncLag, long FlowsHeld, long HoldFull, long RecordsSent,
+    long RecordsReceived, IReadOnlyList<HaScopeReply> Scopes, HaChannelReply? Channel);
+
+/// <summary>Body of a scope command (switchover, takeover): the term the management plane issues.</summary>
+public sealed record HaCommandRequest(long Term);
+
+/// <summary>What a scope command did.</summary>
+public sealed record HaTransitionReply(string Scope, string From, string To, bool Refused, string Why);
+
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(IdentityReply))]
 [JsonSerializable(typeof(HealthReply))]
@@ -55,4 +72,7 @@ public sealed record FlowPageReply(IReadOnlyList<FlowReply> Flows, string? Next)
 [JsonSerializable(typeof(ProblemReply))]
 [JsonSerializable(typeof(CountersReply))]
 [JsonSerializable(typeof(FlowPageReply))]
+[JsonSerializable(typeof(HaStatusReply))]
+[JsonSerializable(typeof(HaCommandRequest))]
+[JsonSerializable(typeof(HaTransitionReply))]
 internal sealed partial class AgentJsonContext : JsonSerializerContext;

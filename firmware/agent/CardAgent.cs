@@ -26,7 +26,7 @@ namespace SnicRuntime.Firmware.Agent;
 /// needs no reflection and no request-delegate generator. Mutual TLS with enrollment certificates
 /// (the management-plane issue's target) replaces the token in a later step.
 /// </remarks>
-public sealed class CardAgent : IAsyncDisposable
+public sealed partial class CardAgent : IAsyncDisposable
 {
     /// <summary>Largest plan body accepted (a 1M-mapping plan is ~100 MB of JSON).</summary>
     public const long MaxPlanBytes = Plans.PlanJson.MaxBytes;
@@ -40,8 +40,9 @@ public sealed class CardAgent : IAsyncDisposable
     private readonly long _started = Stopwatch.GetTimestamp();
     private long _authFailures;
 
-    private CardAgent(WebApplication app, Dataplane dataplane, PolicyStore policy, byte[]? token, AgentTls? tls)
+    private CardAgent(WebApplication app, Dataplane dataplane, PolicyStore policy, byte[]? token, AgentTls? tls, Ha.HaHost? ha)
     {
+        _ha = ha;
         _app = app;
         _dataplane = dataplane;
         _policy = policy;
@@ -60,7 +61,7 @@ public sealed class CardAgent : IAsyncDisposable
     /// <param name="token">Bearer token callers must present (token mode; null with <paramref name="tls"/>).</param>
     /// <param name="tls">Mutual TLS: callers must present a certificate issued by the management plane's authority.</param>
     public static async Task<CardAgent> StartAsync(Dataplane dataplane, PolicyStore policy, string? token, IPEndPoint endpoint, ILoggerFactory? logs = null,
-        long maxBodyBytes = MaxPlanBytes, AgentTls? tls = null)
+        long maxBodyBytes = MaxPlanBytes, AgentTls? tls = null, Ha.HaHost? ha = null)
     {
         ArgumentNullException.ThrowIfNull(dataplane);
         ArgumentNullException.ThrowIfNull(policy);
@@ -114,7 +115,7 @@ public sealed class CardAgent : IAsyncDisposable
             k.AddServerHeader = false;
         });
         WebApplication app = builder.Build();
-        agent = new CardAgent(app, dataplane, policy, token is null ? null : Encoding.UTF8.GetBytes(token), tls);
+        agent = new CardAgent(app, dataplane, policy, token is null ? null : Encoding.UTF8.GetBytes(token), tls, ha);
         app.Use(agent.Authenticate);
         app.MapGet("/v1/health", agent.Health);
         app.MapGet("/v1/identity", agent.Identity);
@@ -123,6 +124,7 @@ public sealed class CardAgent : IAsyncDisposable
         app.MapGet("/v1/counters", agent.Counters);
         app.MapGet("/v1/flows", agent.Flows);
         app.MapGet("/v1/metrics", agent.Metrics);
+        agent.MapHa(app);
         await app.StartAsync().ConfigureAwait(false);
         agent.Address = new Uri(app.Urls.First());
         return agent;

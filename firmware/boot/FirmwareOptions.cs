@@ -20,6 +20,8 @@ public sealed class FirmwareOptions
           --agent-tls DIR  mutual TLS for the agent: DIR/card.pem (certificate and key issued at
                            enrollment, `snicctl cards enroll`) and DIR/ca.pem (the issuing authority)
           --agent-token-file FILE  instead of TLS: the token callers must present (Authorization: Bearer)
+          --ha-state DIR   HA: keep the pairing and terms here; the agent takes pairing commands
+                           (PUT /v1/ha) and a restarted card rejoins its pair by itself
           --stage KIND     without --plan: flows (flow table, default) or forward (cross-connect)
           --flow-capacity N  flows per worker and address family (default 65536)
           --rate PPS       generated packets per second, 0 = unlimited (default 500000)
@@ -52,6 +54,9 @@ public sealed class FirmwareOptions
     /// <summary>How long a managed card waits for its first plan before giving up (seconds).</summary>
     public double PlanWaitSeconds { get; private set; } = 60;
 
+    /// <summary>HA state directory (pairing, terms); null: this card does not do HA.</summary>
+    public string? HaStateDirectory { get; private set; }
+
     /// <summary>Change plan to run the policy pipeline with (null: no policy stage).</summary>
     public string? PlanPath { get; private set; }
 
@@ -69,7 +74,7 @@ public sealed class FirmwareOptions
                 continue;
             }
 
-            if (a is not ("--board" or "--seconds" or "--workers" or "--flows" or "--rate" or "--stage" or "--flow-capacity" or "--plan" or "--agent" or "--agent-token-file" or "--agent-tls" or "--plan-wait"))
+            if (a is not ("--board" or "--seconds" or "--workers" or "--flows" or "--rate" or "--stage" or "--flow-capacity" or "--plan" or "--agent" or "--agent-token-file" or "--agent-tls" or "--plan-wait" or "--ha-state"))
             {
                 errors.Add($"unknown option '{a}'");
                 continue;
@@ -148,6 +153,9 @@ public sealed class FirmwareOptions
                     }
 
                     break;
+                case "--ha-state":
+                    o.HaStateDirectory = v;
+                    break;
                 case "--plan":
                     o.PlanPath = v;
                     o.Stage = StageKind.Policy;
@@ -211,6 +219,11 @@ public sealed class FirmwareOptions
         if (o.PlanPath is not null && o.Stage != StageKind.Policy)
         {
             errors.Add("--plan runs the policy pipeline; it does not combine with --stage");
+        }
+
+        if (o.HaStateDirectory is not null && o.AgentPort is null)
+        {
+            errors.Add("--ha-state needs --agent: the management plane pairs cards through their agents");
         }
 
         return o;

@@ -113,6 +113,13 @@ public static class Program
                 Aging = DemoAging,
                 Policy = policy,
             });
+            // HA: the card's pairing lives in its state directory; a restarted card rejoins.
+            using Ha.HaHost? ha = options.HaStateDirectory is string haDir ? new Ha.HaHost(dataplane, policy!, haDir) : null;
+            if (ha?.Restore() is string restored)
+            {
+                log.LogInformation("HA: {Restored}", restored);
+            }
+
             // The agent starts beside the dataplane, not before it: Kestrel's start-up (~90 ms)
             // must not delay the first forwarded packet.
             Task<Agent.CardAgent>? agent = null;
@@ -151,7 +158,7 @@ public static class Program
                 agent = Task.Run(async () =>
                 {
                     Agent.CardAgent started = await Agent.CardAgent.StartAsync(dataplane, policy!, token,
-                        new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, agentPort), loggers, tls: tls).ConfigureAwait(false);
+                        new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, agentPort), loggers, tls: tls, ha: ha).ConfigureAwait(false);
                     log.LogInformation("card agent listening on {Address}", started.Address);
                     return started;
                 });

@@ -250,9 +250,11 @@ public sealed partial class HaChannel : IDisposable
         return (_delivered, sack);
     }
 
+    /// <summary>Closes the channel and its link (the channel owns it).</summary>
     public void Dispose()
     {
         _sealer.Dispose();
         _opener?.Dispose();
+        _link.Dispose();
     }
 }

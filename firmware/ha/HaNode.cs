@@ -4,6 +4,9 @@ using SnicRuntime.Firmware.Pipeline;
 
 namespace SnicRuntime.Firmware.Ha;
 
+/// <summary>What connects a card's workers to HA: their sync queues and the per-ENI modes they read.</summary>
+public sealed record HaAttachment(IReadOnlyList<WorkerSync> Workers, HaModeMap Modes);
+
 /// <summary>One HA scope as the management plane configures it on a card.</summary>
 public sealed record HaScopeConfig(string Name, IReadOnlyList<string> Enis, HaRole Role, long Term);
 
@@ -32,6 +35,9 @@ public sealed record HaConfig
     /// <summary>Where terms are kept durably (null: memory only, for tests).</summary>
     public string? TermFile { get; init; }
 
+    /// <summary>Silence after which the management plane (once it has shown up) counts as lost.</summary>
+    public int WitnessSilenceMs { get; init; } = 500;
+
     public HaChannelOptions Channel { get; init; } = new();
 }
 
@@ -53,11 +59,15 @@ public sealed class HaNode : IDisposable
     private long _lastProbeMs = long.MinValue / 2; // "long ago", without overflowing the subtraction
     private bool _peerUp;
     private long[]? _drainMarks;
+    private long _witnessHeardAt = -1;
+    private bool _witnessUp = true;
     private long _publishedFor = -1;
     private Thread? _thread;
     private volatile bool _stop;
 
-    public HaNode(HaConfig config, IDatagramLink link, PolicyStore policy, IReadOnlyList<PolicyPipeline> pipelines, Func<uint, int> workerOfHash)
+    /// <param name="attachment">Worker links made earlier (<see cref="Attach"/>): a card that pairs, unpairs and pairs again keeps them.</param>
+    public HaNode(HaConfig config, IDatagramLink link, PolicyStore policy, IReadOnlyList<PolicyPipeline> pipelines, Func<uint, int> workerOfHash,
+        HaAttachment? attachment = null)
     {
         _config = config ?? throw new ArgumentNullException(nameof(config));
         _policy = policy ?? throw new ArgumentNullException(nameof(policy));
@@ -68,13 +78,11 @@ public sealed class HaNode : IDisposable
         }
 
         _pipelines = [.. pipelines];
-        Modes = new HaModeMap { LocalUnderlay = config.LocalUnderlay, PeerUnderlay = config.PeerUnderlay };
-        var workers = new WorkerSync[_pipelines.Count];
-        for (int w = 0; w < workers.Length; w++)
-        {
-            workers[w] = new WorkerSync(w);
-            _pipelines[w].AttachHa(workers[w], Modes);
-        }
+        attachment ??= Attach(_pipelines);
+        Modes = attachment.Modes;
+        Modes.LocalUnderlay = config.LocalUnderlay;
+        Modes.PeerUnderlay = config.PeerUnderlay;
+        WorkerSync[] workers = [.. attachment.Workers];
 
         Channel = new HaChannel(link, config.PairingKey, config.CardId, config.PeerId, config.Channel);
         Sync = new FlowSync(Channel, workers, workerOfHash, config.Channel.Window);
@@ -143,6 +151,13 @@ public sealed class HaNode : IDisposable
                 }
 
                 RaiseAll(new HaEvent(up ? HaEventKind.PeerUp : HaEventKind.PeerLost));
+            }
+
+            // The witness is tracked once it has shown up: a card nobody manages assumes it there.
+            if (_witnessHeardAt >= 0 && _witnessUp && nowMs - _witnessHeardAt > _config.WitnessSilenceMs)
+            {
+                _witnessUp = false;
+                RaiseAll(new HaEvent(HaEventKind.WitnessLost));
             }
 
             DrainCheck();
@@ -310,6 +325,57 @@ public sealed class HaNode : IDisposable
         }
 
         Modes.Publish(modes);
+    }
+
+    /// <summary>Connects every worker's pipeline to HA (once per process; modes start <see cref="HaMode.Alone"/>).</summary>
+    public static HaAttachment Attach(IReadOnlyList<PolicyPipeline> pipelines)
+    {
+        ArgumentNullException.ThrowIfNull(pipelines);
+        var modes = new HaModeMap();
+        var workers = new WorkerSync[pipelines.Count];
+        for (int w = 0; w < workers.Length; w++)
+        {
+            workers[w] = new WorkerSync(w);
+            pipelines[w].AttachHa(workers[w], modes);
+        }
+
+        return new HaAttachment(workers, modes);
+    }
+
+    /// <summary>
+    /// Ends the pairing: every scope goes alone (Unpair), anything still held is let go, and the
+    /// workers' unsent records are dropped (there is no peer to send them to).
+    /// </summary>
+    public void Unpair()
+    {
+        lock (_gate)
+        {
+            RaiseAll(new HaEvent(HaEventKind.Unpair));
+            Modes.Publish([]);
+            foreach (WorkerSync w in Workers)
+            {
+                while (w.Outbox.TryDequeue(out _))
+                {
+                }
+
+                Volatile.Write(ref w.Acked, Volatile.Read(ref w.Produced));
+            }
+        }
+    }
+
+    /// <summary>The management plane (the witness) just reached this card.</summary>
+    public void WitnessHeard()
+    {
+        lock (_gate)
+        {
+            bool wasLost = _witnessHeardAt >= 0 && !_witnessUp;
+            _witnessHeardAt = NowMs;
+            _witnessUp = true;
+            if (wasLost)
+            {
+                RaiseAll(new HaEvent(HaEventKind.WitnessUp));
+            }
+        }
     }
 
     public static HaMode ModeOf(HaState state) => state switch

@@ -41,13 +41,15 @@ public sealed partial class PolicyPipeline
     /// <summary>Connects this worker's pipeline to the card's HA node (before the workers start).</summary>
     public void AttachHa(WorkerSync sync, HaModeMap modes, int holdCapacity = 4096)
     {
-        _sync = sync ?? throw new ArgumentNullException(nameof(sync));
+        ArgumentNullException.ThrowIfNull(sync);
         _modeMap = modes ?? throw new ArgumentNullException(nameof(modes));
         _hold = new HoldQueue(holdCapacity);
         _walk4 = new FlowRecord<FlowKeyV4>[WalkBatch];
         _walk6 = new FlowRecord<FlowKeyV6>[WalkBatch];
         V4.Hooks = new SyncHooks<FlowKeyV4>(this);
         V6.Hooks = new SyncHooks<FlowKeyV6>(this);
+        // Published last: a running worker that sees HA attached finds everything above in place.
+        Volatile.Write(ref _sync, sync);
     }
 
     private HaMode ModeOfEni(int eni) => HaModeMap.Of(_modes, eni);

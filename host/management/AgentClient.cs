@@ -5,7 +5,7 @@ using System.Text.Json;
 namespace SnicRuntime.Management;
 
 /// <summary>A card agent's answer: the HTTP status and the JSON body (or why there is none).</summary>
-public sealed record AgentReply(int Status, JsonElement? Body, string? Failure)
+public sealed record AgentReply(int Status, JsonElement? Body, string? Failure, bool ConnectionRefused = false)
 {
     public bool Ok => Status is >= 200 and < 300;
 
@@ -51,7 +51,8 @@ public sealed class AgentClient(Card card, TimeSpan? timeout = null, ManagementI
 
     public Task<AgentReply> ApplyPlan(string planJson, CancellationToken cancel = default) => Send(HttpMethod.Put, "/v1/plan", planJson, cancel);
 
-    private async Task<AgentReply> Send(HttpMethod method, string path, string? body, CancellationToken cancel)
+    /// <summary>Any method with an optional JSON body (HA commands use PUT, POST and DELETE).</summary>
+    public async Task<AgentReply> Send(HttpMethod method, string path, string? body, CancellationToken cancel = default)
     {
         try
         {
@@ -77,7 +78,15 @@ public sealed class AgentClient(Card card, TimeSpan? timeout = null, ManagementI
         }
         catch (HttpRequestException e)
         {
-            return new AgentReply(0, null, $"card '{Card.Name}' at {Card.Address} is unreachable: {e.Message}");
+            // Refused: nothing listens at the card's address (its process is gone), as opposed to
+            // a card that is slow or cut off — the HA witness treats the two differently.
+            bool refused = false;
+            for (Exception? inner = e; inner is not null; inner = inner.InnerException)
+            {
+                refused |= inner is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionRefused };
+            }
+
+            return new AgentReply(0, null, $"card '{Card.Name}' at {Card.Address} is unreachable: {e.Message}", refused);
         }
         catch (TaskCanceledException) when (!cancel.IsCancellationRequested)
         {

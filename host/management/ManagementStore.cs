@@ -16,9 +16,9 @@ public sealed record Delivery(string Card, long Generation, string State, string
 /// change plans (one row per generation, never rewritten) and each card's delivery state. Every
 /// change is one transaction, so a crash leaves the previous state, never half of a new one.
 /// </summary>
-public sealed class ManagementStore : IDisposable
+public sealed partial class ManagementStore : IDisposable
 {
-    private const int SchemaVersion = 1;
+    private const int SchemaVersion = 2;
     private readonly SqliteConnection _db;
     // One connection, used by whoever shares this store in a process (a reconciler loop, a
     // telemetry collector, a command): SQLite connections are not thread-safe, so every
@@ -53,6 +53,14 @@ public sealed class ManagementStore : IDisposable
                     state TEXT NOT NULL, detail TEXT NOT NULL, updated TEXT NOT NULL, PRIMARY KEY (card, generation));
                 PRAGMA user_version = 1;
                 """, tx);
+            tx.Commit();
+            version = 1;
+        }
+
+        if (version == 1)
+        {
+            using SqliteTransaction tx = _db.BeginTransaction();
+            Execute(HaSchema + "PRAGMA user_version = 2;", tx);
             tx.Commit();
         }
     }

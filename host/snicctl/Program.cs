@@ -26,6 +26,7 @@ var root = new RootCommand("snicctl — manage SnicRuntime SmartNIC/DPU cards")
     DemoCommand.Create(),
     TelemetryCommand.Create(),
     TelemetryCommand.Serve(),
+    HaCommands.Create(),
 };
 root.Options.Add(State.Dir);
 root.Options.Add(State.Json);

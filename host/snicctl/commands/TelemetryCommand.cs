@@ -15,7 +15,7 @@ internal static class TelemetryCommand
     public static Command Create() => Build("telemetry", "collect card telemetry continuously; serve it at http://<listen>/metrics (Prometheus text)", reconcile: false);
 
     public static Command Serve() => Build("serve",
-        "the management service: bring every card to the newest generation whenever it is behind (down, restarted), and collect telemetry", reconcile: true);
+        "the management service: bring every card to the newest generation whenever it is behind (down, restarted), act as the HA witness, and collect telemetry", reconcile: true);
 
     private static Command Build(string name, string description, bool reconcile)
     {
@@ -74,8 +74,13 @@ internal static class TelemetryCommand
 
                 var delivery = new PlanDelivery(state, identity);
                 Task reconciler = reconcile ? delivery.RunReconciler(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), stop.Token, Report) : Task.CompletedTask;
+                // The HA witness: reaches both cards of every scope every 50 ms and grants a
+                // standby the next term only when its active is gone for the management plane too.
+                Task witness = reconcile ? new HaControl(state, identity).RunWitness(TimeSpan.FromMilliseconds(50),
+                    g => Console.WriteLine($"{DateTimeOffset.Now:HH:mm:ss.fff} HA witness: {g}"), stop.Token) : Task.CompletedTask;
                 await collector.Run(every, stop.Token);
                 await reconciler;
+                await witness;
                 pushed?.Flush();
             }
 
