@@ -19,6 +19,7 @@ need_apt=()
 command -v tshark >/dev/null || need_apt+=(tshark)
 /usr/bin/python3 -c "import scapy" 2>/dev/null || need_apt+=(python3-scapy)
 command -v promtool >/dev/null || need_apt+=(prometheus) # promtool checks our Prometheus text
+/usr/bin/python3 -c "import lz4.block" 2>/dev/null || need_apt+=(python3-lz4) # reads our replication-frame compression
 if ((${#need_apt[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
     echo "test.sh: needs ${need_apt[*]}; run as root or install them first" >&2

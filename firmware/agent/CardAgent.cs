@@ -206,16 +206,28 @@ public sealed partial class CardAgent : IAsyncDisposable
             return new WorkerReply(w.Id, s.RxPackets, s.RxBytes, s.TxPackets, s.TxBytes, s.Drops, w.Counters.BusyNanoseconds,
                 w.Counters.LatencySumNanoseconds, w.Counters.LatencySnapshot());
         }).ToList();
-        var ports = _dataplane.Ports.Select(p =>
+        // Loops, not LINQ, over value types: see FirmwareMetrics (image size).
+        var ports = new List<PortReply>();
+        foreach (Hal.IPort p in _dataplane.Ports)
         {
             Hal.PortCounters pc = p.ReadCounters();
-            return new PortReply(p.Id, p.Name, p.LinkUp, pc.RxPackets, pc.TxPackets, pc.RxRingFullDrops,
-                Enumerable.Range(0, p.QueueCount).Select(p.RxQueueDepth).ToList());
-        }).ToList();
+            var depths = new int[p.QueueCount];
+            for (int q = 0; q < depths.Length; q++)
+            {
+                depths[q] = p.RxQueueDepth(q);
+            }
+
+            ports.Add(new PortReply(p.Id, p.Name, p.LinkUp, pc.RxPackets, pc.TxPackets, pc.RxRingFullDrops, depths));
+        }
+
         var drops = _dataplane.DropsByReason().ToDictionary(x => x.Key.ToString(), x => x.Value);
         // JSON has no infinity: the last (unbounded) bucket's bound is sent as -1.
-        var bounds = Enumerable.Range(0, BurstLatency.BucketCount)
-            .Select(i => BurstLatency.UpperBoundNs(i) is var b && double.IsPositiveInfinity(b) ? -1 : b).ToList();
+        var bounds = new double[BurstLatency.BucketCount];
+        for (int i = 0; i < bounds.Length; i++)
+        {
+            double b = BurstLatency.UpperBoundNs(i);
+            bounds[i] = double.IsPositiveInfinity(b) ? -1 : b;
+        }
         return Write(ctx, 200, new CountersReply(_policy.Current?.Generation ?? 0, workers, drops, flows.Active, flows.Capacity, flows.Created,
             flows.Aged, AuthFailures, _policy.Installed, ports, FirmwareIdentity.CpuMhz, bounds), AgentJsonContext.Default.CountersReply);
     }

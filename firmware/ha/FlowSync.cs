@@ -73,7 +73,7 @@ public sealed class FlowSync : IHaReceiver
     public long BadRecords { get; private set; }
 
     /// <summary>True while a requested bulk sync has not been fully sent.</summary>
-    public bool BulkInProgress => _bulkRequest != 0 && (_bulkEndPending || _walked.Any(w => !w));
+    public bool BulkInProgress => _bulkRequest != 0 && (_bulkEndPending || Array.IndexOf(_walked, false) >= 0);
 
     /// <summary>Records produced by workers and not yet acknowledged by the peer (the sync lag, in flow changes).</summary>
     public long Lag => _workers.Sum(w => Volatile.Read(ref w.Produced) - Volatile.Read(ref w.Acked));
@@ -122,7 +122,7 @@ public sealed class FlowSync : IHaReceiver
                         if (_bulkRequest != 0 && !_walked[w])
                         {
                             _walked[w] = true;
-                            _bulkEndPending = _walked.All(x => x);
+                            _bulkEndPending = Array.IndexOf(_walked, false) < 0;
                         }
 
                         continue;

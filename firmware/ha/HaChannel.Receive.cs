@@ -1,5 +1,3 @@
-using System.IO.Compression;
-
 namespace SnicRuntime.Firmware.Ha;
 
 public sealed partial class HaChannel
@@ -118,7 +116,7 @@ public sealed partial class HaChannel
         int length;
         if ((h.Flags & HaFrameFlags.Compressed) != 0)
         {
-            if (!BrotliDecoder.TryDecompress(plain, _recvPlain[slot], out length))
+            if (!Lz4Block.TryDecompress(plain, _recvPlain[slot], out length))
             {
                 return Drop(HaDrop.BadPayload);
             }

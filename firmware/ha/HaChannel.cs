@@ -1,5 +1,3 @@
-using System.IO.Compression;
-
 namespace SnicRuntime.Firmware.Ha;
 
 /// <summary>Settings of a replication channel.</summary>
@@ -16,7 +14,7 @@ public sealed record HaChannelOptions
 
     public long MaxRetransmitMs { get; init; } = 250;
 
-    /// <summary>Compress payloads larger than this (Brotli, fastest level) when it makes them smaller.</summary>
+    /// <summary>Compress payloads larger than this (LZ4 block format) when it makes them smaller.</summary>
     public int CompressAbove { get; init; } = 256;
 }
 
@@ -34,7 +32,7 @@ public interface IHaReceiver
 /// <summary>
 /// The replication channel between two cards: framed, sequenced, acknowledged (cumulative ack
 /// plus a 64-frame selective bitmap), retransmitted with backoff, delivered in order exactly once,
-/// compressed per frame and sealed with AES-256-GCM (<see cref="HaCrypto"/>). Replayed, forged,
+/// compressed per frame (LZ4 block format) and sealed with AES-256-GCM (<see cref="HaCrypto"/>). Replayed, forged,
 /// stale and out-of-window frames are rejected and counted by reason (<see cref="HaDrop"/>).
 /// </summary>
 /// <remarks>
@@ -73,6 +71,7 @@ public sealed partial class HaChannel : IDisposable
     private readonly bool[] _recvHeld;
     private bool _ackDue;
 
+    private readonly Lz4Block _compressor = new();
     private readonly byte[] _datagram;
     private readonly byte[] _scratch; // frames being sealed
     private readonly byte[] _opened;  // frames being opened (a receiver may send while it reads one)
@@ -99,7 +98,7 @@ public sealed partial class HaChannel : IDisposable
         _epoch = epoch ?? (ulong)(DateTime.UtcNow - DateTime.UnixEpoch).Ticks / 10;
         _sealer = new HaCrypto(_pairingKey, localId, _epoch);
         int w = _options.Window;
-        int frame = HaFrameHeader.Size + _options.MaxPayload + 1024 + HaCrypto.TagSize; // Brotli can grow data slightly
+        int frame = HaFrameHeader.Size + _options.MaxPayload + 1024 + HaCrypto.TagSize; // room for a frame that did not shrink
         _sendPlain = new byte[w][];
         _recvPlain = new byte[w][];
         for (int i = 0; i < w; i++)
@@ -164,7 +163,7 @@ public sealed partial class HaChannel : IDisposable
         HaFrameFlags flags = HaFrameFlags.None;
         int length = payload.Length;
         if (payload.Length > _options.CompressAbove
-            && BrotliEncoder.TryCompress(payload, _sendPlain[slot], out int packed, quality: 1, window: 22) && packed < payload.Length)
+            && _compressor.TryCompress(payload, _sendPlain[slot], out int packed) && packed < payload.Length)
         {
             flags = HaFrameFlags.Compressed;
             length = packed;

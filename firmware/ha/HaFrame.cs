@@ -17,7 +17,7 @@ public enum HaFrameType : byte
 public enum HaFrameFlags : byte
 {
     None = 0,
-    /// <summary>The payload was Brotli-compressed before encryption.</summary>
+    /// <summary>The payload was compressed (LZ4 block format) before encryption.</summary>
     Compressed = 1,
 }
 

@@ -91,7 +91,12 @@ public sealed class HaNode : IDisposable
         Sync.ProbeReceived += OnProbe;
         HaTermStore? terms = config.TermFile is null ? null : new HaTermStore(config.TermFile);
         _scopes = [.. config.Scopes.Select(s => new HaStateMachine(s.Name, config.CardId, config.PeerId, terms))];
-        _scopeIds = [.. config.Scopes.Select(s => ScopeId(s.Name))];
+        _scopeIds = new uint[config.Scopes.Count];
+        for (int i = 0; i < _scopeIds.Length; i++)
+        {
+            _scopeIds[i] = ScopeId(config.Scopes[i].Name);
+        }
+
         _probe = new byte[1 + (_scopes.Length * 13)];
         Workers = workers;
         foreach ((HaStateMachine m, HaScopeConfig s) in _scopes.Zip(config.Scopes))
@@ -226,7 +231,11 @@ public sealed class HaNode : IDisposable
 
             if (t.To == HaState.SwitchingToStandby)
             {
-                _drainMarks = [.. Workers.Select(w => Volatile.Read(ref w.Produced))];
+                _drainMarks = new long[Workers.Count];
+                for (int w = 0; w < _drainMarks.Length; w++)
+                {
+                    _drainMarks[w] = Volatile.Read(ref Workers[w].Produced);
+                }
             }
 
             Publish();
@@ -249,12 +258,24 @@ public sealed class HaNode : IDisposable
     {
         foreach (HaStateMachine m in _scopes)
         {
-            if (m.State == HaState.SwitchingToStandby && _drainMarks is long[] marks
-                && Workers.Select((w, i) => Volatile.Read(ref w.Acked) >= marks[i]).All(x => x) && _pipelines.All(p => p.Hold!.Count == 0))
+            if (m.State == HaState.SwitchingToStandby && _drainMarks is long[] marks && Drained(marks))
             {
                 Raise(m, new HaEvent(HaEventKind.Drained), NowMs);
             }
         }
+    }
+
+    private bool Drained(long[] marks)
+    {
+        for (int w = 0; w < Workers.Count; w++)
+        {
+            if (Volatile.Read(ref Workers[w].Acked) < marks[w] || _pipelines[w].Hold!.Count != 0)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private byte[] ProbePayload()

@@ -43,9 +43,21 @@ public sealed class FirmwareMetrics : IDisposable
     private static IEnumerable<Measurement<long>> PerWorker(Dataplane d, Func<WorkerCounters, long> read) =>
         d.Workers.Select(w => new Measurement<long>(read(w.Counters), new KeyValuePair<string, object?>("worker", w.Id)));
 
-    private static IEnumerable<Measurement<int>> QueueDepths(Dataplane d) =>
-        d.Ports.SelectMany(p => Enumerable.Range(0, p.QueueCount).Select(q => new Measurement<int>(p.RxQueueDepth(q),
-            new KeyValuePair<string, object?>("port", p.Name), new KeyValuePair<string, object?>("queue", q))));
+    // A plain loop, not LINQ: each new value-type element LINQ sees multiplies its generic code
+    // in the NativeAOT image (the firmware's size budget is 15 MB).
+    private static List<Measurement<long>> QueueDepths(Dataplane d)
+    {
+        var list = new List<Measurement<long>>();
+        foreach (Hal.IPort p in d.Ports)
+        {
+            for (int q = 0; q < p.QueueCount; q++)
+            {
+                list.Add(new Measurement<long>(p.RxQueueDepth(q), new KeyValuePair<string, object?>("port", p.Name), new KeyValuePair<string, object?>("queue", q)));
+            }
+        }
+
+        return list;
+    }
 
     private static IEnumerable<Measurement<long>> Drops(Dataplane d) =>
         d.DropsByReason().Select(x => new Measurement<long>(x.Value, new KeyValuePair<string, object?>("reason", x.Key.ToString())));

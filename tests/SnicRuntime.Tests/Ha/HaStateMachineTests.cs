@@ -143,7 +143,9 @@ public sealed class HaStateMachineTests
     public void The_readme_table_is_the_code_table()
     {
         string readme = File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "firmware", "ha", "README.md"));
-        var rows = readme.Split('\n').Where(l => l.StartsWith("| ", StringComparison.Ordinal) && !l.StartsWith("| from", StringComparison.Ordinal))
+        // The transition table: the rows after its "| from |" header, up to the first line that is not a row.
+        var rows = readme.Split('\n').SkipWhile(l => !l.StartsWith("| from |", StringComparison.Ordinal)).Skip(2)
+            .TakeWhile(l => l.StartsWith("| ", StringComparison.Ordinal))
             .Select(l => l.Split('|').Select(c => c.Trim()).ToArray()).ToList();
         Assert.Equal(HaRules.All.Count, rows.Count);
         for (int i = 0; i < rows.Count; i++)
