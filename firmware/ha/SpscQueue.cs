@@ -41,19 +41,6 @@ public sealed class SpscQueue<T> where T : unmanaged
         return true;
     }
 
-    public bool TryPeek(out T item)
-    {
-        long head = _cursors.Head;
-        if (head == Volatile.Read(ref _cursors.Tail))
-        {
-            item = default;
-            return false;
-        }
-
-        item = _items[head & _mask];
-        return true;
-    }
-
     public bool TryDequeue(out T item)
     {
         long head = _cursors.Head;
