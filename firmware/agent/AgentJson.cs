@@ -25,6 +25,8 @@ public sealed record ProblemReply(int Status, string Error, IReadOnlyList<ErrorI
 public sealed record WorkerReply(int Id, long RxPackets, long RxBytes, long TxPackets, long TxBytes, long Drops, long BusyNs,
     long LatencySumNs, IReadOnlyList<long> LatencyBuckets);
 
+// HaSyncLag: flow changes this card produced that its HA peer has not acknowledged (-1: not paired).
+
 /// <summary>One port: link, counters and how many packets wait in each rx queue (-1: the driver cannot tell).</summary>
 public sealed record PortReply(int Id, string Name, bool LinkUp, long RxPackets, long TxPackets, long RxMissed, IReadOnlyList<int> RxQueueDepths);
 
@@ -40,7 +42,9 @@ public sealed record CountersReply(
     long PlansInstalled,
     IReadOnlyList<PortReply> Ports,
     double CpuMhz,
-    IReadOnlyList<double> LatencyBoundsNs);
+    IReadOnlyList<double> LatencyBoundsNs,
+    long HaSyncLag,
+    bool? HaPeerUp);
 
 public sealed record FlowReply(int Worker, string Eni, byte Protocol, string AddressA, ushort PortA, string AddressB, ushort PortB,
     bool OpenedByA, string Tcp, uint Packets, uint Bytes, uint IdleMs, ushort Generation, string Action);

@@ -229,7 +229,8 @@ public sealed partial class CardAgent : IAsyncDisposable
             bounds[i] = double.IsPositiveInfinity(b) ? -1 : b;
         }
         return Write(ctx, 200, new CountersReply(_policy.Current?.Generation ?? 0, workers, drops, flows.Active, flows.Capacity, flows.Created,
-            flows.Aged, AuthFailures, _policy.Installed, ports, FirmwareIdentity.CpuMhz, bounds), AgentJsonContext.Default.CountersReply);
+            flows.Aged, AuthFailures, _policy.Installed, ports, FirmwareIdentity.CpuMhz, bounds, _ha?.Node?.Sync.Lag ?? -1, _ha?.Node?.PeerUp),
+            AgentJsonContext.Default.CountersReply);
     }
 
     private Task Flows(HttpContext ctx)

@@ -21,7 +21,9 @@ public sealed record CardSample(
     long FlowsCapacity,
     IReadOnlyList<QueueDepth> Queues,
     double CpuMhz,
-    IReadOnlyList<double> LatencyBoundsNs)
+    IReadOnlyList<double> LatencyBoundsNs,
+    long HaSyncLag = -1,
+    bool? HaPeerUp = null)
 {
     public long RxTotal => Workers.Sum(w => w.RxPackets);
 
@@ -41,6 +43,9 @@ public sealed record CardSample(
         return new CardSample(at, body.GetProperty("generation").GetInt64(), workers,
             body.GetProperty("drops_by_reason").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetInt64()),
             body.GetProperty("flows_active").GetInt64(), body.GetProperty("flows_capacity").GetInt64(), queues,
-            body.GetProperty("cpu_mhz").GetDouble(), bounds);
+            body.GetProperty("cpu_mhz").GetDouble(), bounds,
+            // HA fields are optional: a card of an earlier firmware has none (and is not paired).
+            body.TryGetProperty("ha_sync_lag", out JsonElement lag) ? lag.GetInt64() : -1,
+            body.TryGetProperty("ha_peer_up", out JsonElement peer) && peer.ValueKind != JsonValueKind.Null ? peer.GetBoolean() : null);
     }
 }

@@ -37,6 +37,10 @@ public sealed partial class TelemetryCollector
         Metric(t, "snic_port_rx_queue_depth_packets", "gauge", "packets waiting in an rx queue when the card was read",
             up.SelectMany(f => f.Sample!.Queues.Where(q => q.Depth >= 0)
                 .Select(q => ($"{L(f.Card)},port=\"{Escape(q.Port)}\",queue=\"{q.Queue}\"", (double)q.Depth))));
+        Metric(t, "snic_card_ha_sync_lag_records", "gauge", "flow changes made here that the HA peer has not acknowledged",
+            up.Where(f => f.Sample!.HaSyncLag >= 0).Select(f => (L(f.Card), (double)f.Sample!.HaSyncLag)));
+        Metric(t, "snic_card_ha_peer_up", "gauge", "1 when the HA peer's probes arrive",
+            up.Where(f => f.Sample!.HaPeerUp is not null).Select(f => (L(f.Card), f.Sample!.HaPeerUp == true ? 1.0 : 0.0)));
         LatencyHistogram(t, up);
         return t.ToString();
     }

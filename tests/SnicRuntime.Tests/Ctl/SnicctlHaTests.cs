@@ -107,6 +107,19 @@ public sealed class SnicctlHaTests : IDisposable
         // Replication runs: the standby receives flow records.
         Until(() => Show().GetProperty("cards").GetProperty("card-b").GetProperty("records_received").GetInt64() > 100, TimeSpan.FromSeconds(20), "flows replicated", log);
 
+        // Sync lag and peer liveness are telemetry too: the card's counters and serve's Prometheus text.
+        JsonElement counters = JsonDocument.Parse(SnicctlProcess.Run(Args("stats", "card-a", "--json")).Out).RootElement;
+        Assert.True(counters.GetProperty("ha_sync_lag").GetInt64() >= 0);
+        Assert.True(counters.GetProperty("ha_peer_up").GetBoolean());
+        string metricsUrl = serveLog.First(l => l.StartsWith("serving ", StringComparison.Ordinal)).Split(' ')[1].TrimEnd(';');
+        using (var http = new HttpClient())
+        {
+            string metrics = "";
+            Until(() => (metrics = http.GetStringAsync(new Uri(metricsUrl)).GetAwaiter().GetResult()).Contains("snic_card_ha_peer_up{card=\"card-b\"} 1", StringComparison.Ordinal),
+                TimeSpan.FromSeconds(10), "HA figures in serve's Prometheus text", serveLog);
+            Assert.Contains("snic_card_ha_sync_lag_records{card=\"card-a\"}", metrics, StringComparison.Ordinal);
+        }
+
         a.Kill(); // SIGKILL
         var killed = Stopwatch.StartNew();
         Until(() => serveLog.Any(l => l.Contains("'card-b' takes over with term 2", StringComparison.Ordinal)), TimeSpan.FromSeconds(20), "the witness grants term 2", serveLog);
