@@ -18,11 +18,14 @@ internal sealed class HaBenchCard : IDisposable
 {
     public static readonly byte[] Key = Enumerable.Range(7, 32).Select(i => (byte)i).ToArray();
 
+    /// <summary>The repository root (boards/, examples/): the working directory for bench/run.sh; tests set it.</summary>
+    public static string Root { get; set; } = ".";
+
     public HaBenchCard(uint id, uint peer, IDatagramLink link, HaRole role, long term, int flowCapacity, int probeMs = 20, int multiplier = 5)
     {
-        BoardDefinition board = BoardLoader.Load(Path.Combine("boards", "emulated", "emulated.json"));
+        BoardDefinition board = BoardLoader.Load(Path.Combine(Root, "boards", "emulated", "emulated.json"));
         Store = new PolicyStore(board.Ports.Count);
-        ApplyResult applied = Store.Apply(File.ReadAllText(Path.Combine("examples", "plans", "vnet-to-vnet.json")));
+        ApplyResult applied = Store.Apply(File.ReadAllText(Path.Combine(Root, "examples", "plans", "vnet-to-vnet.json")));
         if (!applied.Accepted)
         {
             throw new InvalidOperationException("vnet-to-vnet plan refused: " + applied.Errors[0]);

@@ -20,14 +20,42 @@ internal static class HaRuns
         string? json = args.SkipWhile(a => a != "--json").Skip(1).FirstOrDefault();
         int kills = int.Parse(args.SkipWhile(a => a != "--kills").Skip(1).FirstOrDefault() ?? "10", CultureInfo.InvariantCulture);
         int bulkFlows = int.Parse(args.SkipWhile(a => a != "--bulk-flows").Skip(1).FirstOrDefault() ?? "1000000", CultureInfo.InvariantCulture);
-        var results = new List<(string Case, List<(string Key, double Value)> Figures)>
+        int scenarioFlows = int.Parse(args.SkipWhile(a => a != "--scenario-flows").Skip(1).FirstOrDefault() ?? "100000", CultureInfo.InvariantCulture);
+        int lossSeconds = int.Parse(args.SkipWhile(a => a != "--loss-seconds").Skip(1).FirstOrDefault() ?? "60", CultureInfo.InvariantCulture);
+        int runs = int.Parse(args.SkipWhile(a => a != "--random-runs").Skip(1).FirstOrDefault() ?? "20", CultureInfo.InvariantCulture);
+        bool scenariosOnly = args.Contains("--scenarios-only");
+        var results = new List<(string Case, List<(string Key, double Value)> Figures)>();
+        if (!scenariosOnly)
         {
-            ("inline", Inline()),
-            ("first-packet", FirstPacket(2000)),
-            ("bulk", Bulk(bulkFlows)),
-            ("failover", Failover(kills, 100_000)),
-            ("switchover", HaSwitchoverRun.Run(100_000)),
-        };
+            results.Add(("inline", Inline()));
+            results.Add(("first-packet", FirstPacket(2000)));
+            results.Add(("bulk", Bulk(bulkFlows)));
+            results.Add(("failover", Failover(kills, 100_000)));
+            results.Add(("switchover", HaSwitchoverRun.Run(100_000)));
+        }
+
+        // The fault scenarios on the stepped two-card bed (its clock, its seeded network).
+        // A printed seed replays a run exactly: --seed N (the randomized runs start at N + 1000).
+        int seed = int.Parse(args.SkipWhile(a => a != "--seed").Skip(1).FirstOrDefault() ?? (Environment.TickCount & 0xFFFF).ToString(CultureInfo.InvariantCulture),
+            CultureInfo.InvariantCulture);
+        foreach (HaScenarioResult r in new[]
+        {
+            HaScenarios.KillActive(seed, scenarioFlows),
+            HaScenarios.PartitionHeal(seed, scenarioFlows),
+            HaScenarios.LossAndReorder(seed, scenarioFlows, lossSeconds),
+            HaScenarios.RestartStandby(seed, scenarioFlows),
+            HaScenarios.SwitchoverBothWays(seed, scenarioFlows),
+            HaScenarios.SplitBrainAttempt(seed, scenarioFlows),
+        })
+        {
+            results.Add(("scenario-" + r.Name, r.Figures()));
+            Console.Error.WriteLine($"scenario {r.Name}: drops {r.Drops}");
+        }
+
+        List<HaScenarioResult> random = HaScenarios.Randomized(seed + 1000, runs, Math.Min(scenarioFlows, 20_000));
+        results.Add(("scenario-randomized", [("runs", random.Count), ("first_seed", seed + 1000), ("flows_lost", random.Sum(x => x.FlowsLost)),
+            ("acknowledged_flows", random.Sum(x => x.AcknowledgedFlows)), ("both_forwarding_ms", random.Sum(x => x.BothForwardingSteps)),
+            ("packets_lost", random.Sum(x => x.PacketsLost)), ("packets", random.Sum(x => x.Packets))]));
         foreach ((string name, List<(string Key, double Value)> figures) in results)
         {
             Console.WriteLine($"ha {name} " + string.Join(' ', figures.Select(f => $"{f.Key}={Format(f.Value)}")));

@@ -28,6 +28,7 @@ public sealed class FlowSync : IHaReceiver
     private int _bulkRequest;
     private bool[] _walked;
     private bool _bulkEndPending;
+    private ulong _bulkFor;
 
     public FlowSync(HaChannel channel, IReadOnlyList<WorkerSync> workers, Func<uint, int> workerOfHash, int window = 512)
     {
@@ -36,6 +37,12 @@ public sealed class FlowSync : IHaReceiver
         _workers = [.. workers];
         _workerOfHash = workerOfHash ?? throw new ArgumentNullException(nameof(workerOfHash));
         _consumed = new long[_workers.Length];
+        for (int w = 0; w < _workers.Length; w++)
+        {
+            // Workers number their records for the process's lifetime; a later pairing continues the count.
+            _consumed[w] = Volatile.Read(ref _workers[w].Produced) - _workers[w].Outbox.Count;
+        }
+
         _marks = new long[window][];
         for (int i = 0; i < window; i++)
         {
@@ -54,8 +61,8 @@ public sealed class FlowSync : IHaReceiver
 
     public HaChannel Channel => _channel;
 
-    /// <summary>The standby side received the active's end-of-bulk marker: it holds every flow.</summary>
-    public event Action? BulkReceived;
+    /// <summary>The active's end-of-bulk marker arrived, naming the standby run it completes (compare with our channel's epoch).</summary>
+    public event Action<ulong>? BulkReceived;
 
     /// <summary>The peer restarted (a new run): whatever it held is gone.</summary>
     public event Action? PeerRestarted;
@@ -82,11 +89,33 @@ public sealed class FlowSync : IHaReceiver
     public void RequestBulk()
     {
         _bulkRequest++;
+        _bulkFor = _channel.PeerEpoch; // the standby run this bulk completes
         Array.Clear(_walked);
         _bulkEndPending = false;
         foreach (WorkerSync w in _workers)
         {
             w.BulkRequest = _bulkRequest;
+        }
+    }
+
+    /// <summary>
+    /// The peer is gone and this card forwards alone: nothing will acknowledge what is queued, so
+    /// drop it (a returning peer gets everything by bulk sync) and count it all as acknowledged,
+    /// which lets held first packets go.
+    /// </summary>
+    public void Abandon()
+    {
+        for (int w = 0; w < _workers.Length; w++)
+        {
+            while (_workers[w].Outbox.TryDequeue(out _))
+            {
+                _consumed[w]++;
+            }
+
+            if (Volatile.Read(ref _workers[w].Acked) < _consumed[w])
+            {
+                Volatile.Write(ref _workers[w].Acked, _consumed[w]);
+            }
         }
     }
 
@@ -136,9 +165,9 @@ public sealed class FlowSync : IHaReceiver
             }
 
             // Every worker's walk is in this frame or an earlier one: the end marker follows them.
-            if (_bulkEndPending && length + 1 <= _payload.Length)
+            if (_bulkEndPending && length + MaxRecordBytes <= _payload.Length)
             {
-                _payload[length++] = (byte)SyncKind.BulkEnd;
+                length += SyncRecord.BulkEndFor(_bulkFor).Encode(_payload.AsSpan(length));
                 _bulkEndPending = false;
             }
 
@@ -224,7 +253,7 @@ public sealed class FlowSync : IHaReceiver
             RecordsReceived++;
             if (r.Kind == SyncKind.BulkEnd)
             {
-                BulkReceived?.Invoke();
+                BulkReceived?.Invoke(r.BulkEpoch);
                 continue;
             }
 

@@ -62,10 +62,16 @@ public sealed partial class HaChannel
 
         LastHeardMs = nowMs;
         TakeAck(h.Ack, h.Sack, nowMs);
+        if (h.Base > _delivered + 1)
+        {
+            SkipTo(h.Base - 1, receiver);
+        }
+
         switch (h.Type)
         {
             case HaFrameType.Probe:
                 Counters.ProbesReceived++;
+                LastProbeMs = nowMs;
                 receiver.OnProbe(plain);
                 return 0;
             case HaFrameType.Ack:
@@ -89,9 +95,43 @@ public sealed partial class HaChannel
         _delivered = h.Base - 1;
         if (restarted)
         {
+            // What the previous run held (selective acks) is gone with it: every frame still in
+            // our window goes to the new run, at once.
+            Array.Clear(_sendSacked);
+            _highestSacked = 0;
+            for (ulong seq = _base; seq < _nextSeq; seq++)
+            {
+                _sendAtMs[Slot(seq)] = long.MinValue / 2;
+                _sendRto[Slot(seq)] = _options.RetransmitMs;
+            }
+
             Counters.PeerRestarts++;
             receiver.OnPeerRestarted();
         }
+    }
+
+    // The sender no longer holds anything below its base: a run of ours that started while an
+    // earlier run's acknowledgements were still in flight would otherwise wait forever for frames
+    // that went to that earlier run (their content reaches a new run by bulk sync instead).
+    private void SkipTo(ulong delivered, IHaReceiver receiver)
+    {
+        for (ulong seq = _delivered + 1; seq <= delivered && seq - _delivered <= (ulong)_options.Window; seq++)
+        {
+            _recvHeld[Slot(seq)] = false;
+        }
+
+        Counters.Skipped += (long)(delivered - _delivered);
+        _delivered = delivered;
+        while (_recvHeld[Slot(_delivered + 1)])
+        {
+            int s = Slot(_delivered + 1);
+            _recvHeld[s] = false;
+            _delivered++;
+            Counters.FramesDelivered++;
+            receiver.OnPayload(_recvPlain[s].AsSpan(0, _recvLength[s]));
+        }
+
+        _ackDue = true;
     }
 
     private int TakeData(in HaFrameHeader h, ReadOnlySpan<byte> plain, IHaReceiver receiver)
@@ -229,6 +269,8 @@ public sealed class HaChannelCounters
     public long WindowFull;
     public long LinkRefused;
     public long PeerRestarts;
+    /// <summary>Frames of the peer's stream this run never needed: they went to an earlier run of ours.</summary>
+    public long Skipped;
     public long PayloadBytes;
     public long WireBytes;
 

@@ -138,8 +138,17 @@ public sealed partial class HaChannel : IDisposable
     /// <summary>When the peer was last heard from (any authenticated frame), in the caller's clock; -1 never.</summary>
     public long LastHeardMs { get; private set; } = -1;
 
+    /// <summary>When the peer's last probe arrived (liveness is probes, as BFD's: they carry its state and term); -1 never.</summary>
+    public long LastProbeMs { get; private set; } = -1;
+
     /// <summary>This run's epoch (tests use it to forge and replay).</summary>
     public ulong Epoch => _epoch;
+
+    /// <summary>The peer's frames delivered so far (its sequence numbers up to this one).</summary>
+    public ulong Delivered => _delivered;
+
+    /// <summary>The peer run this channel currently talks to (0 before the first verified frame).</summary>
+    public ulong PeerEpoch => _peerEpoch;
 
     /// <summary>
     /// Queues <paramref name="payload"/> as the next frame and sends it. Returns its sequence

@@ -59,6 +59,7 @@ public sealed class HaNode : IDisposable
     private long _lastProbeMs = long.MinValue / 2; // "long ago", without overflowing the subtraction
     private bool _peerUp;
     private long[]? _drainMarks;
+    private bool _bulkComplete;
     private long _witnessHeardAt = -1;
     private bool _witnessUp = true;
     private long _publishedFor = -1;
@@ -86,7 +87,7 @@ public sealed class HaNode : IDisposable
 
         Channel = new HaChannel(link, config.PairingKey, config.CardId, config.PeerId, config.Channel);
         Sync = new FlowSync(Channel, workers, workerOfHash, config.Channel.Window);
-        Sync.BulkReceived += () => Raise(new HaEvent(HaEventKind.BulkSyncDone));
+        Sync.BulkReceived += OnBulkReceived;
         Sync.PeerRestarted += OnPeerRestarted;
         Sync.ProbeReceived += OnProbe;
         HaTermStore? terms = config.TermFile is null ? null : new HaTermStore(config.TermFile);
@@ -143,7 +144,9 @@ public sealed class HaNode : IDisposable
                 Channel.SendProbe(ProbePayload());
             }
 
-            long heard = Channel.LastHeardMs;
+            // Liveness is the peer's probes: each carries its scopes' states and terms, so by the
+            // time the peer counts as up, this side knows where it stands.
+            long heard = Channel.LastProbeMs;
             bool up = heard >= 0 && nowMs - heard <= (long)_config.ProbeIntervalMs * _config.ProbeMultiplier;
             // Never heard after the detection time: the peer is not coming (yet).
             bool neverCame = heard < 0 && nowMs >= (long)_config.ProbeIntervalMs * _config.ProbeMultiplier;
@@ -153,6 +156,7 @@ public sealed class HaNode : IDisposable
                 if (!up)
                 {
                     PeerLostTimestamp = Stopwatch.GetTimestamp();
+                    _bulkComplete = false; // what the peer does from here on reaches us only by a new bulk
                 }
 
                 RaiseAll(new HaEvent(up ? HaEventKind.PeerUp : HaEventKind.PeerLost));
@@ -229,6 +233,16 @@ public sealed class HaNode : IDisposable
                 Sync.RequestBulk(); // the joining standby gets every flow, in order with inline changes
             }
 
+            if (t.To == HaState.InitializingToStandby && _bulkComplete)
+            {
+                Raise(m, new HaEvent(HaEventKind.BulkSyncDone), nowMs);
+            }
+
+            if (t.To == HaState.Standalone)
+            {
+                Sync.Abandon(); // alone: held first packets must not wait for a peer that is gone
+            }
+
             if (t.To == HaState.SwitchingToStandby)
             {
                 _drainMarks = new long[Workers.Count];
@@ -244,8 +258,22 @@ public sealed class HaNode : IDisposable
         return t;
     }
 
+    // The active finished a bulk sync for this run of ours. It may arrive before this side has
+    // noticed the peer (still Connecting): remember it for when it enters InitializingToStandby.
+    private void OnBulkReceived(ulong forEpoch)
+    {
+        if (forEpoch != Channel.Epoch)
+        {
+            return; // completes an earlier run of ours, whose flows this run never received
+        }
+
+        _bulkComplete = true;
+        RaiseAll(new HaEvent(HaEventKind.BulkSyncDone));
+    }
+
     private void OnPeerRestarted()
     {
+        _bulkComplete = false; // a new run of the peer starts a new bulk
         // The peer lost everything it held: if it was our standby, it must be bulk-synced again.
         RaiseAll(new HaEvent(HaEventKind.PeerLost));
         RaiseAll(new HaEvent(HaEventKind.PeerUp));
@@ -373,14 +401,7 @@ public sealed class HaNode : IDisposable
         {
             RaiseAll(new HaEvent(HaEventKind.Unpair));
             Modes.Publish([]);
-            foreach (WorkerSync w in Workers)
-            {
-                while (w.Outbox.TryDequeue(out _))
-                {
-                }
-
-                Volatile.Write(ref w.Acked, Volatile.Read(ref w.Produced));
-            }
+            Sync.Abandon();
         }
     }
 

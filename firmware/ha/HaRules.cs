@@ -36,10 +36,19 @@ public static class HaRules
     private static string? PeerOutranks(HaStateMachine m, HaEvent e) =>
         s_activeSide.Contains(e.PeerState) && (e.PeerTerm > m.Term || (e.PeerTerm == m.Term && m.PeerId < m.CardId)) ? null : "peer does not outrank";
 
+    // The peer's last probe showed it active-side under a newer term (or the same term and a lower card id).
+    private static string? PeerLastOutranks(HaStateMachine m, HaEvent e) =>
+        PeerOutranks(m, new HaEvent(HaEventKind.PeerState, PeerState: m.LastPeerState, PeerTerm: m.LastPeerTerm));
+
     public static IReadOnlyList<HaRule> All { get; } =
     [
         new(s_any, HaEventKind.Configure, "term not older than held", NotStale, (_, _) => HaState.Connecting, "Connecting",
             "paired by the management plane: look for the peer", (m, e) => m.TakeTerm(e.Term, e.Role), RefuseWhenGuardFails: true),
+        new(S(HaState.Connecting), HaEventKind.PeerUp, "peer's last probe: active-side under a newer term", PeerLastOutranks,
+            (_, _) => HaState.InitializingToStandby, "InitializingToStandby", "the peer holds the scope under a newer term: join it as standby (bulk sync)",
+            (m, _) => m.Follow()),
+        new(S(HaState.Standby), HaEventKind.PeerUp, "", Always, (_, _) => HaState.InitializingToStandby, "InitializingToStandby",
+            "the peer is back after a loss: what it did meanwhile comes by bulk sync"),
         new(S(HaState.Connecting), HaEventKind.PeerUp, "desired active", (m, _) => m.DesiredRole == HaRole.Active ? null : "",
             (_, _) => HaState.InitializingToActive, "InitializingToActive", "peer found: send it the flow table (bulk sync)"),
         new(S(HaState.Connecting), HaEventKind.PeerUp, "desired standby", (m, _) => m.DesiredRole == HaRole.Standby ? null : "",

@@ -90,6 +90,11 @@ public sealed class HaStateMachine(string scope, uint cardId, uint peerId, HaTer
 
     public bool PeerReachable { get; private set; }
 
+    /// <summary>The peer's state and term as its last probe said (probes arrive before the peer counts as up).</summary>
+    public HaState LastPeerState { get; private set; } = HaState.Dead;
+
+    public long LastPeerTerm { get; private set; }
+
     internal uint CardId => cardId;
 
     internal uint PeerId => peerId;
@@ -112,6 +117,10 @@ public sealed class HaStateMachine(string scope, uint cardId, uint peerId, HaTer
                 break;
             case HaEventKind.WitnessUp:
                 WitnessReachable = true;
+                break;
+            case HaEventKind.PeerState:
+                LastPeerState = e.PeerState;
+                LastPeerTerm = e.PeerTerm;
                 break;
         }
 
@@ -158,4 +167,6 @@ public sealed class HaStateMachine(string scope, uint cardId, uint peerId, HaTer
     }
 
     internal void Forget() => DesiredRole = HaRole.None;
+
+    internal void Follow() => DesiredRole = HaRole.Standby;
 }

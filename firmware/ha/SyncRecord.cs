@@ -14,7 +14,10 @@ public enum SyncKind : byte
     DeleteV6 = 4,
     /// <summary>A worker finished walking its tables for a bulk sync (not sent; the sync engine counts them).</summary>
     BulkWalked = 5,
-    /// <summary>Every flow of the active has been sent: the standby holds them all.</summary>
+    /// <summary>
+    /// Every flow of the active has been sent to the standby run named in the record (its channel
+    /// epoch), so a marker meant for an earlier run of the standby is not mistaken for its own.
+    /// </summary>
     BulkEnd = 6,
 }
 
@@ -72,6 +75,16 @@ public struct SyncRecord
 
     public readonly TKey KeyAs<TKey>() where TKey : unmanaged => MemoryMarshal.Read<TKey>(Key);
 
+    /// <summary>A bulk-end marker for the standby run <paramref name="epoch"/> (kept in the key bytes).</summary>
+    public static SyncRecord BulkEndFor(ulong epoch)
+    {
+        var r = new SyncRecord { Kind = SyncKind.BulkEnd };
+        MemoryMarshal.Write(r.Key, in epoch);
+        return r;
+    }
+
+    public readonly ulong BulkEpoch => MemoryMarshal.Read<ulong>(Key);
+
     private static int KeyLength(SyncKind k) => k is SyncKind.UpsertV6 or SyncKind.DeleteV6 ? 40 : 16;
 
     /// <summary>Bytes <see cref="Encode"/> writes for this record.</summary>
@@ -79,6 +92,7 @@ public struct SyncRecord
     {
         SyncKind.UpsertV4 or SyncKind.UpsertV6 => 17 + KeyLength(Kind),
         SyncKind.DeleteV4 or SyncKind.DeleteV6 => 9 + KeyLength(Kind),
+        SyncKind.BulkEnd => 9,
         _ => 1,
     };
 
@@ -102,6 +116,9 @@ public struct SyncRecord
                 BinaryPrimitives.WriteUInt32LittleEndian(to[5..], Hash);
                 ((ReadOnlySpan<byte>)Key)[..KeyLength(Kind)].CopyTo(to[9..]);
                 return 9 + KeyLength(Kind);
+            case SyncKind.BulkEnd:
+                BinaryPrimitives.WriteUInt64LittleEndian(to[1..], BulkEpoch);
+                return 9;
             default:
                 return 1;
         }
@@ -147,8 +164,13 @@ public struct SyncRecord
                 from.Slice(9, key).CopyTo(r.Key);
                 return 9 + key;
             case SyncKind.BulkEnd:
-                r.Kind = kind;
-                return 1;
+                if (from.Length < 9)
+                {
+                    return 0;
+                }
+
+                r = BulkEndFor(BinaryPrimitives.ReadUInt64LittleEndian(from[1..]));
+                return 9;
             default:
                 return 0;
         }

@@ -52,6 +52,8 @@ public sealed class HaStateMachineTests
         }
 
         d.Add(S.Connecting, HaRole.Active, [Ev(E.PeerUp)], S.InitializingToActive);
+        d.Add(S.Connecting, HaRole.Active, [Peer(S.Standalone, 9), Ev(E.PeerUp)], S.InitializingToStandby); // a fenced old active rejoins as standby
+        d.Add(S.Standby, HaRole.Standby, [Ev(E.PeerLost), Ev(E.PeerUp)], S.InitializingToStandby); // back after a loss: bulk again
         d.Add(S.Connecting, HaRole.Standby, [Ev(E.PeerUp)], S.InitializingToStandby);
         d.Add(S.Connecting, HaRole.Active, [Ev(E.PeerLost)], S.Standalone);
         d.Add(S.Connecting, HaRole.Standby, [Ev(E.PeerLost)], S.Connecting);
