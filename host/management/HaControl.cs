@@ -117,11 +117,15 @@ public sealed class HaControl(ManagementStore store, ManagementIdentity? identit
     /// <summary>Planned switchover of <paramref name="scope"/>: the next term; the active hands over first, then the standby takes it.</summary>
     public async Task<(string? Error, IReadOnlyList<HaCardOutcome> Cards)> Switchover(string scope, CancellationToken cancel = default)
     {
-        HaScopeRecord? s = store.HaScopes().FirstOrDefault(x => x.Scope == scope);
+        // A scope by name, or the scope that holds the ENI of that name.
+        IReadOnlyList<HaScopeRecord> all = store.HaScopes();
+        HaScopeRecord? s = all.FirstOrDefault(x => x.Scope == scope) ?? all.FirstOrDefault(x => x.Enis.Contains(scope));
         if (s is null)
         {
-            return ($"no HA scope named '{scope}' (snicctl ha show)", []);
+            return ($"no HA scope and no ENI in one named '{scope}' (snicctl ha show)", []);
         }
+
+        scope = s.Scope;
 
         long term = s.Term + 1;
         string body = $"{{\"term\": {term}}}";

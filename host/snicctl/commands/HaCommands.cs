@@ -149,7 +149,7 @@ internal static class HaCommands
 
     private static Command Switchover()
     {
-        var scope = new Argument<string>("scope") { Description = "the HA scope to move to its standby card" };
+        var scope = new Argument<string>("scope-or-eni") { Description = "the HA scope (or an ENI in it) to move to its standby card" };
         var command = new Command("switchover", "planned switchover: the next term; the active drains and hands over, the standby takes over; nothing lost") { scope };
         command.SetAction(async (parse, cancel) =>
         {

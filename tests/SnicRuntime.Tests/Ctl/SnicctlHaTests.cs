@@ -111,6 +111,7 @@ public sealed class SnicctlHaTests : IDisposable
         JsonElement counters = JsonDocument.Parse(SnicctlProcess.Run(Args("stats", "card-a", "--json")).Out).RootElement;
         Assert.True(counters.GetProperty("ha_sync_lag").GetInt64() >= 0);
         Assert.True(counters.GetProperty("ha_peer_up").GetBoolean());
+        Until(() => serveLog.Any(l => l.StartsWith("serving ", StringComparison.Ordinal)), TimeSpan.FromSeconds(30), "serve starts", serveLog);
         string metricsUrl = serveLog.First(l => l.StartsWith("serving ", StringComparison.Ordinal)).Split(' ')[1].TrimEnd(';');
         using (var http = new HttpClient())
         {
@@ -135,8 +136,11 @@ public sealed class SnicctlHaTests : IDisposable
         Until(() => StateOf(Show(), "card-a") == "Standby" && StateOf(Show(), "card-b") == "Active", TimeSpan.FromSeconds(60), "A back as standby, B active", log);
         Assert.Contains(log, l => l.Contains("rejoined HA pairing", StringComparison.Ordinal));
 
-        // Planned switchover hands the scope back (term 3).
-        var sw = SnicctlProcess.Run(Args("ha", "switchover", "vms"));
+        // Planned switchover hands the scope back (term 3), named by one of its ENIs.
+        var unknown = SnicctlProcess.Run(Args("ha", "switchover", "no-such-scope"));
+        Assert.Equal(1, unknown.Code);
+        Assert.Contains("no HA scope and no ENI", unknown.Err, StringComparison.Ordinal);
+        var sw = SnicctlProcess.Run(Args("ha", "switchover", "eni2"));
         Assert.True(sw.Code == 0, sw.Out + sw.Err);
         Until(() => StateOf(Show(), "card-a") == "Active" && StateOf(Show(), "card-b") == "Standby", TimeSpan.FromSeconds(20), "switched back", log);
         Assert.Equal(3, Show().GetProperty("scopes")[0].GetProperty("term").GetInt64());

@@ -104,6 +104,51 @@ public sealed class SnicctlManagementTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Remove_a_card_and_serve_its_telemetry_while_it_is_there()
+    {
+        Assert.Equal(0, Snicctl("cards", "add", "card0", "--address", _agent.Address.ToString(), "--token-file", Path.Combine(_dir, "token")).Code);
+        var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        using (Process telemetry = SnicctlProcess.Start(output, "telemetry", "--listen", "127.0.0.1:0", "--interval-ms", "200", "--seconds", "20",
+            "--state", Path.Combine(_dir, "state")))
+        {
+            try
+            {
+                var clock = Stopwatch.StartNew();
+                string? url = null;
+                while (url is null && clock.Elapsed < TimeSpan.FromSeconds(30))
+                {
+                    url = output.FirstOrDefault(l => l.StartsWith("serving ", StringComparison.Ordinal))?.Split(' ')[1].TrimEnd(';');
+                    await Task.Delay(50);
+                }
+
+                Assert.True(url is not null, string.Join('\n', output));
+                using var http = new HttpClient();
+                string text = "";
+                while (!text.Contains("snic_card_up{card=\"card0\"} 1", StringComparison.Ordinal) && clock.Elapsed < TimeSpan.FromSeconds(30))
+                {
+                    await Task.Delay(100);
+                    text = await http.GetStringAsync(new Uri(url));
+                }
+
+                Assert.Contains("snic_card_up{card=\"card0\"} 1", text, StringComparison.Ordinal);
+            }
+            finally
+            {
+                telemetry.Kill();
+                await telemetry.WaitForExitAsync();
+            }
+        }
+
+        Assert.Equal(2, Snicctl("telemetry", "--listen", "not-an-endpoint").Code);
+        Assert.Equal(2, Snicctl("serve", "--otlp", "ftp://collector").Code);
+        Assert.Equal(0, Snicctl("cards", "remove", "card0").Code);
+        var again = Snicctl("cards", "remove", "card0");
+        Assert.Equal(1, again.Code);
+        Assert.Contains("card0", again.Err, StringComparison.Ordinal);
+        Assert.Equal(1, Snicctl("plans", "show", "42").Code);
+    }
+
+    [Fact]
     public void Unknown_and_unreachable_cards_are_named_with_their_own_exit_codes()
     {
         var unknown = Snicctl("flows", "nope");
