@@ -83,7 +83,19 @@ public sealed class FlowSync : IHaReceiver
     public bool BulkInProgress => _bulkRequest != 0 && (_bulkEndPending || Array.IndexOf(_walked, false) >= 0);
 
     /// <summary>Records produced by workers and not yet acknowledged by the peer (the sync lag, in flow changes).</summary>
-    public long Lag => _workers.Sum(w => Volatile.Read(ref w.Produced) - Volatile.Read(ref w.Acked));
+    public long Lag
+    {
+        get
+        {
+            long lag = 0;
+            foreach (WorkerSync w in _workers)
+            {
+                lag += Volatile.Read(ref w.Produced) - Volatile.Read(ref w.Acked);
+            }
+
+            return lag;
+        }
+    }
 
     /// <summary>Starts a bulk sync: every worker walks its tables into its outbox; when all have, the peer is told.</summary>
     public void RequestBulk()

@@ -19,7 +19,11 @@ public sealed record HaRule(
 /// <summary>The HA state machine's transition table (documented in firmware/ha/README.md; a test keeps the two in step).</summary>
 public static class HaRules
 {
-    private static readonly HaState[] s_any = Enum.GetValues<HaState>();
+    private static readonly HaState[] s_any =
+    [
+        HaState.Dead, HaState.Connecting, HaState.InitializingToActive, HaState.InitializingToStandby, HaState.Active, HaState.Standby,
+        HaState.Standalone, HaState.SwitchingToActive, HaState.SwitchingToStandby,
+    ];
     private static readonly HaState[] s_activeSide = [HaState.Active, HaState.Standalone, HaState.SwitchingToStandby, HaState.InitializingToActive];
 
     private static string? Always(HaStateMachine m, HaEvent e) => null;
@@ -34,7 +38,7 @@ public static class HaRules
 
     // The peer is active-side under a newer term, or the same term and a lower card id.
     private static string? PeerOutranks(HaStateMachine m, HaEvent e) =>
-        s_activeSide.Contains(e.PeerState) && (e.PeerTerm > m.Term || (e.PeerTerm == m.Term && m.PeerId < m.CardId)) ? null : "peer does not outrank";
+        Array.IndexOf(s_activeSide, e.PeerState) >= 0 && (e.PeerTerm > m.Term || (e.PeerTerm == m.Term && m.PeerId < m.CardId)) ? null : "peer does not outrank";
 
     // The peer's last probe showed it active-side under a newer term (or the same term and a lower card id).
     private static string? PeerLastOutranks(HaStateMachine m, HaEvent e) =>

@@ -127,7 +127,7 @@ public sealed class HaStateMachine(string scope, uint cardId, uint peerId, HaTer
         HaState from = State;
         foreach (HaRule rule in HaRules.All)
         {
-            if (rule.Event != e.Kind || !rule.From.Contains(from))
+            if (rule.Event != e.Kind || Array.IndexOf(rule.From, from) < 0)
             {
                 continue;
             }
