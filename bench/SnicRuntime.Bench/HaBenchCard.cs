@@ -74,13 +74,19 @@ internal sealed class HaBenchCard : IDisposable
     public void Preload(int count, int salt = 0)
     {
         PolicyTables t = Store.Current!;
-        uint eni = (uint)t.Enis.First(e => e?.Name == "eni1")!.Index;
         for (int f = 0; f < count; f++)
         {
-            FlowKeyV4 key = FlowKeyV4.Create(eni, 0x0A010100u + (uint)(f >> 16) + (uint)(salt << 12), 0x0A010232u, (ushort)f, 80, IpProtocols.Tcp, out bool forward);
+            FlowKeyV4 key = PreloadedKey(f, salt, out bool forward);
             var entry = new FlowEntry { Action = 0, Generation = t.Generation16, Tcp = TcpState.Established, Flags = forward ? FlowFlags.OriginatorIsLow : 0, LastSeenMs = Pipeline.NowMs };
             Pipeline.V4.Insert(key, entry, out _);
         }
+    }
+
+    /// <summary>The key of preloaded flow <paramref name="f"/>.</summary>
+    public FlowKeyV4 PreloadedKey(int f, int salt, out bool forward)
+    {
+        uint eni = (uint)Store.Current!.Enis.First(e => e?.Name == "eni1")!.Index;
+        return FlowKeyV4.Create(eni, 0x0A010100u + (uint)(f >> 16) + (uint)(salt << 12), 0x0A010232u, (ushort)f, 80, IpProtocols.Tcp, out forward);
     }
 
     /// <summary>An outbound TCP packet from eni1's VM to 10.1.2.50 (VXLAN to the VIP), with the given source port and flags.</summary>

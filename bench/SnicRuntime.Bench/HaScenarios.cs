@@ -46,7 +46,7 @@ internal static class HaScenarios
     private static HaScenarioResult Result(string name, int seed, HaTestBed bed, long detect = -1, long takeover = -1, long resync = -1)
     {
         long lost = Settle(bed);
-        return new HaScenarioResult(name, seed, bed.FlowsLost(), bed.Acknowledged.Count, lost, bed.Injected, detect, takeover, resync, bed.BothForwardingSteps, bed.Drops());
+        return new HaScenarioResult(name, seed, bed.FlowsLost(), bed.Acknowledged.Count + bed.Preloaded, lost, bed.Injected, detect, takeover, resync, bed.BothForwardingSteps, bed.Drops());
     }
 
     /// <summary>SIGKILL of the active: the standby detects it, the witness grants, it takes over; the killed card comes back empty and resyncs.</summary>

@@ -28,6 +28,7 @@ internal sealed class HaTestBed : IDisposable
     private readonly Dictionary<(uint, ushort), string> _ackedHow = [];
     private readonly HaState[] _releasedIn = new HaState[2];
     private readonly int _capacity;
+    private readonly int _preloaded;
     private readonly PacketRef[] _buffer = new PacketRef[64];
     private int _next;
 
@@ -38,6 +39,7 @@ internal sealed class HaTestBed : IDisposable
         _cards[0] = new HaBenchCard(1, 2, Net.A, HaRole.Active, 1, _capacity);
         _cards[1] = new HaBenchCard(2, 1, Net.B, HaRole.Standby, 1, _capacity);
         _cards[0]!.Preload(preloadFlows);
+        _preloaded = _cards[0]!.Pipeline.V4.Count;
         Holder = 0;
         Term = 1;
     }
@@ -192,17 +194,29 @@ internal sealed class HaTestBed : IDisposable
             $"skipped {holder.Node.Channel.Counters.Skipped} restarts {holder.Node.Channel.Counters.PeerRestarts}";
     }
 
-    /// <summary>Acknowledged flows the holder does not have.</summary>
+    /// <summary>Flows the pair held when the scenario began (bulk-synced to the standby at pairing).</summary>
+    public int Preloaded => _preloaded;
+
+    /// <summary>Acknowledged flows (the preloaded ones and those made while paired) the holder does not have.</summary>
     public int FlowsLost()
     {
         HaBenchCard? holder = _cards[Holder];
         if (holder is null)
         {
-            return _acknowledged.Count;
+            return _acknowledged.Count + _preloaded;
+        }
+
+        int missingPreloaded = 0;
+        for (int f = 0; f < _preloaded; f++)
+        {
+            if (holder.Pipeline.V4.Lookup(holder.PreloadedKey(f, 0, out _)) < 0)
+            {
+                missingPreloaded++;
+            }
         }
 
         uint eni = (uint)holder.Store.Current!.Enis.First(e => e?.Name == "eni1")!.Index;
-        int lost = 0;
+        int lost = missingPreloaded;
         foreach ((uint src, ushort port) in _acknowledged)
         {
             FlowKeyV4 key = FlowKeyV4.Create(eni, src, 0x0A010232, port, 80, IpProtocols.Tcp, out _);
