@@ -25,6 +25,9 @@ public abstract class RxTxQueueContract<TRx, TTx> : IDisposable
     /// <summary>Takes the link of the tx side down or up.</summary>
     protected abstract void SetLink(bool up);
 
+    /// <summary>Why this driver cannot run here (no root, no namespaces, ...), or null: the tests then skip, saying so.</summary>
+    protected virtual string? Unavailable => null;
+
     /// <summary>Moves anything in flight on the link to the rx side (a no-op where delivery is immediate).</summary>
     protected virtual void Deliver()
     {
@@ -64,9 +67,10 @@ public abstract class RxTxQueueContract<TRx, TTx> : IDisposable
         return total;
     }
 
-    [Fact]
+    [SkippableFact]
     public void Bursts_arrive_whole_and_in_order()
     {
+        Skip.If(Unavailable is not null, Unavailable);
         (TTx tx, TRx rx, _, _) = OpenLoop(256);
         PacketRef[] frames = Frames(100, 0xA5);
         var expected = frames.Select(f => f.Data.ToArray()).ToList();
@@ -86,9 +90,10 @@ public abstract class RxTxQueueContract<TRx, TTx> : IDisposable
         Assert.Equal(Pool.BufferCount, Pool.Available);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Empty_bursts_return_zero_and_a_full_queue_refuses_the_rest()
     {
+        Skip.If(Unavailable is not null, Unavailable);
         (TTx tx, TRx rx, _, _) = OpenLoop(64);
         Assert.Equal(0, rx.RxBurst(new PacketRef[32]));
         Assert.Equal(0, tx.TxBurst(ReadOnlySpan<PacketRef>.Empty));
@@ -102,9 +107,10 @@ public abstract class RxTxQueueContract<TRx, TTx> : IDisposable
         Assert.Equal(Pool.BufferCount, Pool.Available);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Counters_match_what_was_sent_and_received()
     {
+        Skip.If(Unavailable is not null, Unavailable);
         (TTx tx, TRx rx, IPort txPort, IPort rxPort) = OpenLoop(256);
         PacketRef[] frames = Frames(50, 7);
         long bytes = frames.Sum(f => (long)f.Length);
@@ -117,19 +123,23 @@ public abstract class RxTxQueueContract<TRx, TTx> : IDisposable
         Assert.Equal(bytes, rxPort.ReadCounters().RxBytes);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Link_down_refuses_and_counts_link_up_recovers()
     {
+        Skip.If(Unavailable is not null, Unavailable);
         (TTx tx, TRx rx, IPort txPort, _) = OpenLoop(256);
         PacketRef[] frames = Frames(10, 3);
         SetLink(false);
         Assert.Equal(0, tx.TxBurst(frames));
-        Assert.Equal(10, txPort.ReadCounters().TxLinkDownDrops);
+        Assert.True(txPort.ReadCounters().TxLinkDownDrops == 10, $"link-down drops {txPort.ReadCounters().TxLinkDownDrops}; {Describe(txPort)}");
         SetLink(true);
         Assert.Equal(10, tx.TxBurst(frames));
         Assert.Equal(10, ReceiveAll(rx, [], 10));
         Assert.Equal(Pool.BufferCount, Pool.Available);
     }
+
+    /// <summary>What the driver can say about its port's state, for failure messages.</summary>
+    protected virtual string Describe(IPort port) => "";
 
     public virtual void Dispose()
     {
