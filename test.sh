@@ -20,6 +20,7 @@ command -v tshark >/dev/null || need_apt+=(tshark)
 /usr/bin/python3 -c "import scapy" 2>/dev/null || need_apt+=(python3-scapy)
 command -v promtool >/dev/null || need_apt+=(prometheus) # promtool checks our Prometheus text
 /usr/bin/python3 -c "import lz4.block" 2>/dev/null || need_apt+=(python3-lz4) # reads our replication-frame compression
+command -v ip >/dev/null || need_apt+=(iproute2) # network namespaces and veth pairs for the AF_PACKET tests
 if ((${#need_apt[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
     echo "test.sh: needs ${need_apt[*]}; run as root or install them first" >&2

@@ -166,6 +166,11 @@ public static class Program
 
             try
             {
+                if (dataplane.Ports[0] is not Hal.Emulated.EmulatedPort)
+                {
+                    return PortRun.Run(dataplane, options.Seconds, log) ? 0 : 1; // real ports: the wire brings the traffic
+                }
+
                 var demo = new EmulatedDemo(dataplane, options, log, policy);
                 return demo.Run() ? 0 : 1;
             }

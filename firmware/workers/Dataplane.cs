@@ -88,49 +88,110 @@ public sealed class Dataplane : IDisposable
         }
 
         var pool = new PacketPool(board.Memory.PacketBuffers, board.Memory.BufferDataRoom, board.Memory.BufferHeadroom);
-        var rss = new SymmetricRss();
-        var ports = new EmulatedPort[board.Ports.Count];
-        for (int i = 0; i < ports.Length; i++)
-        {
-            BoardPort bp = board.Ports[i];
-            ports[i] = new EmulatedPort(new PortSpec(i, bp.Name, workers, board.Queues.RxDepth, board.Queues.TxDepth, bp.SpeedGbps), pool, rss);
-        }
-
-        PortForwardStage forward = PortForwardStage.Pairs(ports.Length);
-        var list = new IWorker[workers];
-        var flows = new List<WorkerFlows<DefaultFlowPolicy>>();
-        var pipelines = new List<Pipeline.PolicyPipeline>();
         if (options.Stage == StageKind.Policy && options.Policy is null)
         {
             throw new ArgumentException("the policy stage needs a PolicyStore (DataplaneOptions.Policy)");
         }
 
-        for (int w = 0; w < workers; w++)
+        var list = new IWorker[workers];
+        var flows = new List<WorkerFlows<DefaultFlowPolicy>>();
+        var pipelines = new List<Pipeline.PolicyPipeline>();
+        PortForwardStage forward = PortForwardStage.Pairs(board.Ports.Count);
+
+        // One worker per core over the driver's own queue types (struct generics: NativeAOT
+        // compiles one loop per driver and stage, with direct calls).
+        IWorker Make<TRx, TTx>(int w, TRx[] rx, TTx[] tx)
+            where TRx : struct, IRxQueue
+            where TTx : struct, ITxQueue
         {
-            var rx = new EmulatedRxQueue[ports.Length];
-            var tx = new EmulatedTxQueue[ports.Length];
-            for (int p = 0; p < ports.Length; p++)
+            switch (options.Stage)
             {
-                rx[p] = ports[p].RxQueue(w);
-                tx[p] = ports[p].TxQueue(w);
+                case StageKind.Policy:
+                    var pipeline = new Pipeline.PolicyPipeline(options.Policy!, options.FlowsPerWorker, options.Aging, board.Queues.Burst);
+                    pipelines.Add(pipeline);
+                    return new Worker<TRx, TTx, Pipeline.PolicyStage>(w, rx, tx, new Pipeline.PolicyStage(pipeline), pool, board.Queues.Burst);
+                case StageKind.Forward:
+                    return new Worker<TRx, TTx, PortForwardStage>(w, rx, tx, forward, pool, board.Queues.Burst);
+                default:
+                    var wf = new WorkerFlows<DefaultFlowPolicy>(options.FlowsPerWorker, new DefaultFlowPolicy(forward, options.Creation), options.Aging, board.Queues.Burst);
+                    flows.Add(wf);
+                    return new Worker<TRx, TTx, FlowStage<DefaultFlowPolicy>>(w, rx, tx, new FlowStage<DefaultFlowPolicy>(wf), pool, board.Queues.Burst);
+            }
+        }
+
+        IPort[] ports;
+        if (board.Hal.Driver == "afpacket")
+        {
+            // args: "interfaces" (Linux interface per board port, in order; default the port
+            // names), "netns" (a network namespace to open them in).
+            string[] names = board.Hal.Args.TryGetValue("interfaces", out string? list0) ? list0.Split(',', StringSplitOptions.TrimEntries)
+                : [.. board.Ports.Select(p => p.Name)];
+            if (names.Length != board.Ports.Count)
+            {
+                throw new BoardNotSupportedException($"board '{board.Id}': hal.args.interfaces names {names.Length} interfaces for {board.Ports.Count} ports");
             }
 
-            if (options.Stage == StageKind.Policy)
+            board.Hal.Args.TryGetValue("netns", out string? netns);
+            var afp = new Hal.AfPacket.AfPacketPort[names.Length];
+            try
             {
-                var pipeline = new Pipeline.PolicyPipeline(options.Policy!, options.FlowsPerWorker, options.Aging, board.Queues.Burst);
-                pipelines.Add(pipeline);
-                list[w] = new Worker<EmulatedRxQueue, EmulatedTxQueue, Pipeline.PolicyStage>(w, rx, tx, new Pipeline.PolicyStage(pipeline), pool, board.Queues.Burst);
+                for (int i = 0; i < afp.Length; i++)
+                {
+                    BoardPort bp = board.Ports[i];
+                    afp[i] = Hal.AfPacket.AfPacketPort.Open(new PortSpec(i, bp.Name, workers, board.Queues.RxDepth, board.Queues.TxDepth, bp.SpeedGbps), pool, names[i], netns, board.Queues.Burst);
+                }
             }
-            else if (options.Stage == StageKind.Forward)
+            catch (Hal.AfPacket.AfPacketException e)
             {
-                list[w] = new Worker<EmulatedRxQueue, EmulatedTxQueue, PortForwardStage>(w, rx, tx, forward, pool, board.Queues.Burst);
+                foreach (Hal.AfPacket.AfPacketPort? p in afp)
+                {
+                    p?.Dispose();
+                }
+
+                pool.Dispose();
+                throw new BoardNotSupportedException($"board '{board.Id}': {e.Message}");
             }
-            else
+
+            for (int w = 0; w < workers; w++)
             {
-                var wf = new WorkerFlows<DefaultFlowPolicy>(options.FlowsPerWorker, new DefaultFlowPolicy(forward, options.Creation), options.Aging, board.Queues.Burst);
-                flows.Add(wf);
-                list[w] = new Worker<EmulatedRxQueue, EmulatedTxQueue, FlowStage<DefaultFlowPolicy>>(w, rx, tx, new FlowStage<DefaultFlowPolicy>(wf), pool, board.Queues.Burst);
+                // Loops, not LINQ, over the queue structs: LINQ over a new value type multiplies generic code in the image.
+                var rx = new Hal.AfPacket.AfPacketRxQueue[afp.Length];
+                var tx = new Hal.AfPacket.AfPacketTxQueue[afp.Length];
+                for (int p = 0; p < afp.Length; p++)
+                {
+                    rx[p] = afp[p].RxQueue(w);
+                    tx[p] = afp[p].TxQueue(w);
+                }
+
+                list[w] = Make(w, rx, tx);
             }
+
+            ports = afp;
+        }
+        else
+        {
+            var rss = new SymmetricRss();
+            var emulated = new EmulatedPort[board.Ports.Count];
+            for (int i = 0; i < emulated.Length; i++)
+            {
+                BoardPort bp = board.Ports[i];
+                emulated[i] = new EmulatedPort(new PortSpec(i, bp.Name, workers, board.Queues.RxDepth, board.Queues.TxDepth, bp.SpeedGbps), pool, rss);
+            }
+
+            for (int w = 0; w < workers; w++)
+            {
+                var rx = new EmulatedRxQueue[emulated.Length];
+                var tx = new EmulatedTxQueue[emulated.Length];
+                for (int p = 0; p < emulated.Length; p++)
+                {
+                    rx[p] = emulated[p].RxQueue(w);
+                    tx[p] = emulated[p].TxQueue(w);
+                }
+
+                list[w] = Make(w, rx, tx);
+            }
+
+            ports = emulated;
         }
 
         return new Dataplane(board, pool, ports, list, flows, pipelines);
@@ -151,16 +212,22 @@ public sealed class Dataplane : IDisposable
             throw new BoardNotSupportedException($"board '{board.Id}' has {board.Cpu.Architecture} cores but this firmware was built for {here}; build the image for {board.RuntimeIdentifier}");
         }
 
-        if (board.Hal.Driver != "emulated")
+        if (board.Hal.Driver is not ("emulated" or "afpacket"))
         {
-            throw new BoardNotSupportedException($"board '{board.Id}' uses HAL driver '{board.Hal.Driver}', which is not built into this firmware yet; available: emulated");
+            throw new BoardNotSupportedException($"board '{board.Id}' uses HAL driver '{board.Hal.Driver}', which is not built into this firmware yet; available: emulated, afpacket");
+        }
+
+        if (board.Hal.Driver == "afpacket" && !OperatingSystem.IsLinux())
+        {
+            throw new BoardNotSupportedException($"board '{board.Id}' uses AF_PACKET, which is Linux only");
         }
     }
 
     public EmulatedPort EmulatedPort(int index) => (EmulatedPort)Ports[index];
 
     /// <summary>The worker that owns flows with this symmetric RSS hash (every port steers alike).</summary>
-    public int WorkerOfFlowHash(uint hash) => EmulatedPort(0).QueueForHash(hash);
+    /// <remarks>AF_PACKET fanout spreads by the kernel's own flow hash, which HA sync cannot predict yet: HA runs on emulated ports for now.</remarks>
+    public int WorkerOfFlowHash(uint hash) => Ports[0] is EmulatedPort e ? e.QueueForHash(hash) : (int)(hash % (uint)Workers.Count);
 
     public void Start()
     {

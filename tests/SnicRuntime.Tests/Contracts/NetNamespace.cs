@@ -32,6 +32,12 @@ internal sealed class NetNamespace : IDisposable
 
     public string Name { get; }
 
+    /// <summary>Adds another veth pair (both ends up, IPv6 off); the reason when it could not.</summary>
+    public string? AddPair(string a, string b) =>
+        Ip($"-n {Name} link add {a} type veth peer name {b}")
+        ?? Run("ip", $"netns exec {Name} sysctl -qw net.ipv6.conf.{a}.disable_ipv6=1 net.ipv6.conf.{b}.disable_ipv6=1")
+        ?? Ip($"-n {Name} link set {a} up") ?? Ip($"-n {Name} link set {b} up");
+
     public string? Unavailable { get; }
 
     /// <summary>
