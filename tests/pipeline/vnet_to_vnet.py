@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """VNET-to-VNET outbound (DASH test-plan semantics), built and checked with scapy.
 
-  vnet_to_vnet.py make <dir>   writes <dir>/in.pcap
-  vnet_to_vnet.py check <dir>  reads <dir>/port0.pcap (what the appliance emitted) and checks it
+  vnet_to_vnet.py make <dir>         writes <dir>/in.pcap
+  vnet_to_vnet.py check <dir>        reads <dir>/port0.pcap (what the appliance emitted) and checks it
+  vnet_to_vnet.py live <iface> <dir> sends the cases on <iface> (a live appliance's uplink), captures
+                                     what comes back from the VIP into <dir>/port0.pcap, checks it
 
 Plan: examples/plans/vnet-to-vnet.json (VIP 172.16.1.100, VNI 100, ENI 00:cc:cc:cc:cc:cc,
 10.1.0.0/16 -> vnet, CA 10.1.2.50 -> PA 172.16.1.20 with overlay MAC 00:dd:dd:dd:dd:dd).
@@ -89,5 +91,24 @@ def check(directory):
     print(f"ok: {len(got)} packets checked")
 
 
+def live(iface, directory):
+    import time
+    from scapy.all import AsyncSniffer, sendp, conf
+    conf.verb = 0
+    forwarded = sum(1 for _, _, e in CASES if e == "forward")
+    sniffer = AsyncSniffer(iface=iface, lfilter=lambda p: IP in p and p[IP].src == VIP, count=forwarded, timeout=8)
+    sniffer.start()
+    time.sleep(0.5)
+    for _, packet, _ in CASES:
+        sendp(packet, iface=iface)
+        time.sleep(0.02)  # in order: the SYN makes the flow its ACK then finds
+    sniffer.join()
+    wrpcap(f"{directory}/port0.pcap", sniffer.results or [])
+    check(directory)
+
+
 if __name__ == "__main__":
-    {"make": make, "check": check}[sys.argv[1]](sys.argv[2])
+    if sys.argv[1] == "live":
+        live(sys.argv[2], sys.argv[3])
+    else:
+        {"make": make, "check": check}[sys.argv[1]](sys.argv[2])

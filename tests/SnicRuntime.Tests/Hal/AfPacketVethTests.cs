@@ -23,16 +23,76 @@ public sealed class AfPacketVethTests : IDisposable
         Directory.Delete(_dir, recursive: true);
     }
 
-    [SkippableFact]
-    public async Task Scapy_frames_cross_the_firmware_on_af_packet_ports()
+    private const string Python = "/usr/bin/python3";
+
+    private void RequireNamespaceAndScapy()
     {
         Skip.If(_ns.Unavailable is not null, _ns.Unavailable);
-        const string python = "/usr/bin/python3";
-        Skip.If(!File.Exists(python) || Process.Start(python, "-c \"import scapy\"") is { } p && !p.WaitForExit(30_000) | p.ExitCode != 0,
+        Skip.If(!File.Exists(Python) || Process.Start(Python, "-c \"import scapy\"") is { } p && !p.WaitForExit(30_000) | p.ExitCode != 0,
             "scapy is not installed (apt-get install python3-scapy); ./test.sh installs it");
         Assert.Null(_ns.AddPair("h0", "f0"));
         Assert.Null(_ns.AddPair("h1", "f1"));
+    }
 
+    [SkippableFact]
+    public async Task Scapy_frames_cross_the_firmware_on_af_packet_ports()
+    {
+        RequireNamespaceAndScapy();
+        await using Firmware firmware = await Firmware.Start(WriteBoard(), _dir, "--stage", "forward");
+        string script = Path.Combine(_dir, "cross.py");
+        File.WriteAllText(script, CrossScript);
+        (int code, string output, string err) = await InNamespace(Python, script);
+        Assert.True(code == 0, err);
+        JsonElement result = JsonDocument.Parse(output).RootElement;
+        string[] sent = [.. result.GetProperty("sent").EnumerateArray().Select(x => x.GetString()!)];
+        string[] got = [.. result.GetProperty("got").EnumerateArray().Select(x => x.GetString()!)];
+        Assert.True(got.Length == sent.Length, $"{got.Length} of {sent.Length} frames crossed; firmware log:\n{firmware.Log}");
+        Assert.Equal(sent, got); // whole and in order
+    }
+
+    [SkippableFact]
+    public async Task The_vnet_to_vnet_pipeline_on_af_packet_ports_answers_scapy_as_DASH_expects()
+    {
+        RequireNamespaceAndScapy();
+        await using Firmware firmware = await Firmware.Start(WriteBoard(), _dir, "--plan", TestPaths.Plan("vnet-to-vnet.json"));
+        // The uplink is f0: VXLAN from the host to the VIP goes in there and comes back re-encapsulated.
+        (int code, string output, string err) = await InNamespace(Python, Path.Combine(TestPaths.RepoRoot, "tests", "pipeline", "vnet_to_vnet.py"), "live", "h0", _dir);
+        Assert.True(code == 0, $"{output}\n{err}\nfirmware log:\n{firmware.Log}");
+        Assert.Contains("ok:", output, StringComparison.Ordinal);
+    }
+
+    private async Task<(int Code, string Output, string Err)> InNamespace(params string[] command)
+    {
+        var run = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string a in new[] { "netns", "exec", _ns.Name }.Concat(command))
+        {
+            run.ArgumentList.Add(a);
+        }
+
+        using Process p = Process.Start(run)!;
+        Task<string> err = p.StandardError.ReadToEndAsync();
+        string output = await p.StandardOutput.ReadToEndAsync();
+        Assert.True(p.WaitForExit(60_000));
+        return (p.ExitCode, output, await err);
+    }
+
+    private const string CrossScript = """
+        import json, time
+        from scapy.all import Ether, IP, UDP, Raw, AsyncSniffer, sendp, conf
+        conf.verb = 0
+        frames = [Ether(src='02:00:00:00:00:01', dst='02:00:00:00:00:02') / IP(src='10.9.0.1', dst='10.9.0.2') /
+                  UDP(sport=40000 + i, dport=7777) / Raw(b'snic-%03d' % i + bytes(range(i % 50))) for i in range(60)]
+        sniffer = AsyncSniffer(iface='h1', lfilter=lambda p: UDP in p and p[UDP].dport == 7777, count=len(frames), timeout=8)
+        sniffer.start()
+        time.sleep(0.5)
+        sendp(frames, iface='h0', inter=0.002)
+        sniffer.join()
+        got = sniffer.results or []
+        print(json.dumps({'sent': [bytes(f).hex() for f in frames], 'got': [bytes(p).hex() for p in got]}))
+        """;
+
+    private string WriteBoard()
+    {
         string board = Path.Combine(_dir, "veth.json");
         File.WriteAllText(board, $$"""
             {
@@ -47,68 +107,55 @@ public sealed class AfPacketVethTests : IDisposable
               "supported": ["real-io"]
             }
             """);
-        string dll = Path.Combine(TestPaths.RepoRoot, "firmware", "bin", "Release", "net9.0", "snic-firmware.dll");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in new[] { dll, "--board", board, "--stage", "forward", "--seconds", "12" })
+        return board;
+    }
+
+    /// <summary>The firmware process on the veth board, started and waited for; killed on dispose.</summary>
+    private sealed class Firmware : IAsyncDisposable
+    {
+        private readonly Process _process;
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _log = new();
+
+        private Firmware(Process process)
         {
-            psi.ArgumentList.Add(a);
+            _process = process;
+            process.OutputDataReceived += (_, e) => { if (e.Data is not null) { _log.Enqueue(e.Data); } };
+            process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { _log.Enqueue(e.Data); } };
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
         }
 
-        using Process firmware = Process.Start(psi)!;
-        var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        firmware.OutputDataReceived += (_, e) => { if (e.Data is not null) { log.Enqueue(e.Data); } };
-        firmware.ErrorDataReceived += (_, e) => { if (e.Data is not null) { log.Enqueue(e.Data); } };
-        firmware.BeginOutputReadLine();
-        firmware.BeginErrorReadLine();
-        try
+        public string Log => string.Join('\n', _log);
+
+        public static async Task<Firmware> Start(string board, string dir, params string[] args)
         {
+            string dll = Path.Combine(TestPaths.RepoRoot, "firmware", "bin", "Release", "net9.0", "snic-firmware.dll");
+            var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = dir };
+            foreach (string a in new[] { dll, "--board", board, "--seconds", "20" }.Concat(args))
+            {
+                psi.ArgumentList.Add(a);
+            }
+
+            var f = new Firmware(Process.Start(psi)!);
             var clock = Stopwatch.StartNew();
-            while (!log.Any(l => l.Contains("workers on", StringComparison.Ordinal)) && clock.Elapsed < TimeSpan.FromSeconds(30) && !firmware.HasExited)
+            while (!f._log.Any(l => l.Contains("workers on", StringComparison.Ordinal)) && clock.Elapsed < TimeSpan.FromSeconds(30) && !f._process.HasExited)
             {
                 await Task.Delay(50);
             }
 
-            Assert.True(log.Any(l => l.Contains("workers on", StringComparison.Ordinal)), string.Join('\n', log));
-            string script = Path.Combine(_dir, "cross.py");
-            File.WriteAllText(script, """
-                import json, time
-                from scapy.all import Ether, IP, UDP, Raw, AsyncSniffer, sendp, conf
-                conf.verb = 0
-                frames = [Ether(src='02:00:00:00:00:01', dst='02:00:00:00:00:02') / IP(src='10.9.0.1', dst='10.9.0.2') /
-                          UDP(sport=40000 + i, dport=7777) / Raw(b'snic-%03d' % i + bytes(range(i % 50))) for i in range(60)]
-                sniffer = AsyncSniffer(iface='h1', lfilter=lambda p: UDP in p and p[UDP].dport == 7777, count=len(frames), timeout=8)
-                sniffer.start()
-                time.sleep(0.5)
-                sendp(frames, iface='h0', inter=0.002)
-                sniffer.join()
-                got = sniffer.results or []
-                print(json.dumps({'sent': [bytes(f).hex() for f in frames], 'got': [bytes(p).hex() for p in got]}))
-                """);
-            var run = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (string a in new[] { "netns", "exec", _ns.Name, python, script })
-            {
-                run.ArgumentList.Add(a);
-            }
-
-            using Process scapy = Process.Start(run)!;
-            Task<string> err = scapy.StandardError.ReadToEndAsync();
-            string output = await scapy.StandardOutput.ReadToEndAsync();
-            Assert.True(scapy.WaitForExit(60_000));
-            Assert.True(scapy.ExitCode == 0, await err);
-            JsonElement result = JsonDocument.Parse(output).RootElement;
-            string[] sent = [.. result.GetProperty("sent").EnumerateArray().Select(x => x.GetString()!)];
-            string[] got = [.. result.GetProperty("got").EnumerateArray().Select(x => x.GetString()!)];
-            Assert.True(got.Length == sent.Length, $"{got.Length} of {sent.Length} frames crossed; firmware log:\n{string.Join('\n', log)}");
-            Assert.Equal(sent, got); // whole and in order
+            Assert.True(f._log.Any(l => l.Contains("workers on", StringComparison.Ordinal)), f.Log);
+            return f;
         }
-        finally
+
+        public async ValueTask DisposeAsync()
         {
-            if (!firmware.HasExited)
+            if (!_process.HasExited)
             {
-                firmware.Kill();
+                _process.Kill();
             }
 
-            await firmware.WaitForExitAsync();
+            await _process.WaitForExitAsync();
+            _process.Dispose();
         }
     }
 }
