@@ -6,6 +6,7 @@
 #   ./bench/run.sh acl         ACL group of 1000 rules x 100 prefixes vs rte_acl
 #   ./bench/run.sh cps         connection setup per worker, DASH-scale policy (no peer; target 1M)
 #   ./bench/run.sh fastpath    flow hit + VXLAN encap, 1M flows (anchor: VPP 11 Mpps; target 15)
+#   ./bench/run.sh io          packets per second through the real drivers (AF_PACKET on veth; root)
 #   ./bench/run.sh ha          HA: inline sync rate, first-packet hold, bulk sync of 1M flows,
 #                              detection/takeover over repeated kills, planned switchover loss
 # Installs what it needs (Debian's libdpdk-dev, pkg-config, gcc), builds, runs, prints one line
@@ -15,9 +16,16 @@ cd "$(dirname "$0")/.."
 
 what="${1:-}"
 case "$what" in
-  flowtable|lpm|acl|cps|fastpath|ha) ;;
-  *) echo "usage: bench/run.sh flowtable|lpm|acl|cps|fastpath|ha" >&2; exit 2 ;;
+  flowtable|lpm|acl|cps|fastpath|ha|io) ;;
+  *) echo "usage: bench/run.sh flowtable|lpm|acl|cps|fastpath|ha|io" >&2; exit 2 ;;
 esac
+
+if [[ "$what" == "io" ]]; then
+  dotnet build bench/SnicRuntime.Bench -c Release -nologo -v quiet
+  DOTNET_TieredCompilation=0 dotnet bench/SnicRuntime.Bench/bin/Release/net10.0/SnicRuntime.Bench.dll io --json bench/results/io.json
+  echo "written: bench/results/io.json (AF_PACKET over a veth pair: recvmmsg/sendmmsg, bursts of 32, one tx and one rx thread; no peer figure yet)"
+  exit 0
+fi
 
 if [[ "$what" == "ha" ]]; then
   # No peer to build: both cards run in one process over UDP on loopback.

@@ -35,6 +35,11 @@ public static class Program
             return AclPeerRun.Run(args[1..]);
         }
 
+        if (args.Length > 0 && args[0] == "io")
+        {
+            return IoRuns.Run(args[1..]);
+        }
+
         if (args.Length > 0 && args[0] == "ha")
         {
             return HaRuns.Run(args[1..]);
