@@ -60,6 +60,8 @@ public sealed class HaNode : IDisposable
     private bool _peerUp;
     private long[]? _drainMarks;
     private bool _bulkComplete;
+    private ulong _bulkPeerEpoch;
+    private long _bulkRequestedMs;
     private long _witnessHeardAt = -1;
     private bool _witnessUp = true;
     private long _publishedFor = -1;
@@ -230,7 +232,7 @@ public sealed class HaNode : IDisposable
         {
             if (t.To == HaState.InitializingToActive)
             {
-                Sync.RequestBulk(); // the joining standby gets every flow, in order with inline changes
+                RequestBulk(); // the joining standby gets every flow, in order with inline changes
             }
 
             if (t.To == HaState.InitializingToStandby && _bulkComplete)
@@ -336,8 +338,25 @@ public sealed class HaNode : IDisposable
                 continue; // a scope this card does not have (configured on one side only)
             }
 
-            Raise(_scopes[i], new HaEvent(HaEventKind.PeerState, PeerState: (HaState)b[4], PeerTerm: BinaryPrimitives.ReadInt64LittleEndian(b[5..])), NowMs);
+            var peerState = (HaState)b[4];
+            Raise(_scopes[i], new HaEvent(HaEventKind.PeerState, PeerState: peerState, PeerTerm: BinaryPrimitives.ReadInt64LittleEndian(b[5..])), NowMs);
+
+            // The standby lost us and came back (its probes stopped arriving for a while) while we
+            // kept hearing it: it is initializing again and waits for a bulk sync we have not
+            // started. Start one — once per peer run, or again if the last one is a second old.
+            if (peerState == HaState.InitializingToStandby && _scopes[i].State is HaState.Active or HaState.InitializingToActive
+                && !Sync.BulkInProgress && (Channel.PeerEpoch != _bulkPeerEpoch || NowMs - _bulkRequestedMs > 1000))
+            {
+                RequestBulk();
+            }
         }
+    }
+
+    private void RequestBulk()
+    {
+        Sync.RequestBulk();
+        _bulkPeerEpoch = Channel.PeerEpoch;
+        _bulkRequestedMs = NowMs;
     }
 
     private void PublishIfPolicyChanged()
