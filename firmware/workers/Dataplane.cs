@@ -120,7 +120,35 @@ public sealed class Dataplane : IDisposable
         }
 
         IPort[] ports;
-        if (board.Hal.Driver == "afpacket")
+        if (board.Hal.Driver == "pcap")
+        {
+            // args: "<port>.rx" (capture to read) and "<port>.tx" (capture to write) per board port.
+            if (workers != 1)
+            {
+                throw new BoardNotSupportedException($"board '{board.Id}': capture-file ports have one queue; run it with one worker, not {workers}");
+            }
+
+            var files = new Hal.Pcap.PcapPort[board.Ports.Count];
+            for (int i = 0; i < files.Length; i++)
+            {
+                BoardPort bp = board.Ports[i];
+                board.Hal.Args.TryGetValue(bp.Name + ".rx", out string? rxPath);
+                board.Hal.Args.TryGetValue(bp.Name + ".tx", out string? txPath);
+                files[i] = new Hal.Pcap.PcapPort(new PortSpec(i, bp.Name, 1, board.Queues.RxDepth, board.Queues.TxDepth, bp.SpeedGbps), pool, rxPath, txPath);
+            }
+
+            var rx = new Hal.Pcap.PcapRxQueue[files.Length];
+            var tx = new Hal.Pcap.PcapTxQueue[files.Length];
+            for (int p = 0; p < files.Length; p++)
+            {
+                rx[p] = files[p].RxQueue();
+                tx[p] = files[p].TxQueue();
+            }
+
+            list[0] = Make(0, rx, tx);
+            ports = files;
+        }
+        else if (board.Hal.Driver == "afpacket")
         {
             // args: "interfaces" (Linux interface per board port, in order; default the port
             // names), "netns" (a network namespace to open them in).
@@ -212,9 +240,9 @@ public sealed class Dataplane : IDisposable
             throw new BoardNotSupportedException($"board '{board.Id}' has {board.Cpu.Architecture} cores but this firmware was built for {here}; build the image for {board.RuntimeIdentifier}");
         }
 
-        if (board.Hal.Driver is not ("emulated" or "afpacket"))
+        if (board.Hal.Driver is not ("emulated" or "afpacket" or "pcap"))
         {
-            throw new BoardNotSupportedException($"board '{board.Id}' uses HAL driver '{board.Hal.Driver}', which is not built into this firmware yet; available: emulated, afpacket");
+            throw new BoardNotSupportedException($"board '{board.Id}' uses HAL driver '{board.Hal.Driver}', which is not built into this firmware yet; available: emulated, afpacket, pcap");
         }
 
         if (board.Hal.Driver == "afpacket" && !OperatingSystem.IsLinux())

@@ -51,4 +51,56 @@ public sealed class PcapPortTests
             File.Delete(output);
         }
     }
+
+    [SkippableFact]
+    public void The_firmware_on_capture_file_ports_turns_scapys_dash_cases_into_what_DASH_expects()
+    {
+        const string python = "/usr/bin/python3";
+        Skip.If(!File.Exists(python) || Process.Start(python, "-c \"import scapy\"") is { } probe && !probe.WaitForExit(30_000) | probe.ExitCode != 0,
+            "scapy is not installed (apt-get install python3-scapy); ./test.sh installs it");
+        string dir = Directory.CreateTempSubdirectory("snic-pcap-board-").FullName;
+        try
+        {
+            string script = Path.Combine(TestPaths.RepoRoot, "tests", "pipeline", "vnet_to_vnet.py");
+            Assert.Equal(0, Run(python, script, "make", dir).Code);
+            string board = Path.Combine(dir, "pcap.json");
+            File.WriteAllText(board, $$"""
+                {
+                  "id": "pcap-test", "vendor": "SnicRuntime", "model": "capture files as ports", "sources": ["test fixture"],
+                  "cpu": { "architecture": "x86-64", "model": "host CPU", "dataplaneCores": 1 },
+                  "memory": { "totalMiB": 512, "packetBuffers": 4096, "bufferDataRoom": 2048, "bufferHeadroom": 128 },
+                  "ports": [ { "name": "uplink0", "speedGbps": 10 }, { "name": "host0", "speedGbps": 10 } ],
+                  "queues": { "rxDepth": 512, "txDepth": 512, "burst": 32 },
+                  "hal": { "driver": "pcap", "args": { "uplink0.rx": "{{dir}}/in.pcap", "uplink0.tx": "{{dir}}/port0.pcap", "host0.tx": "{{dir}}/port1.pcap" } },
+                  "runtimeIdentifier": "linux-x64",
+                  "supported": ["replay"]
+                }
+                """);
+            string dll = Path.Combine(TestPaths.RepoRoot, "firmware", "bin", "Release", "net9.0", "snic-firmware.dll");
+            var firmware = Run("dotnet", dll, "--board", board, "--plan", TestPaths.Plan("vnet-to-vnet.json"), "--seconds", "2");
+            Assert.True(firmware.Code == 0, firmware.Output);
+            var check = Run(python, script, "check", dir);
+            Assert.True(check.Code == 0, check.Output + "\nfirmware:\n" + firmware.Output);
+            Assert.Contains("ok:", check.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static (int Code, string Output) Run(string file, params string[] args)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using Process p = Process.Start(psi)!;
+        Task<string> err = p.StandardError.ReadToEndAsync();
+        string output = p.StandardOutput.ReadToEnd();
+        Assert.True(p.WaitForExit(60_000));
+        return (p.ExitCode, output + err.GetAwaiter().GetResult());
+    }
 }
