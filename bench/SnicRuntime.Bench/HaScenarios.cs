@@ -54,7 +54,6 @@ internal static class HaScenarios
     {
         using HaTestBed bed = Synced(seed, flows);
         int dead = bed.Holder;
-        long killedAt = bed.Now;
         bed.Kill(dead);
         long detect = bed.RunUntil(() => !bed.Card(1 - dead)!.Node.PeerUp, MaxSteps);
         long takeover = bed.RunUntil(() => bed.StateOf(1 - dead) == HaState.Standalone, MaxSteps) + detect;
@@ -63,7 +62,6 @@ internal static class HaScenarios
         bed.Restart(dead);
         long resync = bed.RunUntil(() => bed.Synced, MaxSteps);
         HaScenarioResult r = Result("kill-active", seed, bed, detect, takeover, resync);
-        _ = killedAt;
         return r with { FlowsLost = Math.Max(r.FlowsLost, lostAtTakeover) };
     }
 

@@ -17,9 +17,9 @@ internal static class IoRuns
         string? json = args.SkipWhile(a => a != "--json").Skip(1).FirstOrDefault();
         double seconds = double.Parse(args.SkipWhile(a => a != "--seconds").Skip(1).FirstOrDefault() ?? "3", CultureInfo.InvariantCulture);
         string ns = $"snic-io{Environment.ProcessId}";
-        if (Sh($"ip netns add {ns}") is string e1 || Sh($"ip -n {ns} link add io0 type veth peer name io1") is string e2)
+        if ((Sh($"ip netns add {ns}") ?? Sh($"ip -n {ns} link add io0 type veth peer name io1")) is string why)
         {
-            Console.Error.WriteLine("io: cannot make a network namespace with a veth pair (needs root and iproute2)");
+            Console.Error.WriteLine($"io: cannot make a network namespace with a veth pair (needs root and iproute2): {why}");
             return 2;
         }
 

@@ -61,7 +61,7 @@ public sealed partial class HaChannel
         }
 
         LastHeardMs = nowMs;
-        TakeAck(h.Ack, h.Sack, nowMs);
+        TakeAck(h.Ack, h.Sack);
         if (h.Base > _delivered + 1)
         {
             SkipTo(h.Base - 1, receiver);
@@ -196,7 +196,7 @@ public sealed partial class HaChannel
     }
 
     // The peer's cumulative ack frees our window; its selective bitmap spares held frames a resend.
-    private void TakeAck(ulong ack, ulong sack, long nowMs)
+    private void TakeAck(ulong ack, ulong sack)
     {
         if (ack >= _nextSeq)
         {
@@ -219,7 +219,6 @@ public sealed partial class HaChannel
             }
         }
 
-        _ = nowMs;
     }
 
     private void Retransmit(long nowMs)

@@ -217,8 +217,6 @@ public sealed class HaNode : IDisposable
         }
     }
 
-    private void Raise(HaEvent e) => RaiseAll(e);
-
     private HaTransition Raise(HaStateMachine m, HaEvent e, long nowMs)
     {
         HaTransition t = m.Apply(e);

@@ -119,5 +119,8 @@ public sealed class PcapWriter : IDisposable
         _stream.Write(frame);
     }
 
+    /// <summary>Pushes what was written to the file (a reader following it sees it).</summary>
+    public void Flush() => _stream.Flush();
+
     public void Dispose() => _stream.Dispose();
 }

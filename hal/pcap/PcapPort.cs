@@ -12,14 +12,13 @@ public sealed class PcapPort : IPort
 {
     private readonly PacketPool _pool;
     private readonly string? _inputPath;
-    private readonly FileStream? _output;
+    private readonly PcapWriter? _output;
     private readonly int _txDepth;
     private readonly byte[] _record = new byte[16];
     private readonly QueueCounters _rx = new();
     private readonly QueueCounters _tx = new();
     private FileStream? _input;
     private bool _inputReady;
-    private bool _inputNanos;
     private volatile bool _linkUp = true;
 
     /// <param name="input">Capture to read (null: the port receives nothing).</param>
@@ -34,14 +33,8 @@ public sealed class PcapPort : IPort
         _txDepth = Math.Max(1, spec.TxDepth);
         if (output is not null)
         {
-            _output = new FileStream(output, FileMode.Create, FileAccess.Write, FileShare.Read);
-            Span<byte> h = stackalloc byte[24];
-            BinaryPrimitives.WriteUInt32LittleEndian(h, 0xA1B2C3D4);
-            BinaryPrimitives.WriteUInt16LittleEndian(h[4..], 2);
-            BinaryPrimitives.WriteUInt16LittleEndian(h[6..], 4);
-            BinaryPrimitives.WriteUInt32LittleEndian(h[16..], 65535);
-            BinaryPrimitives.WriteUInt32LittleEndian(h[20..], PcapReader.LinkTypeEthernet);
-            _output.Write(h);
+            // Shared for reading: a port that follows this file reads while we append.
+            _output = new PcapWriter(new FileStream(output, FileMode.Create, FileAccess.Write, FileShare.Read));
             _output.Flush();
         }
     }
@@ -149,7 +142,6 @@ public sealed class PcapPort : IPort
             throw new PcapFormatException($"{_inputPath}: not a little-endian Ethernet pcap file (magic 0x{magic:X8})");
         }
 
-        _inputNanos = magic == 0xA1B23C4D;
         _inputReady = true;
         return true;
     }
@@ -163,18 +155,12 @@ public sealed class PcapPort : IPort
         }
 
         int n = Math.Min(packets.Length, _txDepth);
-        long now = (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) / 10;
-        BinaryPrimitives.WriteUInt32LittleEndian(_record, (uint)(now / 1_000_000));
-        BinaryPrimitives.WriteUInt32LittleEndian(_record.AsSpan(4), (uint)(now % 1_000_000));
+        long now = (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) / 10; // one clock read per burst
         long bytes = 0;
         for (int i = 0; i < n; i++)
         {
-            int length = packets[i].Length;
-            BinaryPrimitives.WriteUInt32LittleEndian(_record.AsSpan(8), (uint)length);
-            BinaryPrimitives.WriteUInt32LittleEndian(_record.AsSpan(12), (uint)length);
-            _output.Write(_record);
-            _output.Write(packets[i].Data);
-            bytes += length;
+            _output.Write(packets[i].Data, now);
+            bytes += packets[i].Length;
         }
 
         _output.Flush(); // a reader following the file sees the burst now
