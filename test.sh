@@ -34,6 +34,10 @@ fi
 echo "== build"
 dotnet build SnicRuntime.sln -c Release -nologo -v quiet
 
+# The NativeAOT firmware first: the flashing tests run it as a card (A/B slots, rollback).
+echo "== NativeAOT firmware"
+./firmware/publish.sh linux-x64
+
 filter="Category!=System"
 if ((system)); then filter=""; fi
 
@@ -61,8 +65,7 @@ run_tests "all SIMD widths and hardware CRC" DOTNET_TieredPGO=1
 run_tests "Vector128 only (the width arm64 NEON has)" DOTNET_EnableAVX=0
 run_tests "hardware intrinsics disabled (scalar fallbacks)" DOTNET_EnableHWIntrinsic=0
 
-echo "== NativeAOT firmware"
-./firmware/publish.sh linux-x64
+echo "== NativeAOT firmware demos"
 ./out/firmware/linux-x64/snic-firmware --seconds 2 --flows 20000 --rate 300000 --plan examples/plans/demo.json
 ./out/firmware/linux-x64/snic-firmware --seconds 1 --flows 20000 --rate 300000 --stage flows
 echo "== NativeAOT card agent (HTTP on loopback while the demo runs)"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Publishes the NativeAOT firmware for a runtime identifier (default linux-x64) into
-# out/firmware/<rid>/ and prints its size. linux-arm64 fails early with the list of missing packs.
+# out/firmware/<rid>/ and prints its size. linux-arm64 is cross-compiled (Directory.Build.targets names any missing cross tool).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rid="${1:-linux-x64}"

@@ -65,6 +65,17 @@ public sealed record HaStatusReply(bool Paired, uint CardId, uint PeerId, bool P
 /// <summary>Body of a scope command (switchover, takeover): the term the management plane issues.</summary>
 public sealed record HaCommandRequest(long Term);
 
+/// <summary>An installed slot.</summary>
+public sealed record FirmwareSlotReply(string Slot, string Version, string Board, string Created);
+
+/// <summary>GET /v1/firmware: what runs, the slots, the last trial's outcome, and why this card cannot be flashed (null: it can).</summary>
+public sealed record FirmwareStatusReply(string? RunningSlot, string RunningVersion, string ImageSha256, string? Active, string? Trial, string? Previous,
+    string? LastResult, long BootCount, IReadOnlyList<FirmwareSlotReply> Slots, IReadOnlyList<string> TrustedKeys, string? Refusal);
+
+public sealed record FirmwareInstallReply(string Slot, string Version, string Board);
+
+public sealed record FirmwareRebootReply(string Slot, bool Trial);
+
 /// <summary>What a scope command did.</summary>
 public sealed record HaTransitionReply(string Scope, string From, string To, bool Refused, string Why);
 
@@ -79,4 +90,7 @@ public sealed record HaTransitionReply(string Scope, string From, string To, boo
 [JsonSerializable(typeof(HaStatusReply))]
 [JsonSerializable(typeof(HaCommandRequest))]
 [JsonSerializable(typeof(HaTransitionReply))]
+[JsonSerializable(typeof(FirmwareStatusReply))]
+[JsonSerializable(typeof(FirmwareInstallReply))]
+[JsonSerializable(typeof(FirmwareRebootReply))]
 internal sealed partial class AgentJsonContext : JsonSerializerContext;

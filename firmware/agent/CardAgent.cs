@@ -61,7 +61,7 @@ public sealed partial class CardAgent : IAsyncDisposable
     /// <param name="token">Bearer token callers must present (token mode; null with <paramref name="tls"/>).</param>
     /// <param name="tls">Mutual TLS: callers must present a certificate issued by the management plane's authority.</param>
     public static async Task<CardAgent> StartAsync(Dataplane dataplane, PolicyStore policy, string? token, IPEndPoint endpoint, ILoggerFactory? logs = null,
-        long maxBodyBytes = MaxPlanBytes, AgentTls? tls = null, Ha.HaHost? ha = null)
+        long maxBodyBytes = MaxPlanBytes, AgentTls? tls = null, Ha.HaHost? ha = null, FirmwareUpdates? firmware = null)
     {
         ArgumentNullException.ThrowIfNull(dataplane);
         ArgumentNullException.ThrowIfNull(policy);
@@ -125,6 +125,7 @@ public sealed partial class CardAgent : IAsyncDisposable
         app.MapGet("/v1/flows", agent.Flows);
         app.MapGet("/v1/metrics", agent.Metrics);
         agent.MapHa(app);
+        agent.MapFirmware(app, firmware);
         await app.StartAsync().ConfigureAwait(false);
         agent.Address = new Uri(app.Urls.First());
         return agent;

@@ -23,7 +23,7 @@ internal sealed class EmulatedDemo(Dataplane dataplane, FirmwareOptions options,
             // A managed card with no plan yet: wait (bounded) for one to arrive through the agent.
             log.LogInformation("waiting up to {Seconds} s for a change plan from the management plane", options.PlanWaitSeconds);
             long deadline = Stopwatch.GetTimestamp() + (long)(options.PlanWaitSeconds * Stopwatch.Frequency);
-            while (policy.Current is null && Stopwatch.GetTimestamp() < deadline)
+            while (policy.Current is null && Stopwatch.GetTimestamp() < deadline && !FirmwareLifetime.Stopping.IsCancellationRequested)
             {
                 Thread.Sleep(20);
             }
@@ -63,7 +63,7 @@ internal sealed class EmulatedDemo(Dataplane dataplane, FirmwareOptions options,
         var sinkThread = new Thread(() => sink.Run(stopSink.Token)) { IsBackground = true, Name = "snic-wire-sink" };
         sinkThread.Start();
         long started = Stopwatch.GetTimestamp();
-        var genThread = new Thread(() => generator.Run(ingress, TimeSpan.FromSeconds(options.Seconds), CancellationToken.None))
+        var genThread = new Thread(() => generator.Run(ingress, TimeSpan.FromSeconds(options.Seconds), FirmwareLifetime.Stopping))
         {
             IsBackground = true,
             Name = "snic-wire-generator",

@@ -25,6 +25,14 @@ public sealed class FirmwareOptions
           --stage KIND     without --plan: flows (flow table, default) or forward (cross-connect)
           --flow-capacity N  flows per worker and address family (default 65536)
           --rate PPS       generated packets per second, 0 = unlimited (default 500000)
+          --config FILE    options from a JSON object ({"flow-capacity": 65536, ...}); an image's
+                           config/default.json; options given on the command line win
+          --agent-listen ADDR  the agent's address (default 127.0.0.1; a card in a VM listens on its
+                           management interface)
+          --image-trust FILE   public keys (PEM) whose signed images this card installs (snicctl flash)
+          --slots DIR      the A/B firmware slots (set by `snic-firmware boot`, the boot supervisor)
+          --boot-slot S / --boot-health FILE  set by the boot supervisor: the slot running and where
+                           to report healthy
           --help           this text
         """;
 
@@ -57,6 +65,16 @@ public sealed class FirmwareOptions
     /// <summary>HA state directory (pairing, terms); null: this card does not do HA.</summary>
     public string? HaStateDirectory { get; private set; }
 
+    public System.Net.IPAddress AgentListen { get; private set; } = System.Net.IPAddress.Loopback;
+
+    public string? ImageTrustFile { get; private set; }
+
+    public string? SlotsDirectory { get; private set; }
+
+    public string? BootSlot { get; private set; }
+
+    public string? BootHealthFile { get; private set; }
+
     /// <summary>Change plan to run the policy pipeline with (null: no policy stage).</summary>
     public string? PlanPath { get; private set; }
 
@@ -74,7 +92,8 @@ public sealed class FirmwareOptions
                 continue;
             }
 
-            if (a is not ("--board" or "--seconds" or "--workers" or "--flows" or "--rate" or "--stage" or "--flow-capacity" or "--plan" or "--agent" or "--agent-token-file" or "--agent-tls" or "--plan-wait" or "--ha-state"))
+            if (a is not ("--board" or "--seconds" or "--workers" or "--flows" or "--rate" or "--stage" or "--flow-capacity" or "--plan" or "--agent" or "--agent-token-file" or "--agent-tls" or "--plan-wait" or "--ha-state"
+                or "--agent-listen" or "--image-trust" or "--slots" or "--boot-slot" or "--boot-health"))
             {
                 errors.Add($"unknown option '{a}'");
                 continue;
@@ -156,6 +175,29 @@ public sealed class FirmwareOptions
                 case "--ha-state":
                     o.HaStateDirectory = v;
                     break;
+                case "--agent-listen":
+                    if (!System.Net.IPAddress.TryParse(v, out System.Net.IPAddress? listen))
+                    {
+                        errors.Add($"--agent-listen: '{v}' is not an IP address");
+                    }
+                    else
+                    {
+                        o.AgentListen = listen;
+                    }
+
+                    break;
+                case "--image-trust":
+                    o.ImageTrustFile = v;
+                    break;
+                case "--slots":
+                    o.SlotsDirectory = v;
+                    break;
+                case "--boot-slot":
+                    o.BootSlot = v;
+                    break;
+                case "--boot-health":
+                    o.BootHealthFile = v;
+                    break;
                 case "--plan":
                     o.PlanPath = v;
                     o.Stage = StageKind.Policy;
@@ -221,12 +263,78 @@ public sealed class FirmwareOptions
             errors.Add("--plan runs the policy pipeline; it does not combine with --stage");
         }
 
+        if (o.ImageTrustFile is not null && o.AgentPort is null)
+        {
+            errors.Add("--image-trust needs --agent: images arrive through the agent");
+        }
+
         if (o.HaStateDirectory is not null && o.AgentPort is null)
         {
             errors.Add("--ha-state needs --agent: the management plane pairs cards through their agents");
         }
 
         return o;
+    }
+
+    /// <summary>
+    /// Replaces each <c>--config FILE</c> with the options its JSON object holds, ahead of the
+    /// command line's own (later options win, so the command line overrides the file).
+    /// </summary>
+    public static List<string> ExpandConfig(IReadOnlyList<string> args, List<string> errors)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(errors);
+        var fromFiles = new List<string>();
+        var rest = new List<string>();
+        for (int i = 0; i < args.Count; i++)
+        {
+            if (args[i] != "--config")
+            {
+                rest.Add(args[i]);
+                continue;
+            }
+
+            if (i + 1 >= args.Count)
+            {
+                errors.Add("--config: needs a value");
+                break;
+            }
+
+            string path = args[++i];
+            try
+            {
+                using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(path));
+                if (doc.RootElement.ValueKind != System.Text.Json.JsonValueKind.Object)
+                {
+                    errors.Add($"--config {path}: must be a JSON object of option names and values");
+                    continue;
+                }
+
+                foreach (System.Text.Json.JsonProperty p in doc.RootElement.EnumerateObject())
+                {
+                    if (p.Name is "config" or "slots" or "boot-slot" or "boot-health" || p.Name.StartsWith('-'))
+                    {
+                        errors.Add($"--config {path}: '{p.Name}' cannot be set from a config file");
+                        continue;
+                    }
+
+                    fromFiles.Add("--" + p.Name);
+                    fromFiles.Add(p.Value.ValueKind switch
+                    {
+                        System.Text.Json.JsonValueKind.String => p.Value.GetString()!,
+                        System.Text.Json.JsonValueKind.Number => p.Value.GetRawText(),
+                        _ => $"<{p.Value.ValueKind}>",
+                    });
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException)
+            {
+                errors.Add($"--config {path}: {e.Message}");
+            }
+        }
+
+        fromFiles.AddRange(rest);
+        return fromFiles;
     }
 
     /// <summary>The board file to use: the one given, or the emulated board found upward from here.</summary>

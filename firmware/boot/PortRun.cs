@@ -18,9 +18,9 @@ internal static class PortRun
         dataplane.Start();
         var clock = Stopwatch.StartNew();
         WorkerSnapshot last = dataplane.TotalCounters();
-        while (clock.Elapsed.TotalSeconds < seconds)
+        while (clock.Elapsed.TotalSeconds < seconds && !FirmwareLifetime.Stopping.IsCancellationRequested)
         {
-            Thread.Sleep(TimeSpan.FromSeconds(Math.Min(1, Math.Max(0.01, seconds - clock.Elapsed.TotalSeconds))));
+            FirmwareLifetime.Stopping.WaitHandle.WaitOne(TimeSpan.FromSeconds(Math.Min(1, Math.Max(0.01, seconds - clock.Elapsed.TotalSeconds))));
             WorkerSnapshot now = dataplane.TotalCounters();
             log.LogInformation("t={T:F0}s rx {Rx} tx {Tx} drops {Drops}", clock.Elapsed.TotalSeconds, now.RxPackets - last.RxPackets, now.TxPackets - last.TxPackets,
                 now.Drops - last.Drops);

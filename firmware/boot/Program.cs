@@ -33,7 +33,16 @@ public static class Program
     public static int Main(string[] args)
     {
         MainEntered = System.Diagnostics.Stopwatch.GetTimestamp();
-        FirmwareOptions options = FirmwareOptions.Parse(args, out List<string> errors);
+        if (args.Length > 0 && args[0] == "boot")
+        {
+            return BootCommand.Run(args[1..]);
+        }
+
+        FirmwareLifetime.Reset();
+        var configErrors = new List<string>();
+        List<string> expanded = FirmwareOptions.ExpandConfig(args, configErrors);
+        FirmwareOptions options = FirmwareOptions.Parse(expanded, out List<string> errors);
+        errors.InsertRange(0, configErrors);
         if (options.Help)
         {
             Console.WriteLine(FirmwareOptions.Usage);
@@ -73,6 +82,16 @@ public static class Program
             }
 
             return 2;
+        }
+
+        try
+        {
+            BoardRequirements.Check(board, options.Workers ?? board.Cpu.DataplaneCores);
+        }
+        catch (BoardNotSupportedException e)
+        {
+            Console.Error.WriteLine($"snic-firmware: {e.Message}");
+            return 3;
         }
 
         Pipeline.PolicyStore? policy = options.Stage == StageKind.Policy ? new Pipeline.PolicyStore(board.Ports.Count) : null;
@@ -155,24 +174,53 @@ public static class Program
                     return 2;
                 }
 
+                Agent.FirmwareUpdates? updates = null;
+                if (options.SlotsDirectory is string slots)
+                {
+                    try
+                    {
+                        updates = new Agent.FirmwareUpdates(new Update.SlotStore(Path.GetFullPath(slots), null), options.BootSlot ?? Update.SlotStore.Factory,
+                            options.ImageTrustFile is string trust ? Update.ImageKeys.LoadTrusted(trust) : [], board);
+                    }
+                    catch (Update.ImageException e)
+                    {
+                        Console.Error.WriteLine($"snic-firmware: {e.Message}");
+                        return 2;
+                    }
+                }
+
                 agent = Task.Run(async () =>
                 {
                     Agent.CardAgent started = await Agent.CardAgent.StartAsync(dataplane, policy!, token,
-                        new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, agentPort), loggers, tls: tls, ha: ha).ConfigureAwait(false);
+                        new System.Net.IPEndPoint(options.AgentListen, agentPort), loggers, tls: tls, ha: ha, firmware: updates).ConfigureAwait(false);
                     log.LogInformation("card agent listening on {Address}", started.Address);
                     return started;
                 });
             }
 
+            using var stopOnSignal = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c =>
+            {
+                c.Cancel = true; // stop the workers and report, as at the end of --seconds
+                FirmwareLifetime.RequestStop();
+            });
+            if (options.BootHealthFile is string healthFile)
+            {
+                _ = ReportHealthyAsync(dataplane, agent, healthFile, log);
+            }
+
             try
             {
+                bool ok;
                 if (dataplane.Ports[0] is not Hal.Emulated.EmulatedPort)
                 {
-                    return PortRun.Run(dataplane, options.Seconds, log) ? 0 : 1; // real ports: the wire brings the traffic
+                    ok = PortRun.Run(dataplane, options.Seconds, log); // real ports: the wire brings the traffic
+                }
+                else
+                {
+                    ok = new EmulatedDemo(dataplane, options, log, policy).Run();
                 }
 
-                var demo = new EmulatedDemo(dataplane, options, log, policy);
-                return demo.Run() ? 0 : 1;
+                return !ok ? 1 : FirmwareLifetime.ExitCode;
             }
             finally
             {
@@ -196,4 +244,44 @@ public static class Program
             return 3;
         }
     }
+
+    /// <summary>
+    /// Tells the boot supervisor this firmware is healthy: the workers run and the agent (if any)
+    /// answers. A slot on trial that never gets here is rolled back.
+    /// </summary>
+    private static async Task ReportHealthyAsync(Dataplane dataplane, Task<Agent.CardAgent>? agent, string healthFile, ILogger log)
+    {
+        try
+        {
+            if (agent is not null)
+            {
+                // A managed card is healthy once its agent answers: its workers may rightly wait
+                // for the first plan, which the management plane sends after the reboot.
+                await agent.ConfigureAwait(false);
+            }
+
+            while (agent is null && !dataplane.Running)
+            {
+                if (FirmwareLifetime.Stopping.IsCancellationRequested)
+                {
+                    return;
+                }
+
+                await Task.Delay(10).ConfigureAwait(false);
+            }
+
+            await File.WriteAllTextAsync(healthFile, $"healthy {FirmwareIdentity()}\n").ConfigureAwait(false);
+            log.LogInformation("reported healthy to the boot supervisor");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            log.LogError("cannot report healthy ({File}): {Reason}", healthFile, e.Message);
+        }
+        catch (Exception e)
+        {
+            log.LogError("not healthy: {Reason}", e.Message); // the agent did not start
+        }
+    }
+
+    private static string FirmwareIdentity() => Agent.FirmwareIdentity.Version;
 }

@@ -257,6 +257,9 @@ public sealed class Dataplane : IDisposable
     /// <remarks>AF_PACKET fanout spreads by the kernel's own flow hash, which HA sync cannot predict yet: HA runs on emulated ports for now.</remarks>
     public int WorkerOfFlowHash(uint hash) => Ports[0] is EmulatedPort e ? e.QueueForHash(hash) : (int)(hash % (uint)Workers.Count);
 
+    /// <summary>True between <see cref="Start"/> and a completed <see cref="Stop"/>.</summary>
+    public bool Running => Volatile.Read(ref _started);
+
     public void Start()
     {
         if (_started)

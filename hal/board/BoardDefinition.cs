@@ -39,6 +39,12 @@ public sealed class BoardCpu
 
     /// <summary>Cores the dataplane may use, one worker each.</summary>
     public int DataplaneCores { get; set; }
+
+    /// <summary>
+    /// The instruction set the image is compiled for (NativeAOT's IlcInstructionSet: x86-x64-v2,
+    /// x86-x64-v3, armv8-a, armv8.2-a, ...); null: the build's default for the architecture.
+    /// </summary>
+    public string? InstructionSet { get; set; }
 }
 
 public sealed class BoardMemory

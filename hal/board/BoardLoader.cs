@@ -18,6 +18,29 @@ public static class BoardLoader
     public static readonly string[] KnownDrivers = ["emulated", "afpacket", "pcap", "dpdk", "virtio"];
     public static readonly string[] KnownArchitectures = ["x86-64", "arm64"];
     public static readonly string[] KnownRuntimeIdentifiers = ["linux-x64", "linux-arm64"];
+    public static readonly string[] KnownX64InstructionSets = ["x86-x64-v2", "x86-x64-v3", "x86-x64-v4"];
+    public static readonly string[] KnownArm64InstructionSets = ["armv8-a", "armv8.1-a", "armv8.2-a", "armv8.3-a", "armv8.4-a", "armv8.5-a", "armv8.6-a"];
+
+    /// <summary>
+    /// The capability vocabulary of <see cref="BoardDefinition.Supported"/>: tests and the firmware
+    /// decide what can run on a board from these names, so an unknown one is an error, not a no-op.
+    /// </summary>
+    public static readonly string[] KnownCapabilities =
+    [
+        "emulated-io",       // in-memory queues (the emulated HAL driver)
+        "traffic-generator", // the firmware can generate its own demo traffic
+        "afpacket",          // Linux interfaces through AF_PACKET
+        "pcap",              // capture files as ports
+        "dpdk",              // ports through DPDK poll-mode drivers
+        "vhost-user",        // the card as a vhost-user (virtio-net) backend
+        "rss-symmetric",     // both directions of a flow reach the same queue
+        "multi-queue",       // one rx/tx queue pair per worker on every port
+        "ha",                // can join an HA pair (a sync link to a peer card)
+        "flash-ab",          // two firmware slots with rollback (snicctl flash)
+        "qemu-boot",         // boots as a QEMU virtual machine (snicctl qemu run)
+        "crypto-offload",    // AES-GCM in the NIC for the HA channel
+        "hw-flow-offload",   // the NIC can cache flows in hardware
+    ];
 
     public static BoardDefinition Load(string path)
     {
@@ -148,9 +171,39 @@ public static class BoardLoader
             e.Add($"$.runtimeIdentifier: '{b.RuntimeIdentifier}' does not match cpu.architecture '{b.Cpu.Architecture}'");
         }
 
+        if (b.Cpu.InstructionSet is string isa)
+        {
+            string[] known = b.Cpu.Architecture == "arm64" ? KnownArm64InstructionSets : KnownX64InstructionSets;
+            if (Array.IndexOf(known, isa) < 0)
+            {
+                e.Add($"$.cpu.instructionSet: '{isa}' is not one of {string.Join(", ", known)} for {b.Cpu.Architecture}");
+            }
+        }
+
+        long poolMiB = (long)b.Memory.PacketBuffers * (b.Memory.BufferDataRoom + b.Memory.BufferHeadroom + 64) >> 20;
+        if (b.Memory.TotalMiB > 0 && poolMiB > b.Memory.TotalMiB / 2)
+        {
+            e.Add($"$.memory.packetBuffers: the pool takes {poolMiB} MiB, more than half of the board's {b.Memory.TotalMiB} MiB");
+        }
+
         if (b.Supported.Count == 0)
         {
             e.Add("$.supported: lists no capabilities");
+        }
+
+        for (int i = 0; i < b.Supported.Count; i++)
+        {
+            if (Array.IndexOf(KnownCapabilities, b.Supported[i]) < 0)
+            {
+                e.Add($"$.supported[{i}]: '{b.Supported[i]}' is not a known capability ({string.Join(", ", KnownCapabilities)})");
+            }
+        }
+
+        // The capability of the board's own driver must be listed: tests pick boards by it.
+        string driverCapability = b.Hal.Driver == "emulated" ? "emulated-io" : b.Hal.Driver == "virtio" ? "vhost-user" : b.Hal.Driver;
+        if (Array.IndexOf(KnownDrivers, b.Hal.Driver) >= 0 && !b.Supported.Contains(driverCapability))
+        {
+            e.Add($"$.supported: the board uses driver '{b.Hal.Driver}' but does not list '{driverCapability}'");
         }
 
         return e;

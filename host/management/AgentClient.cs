@@ -52,15 +52,19 @@ public sealed class AgentClient(Card card, TimeSpan? timeout = null, ManagementI
     public Task<AgentReply> ApplyPlan(string planJson, CancellationToken cancel = default) => Send(HttpMethod.Put, "/v1/plan", planJson, cancel);
 
     /// <summary>Any method with an optional JSON body (HA commands use PUT, POST and DELETE).</summary>
-    public async Task<AgentReply> Send(HttpMethod method, string path, string? body, CancellationToken cancel = default)
+    public Task<AgentReply> Send(HttpMethod method, string path, string? body, CancellationToken cancel = default) =>
+        SendContent(method, path, body is null ? null : new StringContent(body, Encoding.UTF8, "application/json"), cancel);
+
+    /// <summary>Uploads <paramref name="content"/> (an image), reporting bytes sent to <paramref name="progress"/>.</summary>
+    public Task<AgentReply> Upload(string path, Stream content, IProgress<long>? progress = null, CancellationToken cancel = default) =>
+        SendContent(HttpMethod.Put, path, new ProgressContent(content, progress), cancel);
+
+    private async Task<AgentReply> SendContent(HttpMethod method, string path, HttpContent? content, CancellationToken cancel)
     {
         try
         {
             using var request = new HttpRequestMessage(method, path);
-            if (body is not null)
-            {
-                request.Content = new StringContent(body, Encoding.UTF8, "application/json");
-            }
+            request.Content = content;
 
             using HttpResponseMessage response = await _http.SendAsync(request, cancel).ConfigureAwait(false);
             string text = await response.Content.ReadAsStringAsync(cancel).ConfigureAwait(false);
@@ -95,4 +99,27 @@ public sealed class AgentClient(Card card, TimeSpan? timeout = null, ManagementI
     }
 
     public void Dispose() => _http.Dispose();
+
+    /// <summary>A stream body sent in 256 KiB pieces, counting what has gone out.</summary>
+    private sealed class ProgressContent(Stream source, IProgress<long>? progress) : HttpContent
+    {
+        protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
+        {
+            byte[] buffer = new byte[256 * 1024];
+            long sent = 0;
+            int n;
+            while ((n = await source.ReadAsync(buffer).ConfigureAwait(false)) > 0)
+            {
+                await stream.WriteAsync(buffer.AsMemory(0, n)).ConfigureAwait(false);
+                sent += n;
+                progress?.Report(sent);
+            }
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = source.CanSeek ? source.Length - source.Position : -1;
+            return source.CanSeek;
+        }
+    }
 }

@@ -27,6 +27,8 @@ var root = new RootCommand("snicctl — manage SnicRuntime SmartNIC/DPU cards")
     TelemetryCommand.Create(),
     TelemetryCommand.Serve(),
     HaCommands.Create(),
+    ImageCommands.Create(),
+    FlashCommand.Create(),
 };
 root.Options.Add(State.Dir);
 root.Options.Add(State.Json);

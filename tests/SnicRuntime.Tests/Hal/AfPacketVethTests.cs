@@ -104,7 +104,7 @@ public sealed class AfPacketVethTests : IDisposable
               "queues": { "rxDepth": 512, "txDepth": 512, "burst": 32 },
               "hal": { "driver": "afpacket", "args": { "interfaces": "f0,f1", "netns": "{{_ns.Name}}" } },
               "runtimeIdentifier": "linux-x64",
-              "supported": ["real-io"]
+              "supported": ["afpacket", "multi-queue"]
             }
             """);
         return board;

@@ -73,7 +73,7 @@ public sealed class PcapPortTests
                   "queues": { "rxDepth": 512, "txDepth": 512, "burst": 32 },
                   "hal": { "driver": "pcap", "args": { "uplink0.rx": "{{dir}}/in.pcap", "uplink0.tx": "{{dir}}/port0.pcap", "host0.tx": "{{dir}}/port1.pcap" } },
                   "runtimeIdentifier": "linux-x64",
-                  "supported": ["replay"]
+                  "supported": ["pcap"]
                 }
                 """);
             string dll = Path.Combine(TestPaths.RepoRoot, "firmware", "bin", "Release", "net9.0", "snic-firmware.dll");
