@@ -2,7 +2,9 @@
 # Runs every test from a fresh machine. Installs what the tests need (tshark, scapy), builds, runs the
 # suite three times (all SIMD widths; Vector128 only, as on arm64; hardware intrinsics disabled,
 # so the scalar fallbacks are proven equal to the SIMD paths), publishes the NativeAOT firmware and runs its demo, and smoke-runs every
-# benchmark once. Slow system tests (trait Category=System) run with --system, or when CI=true.
+# benchmark once. Slow system tests run with --system, or when CI=true: tests with the trait
+# Category=System (a qemu-x64 card boots, is managed, forwards scapy's DASH traffic and is flashed)
+# and the linux-arm64 firmware, cross-compiled, running its demo under qemu-user.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -21,6 +23,19 @@ command -v tshark >/dev/null || need_apt+=(tshark)
 command -v promtool >/dev/null || need_apt+=(prometheus) # promtool checks our Prometheus text
 /usr/bin/python3 -c "import lz4.block" 2>/dev/null || need_apt+=(python3-lz4) # reads our replication-frame compression
 command -v ip >/dev/null || need_apt+=(iproute2) # network namespaces and veth pairs for the AF_PACKET tests
+command -v tar >/dev/null || need_apt+=(tar) # lists our firmware images
+if ((system)); then
+  # The qemu-x64 board boots Debian's kernel with busybox under software emulation.
+  command -v qemu-system-x86_64 >/dev/null || need_apt+=(qemu-system-x86)
+  ls /boot/vmlinuz-* >/dev/null 2>&1 || need_apt+=(linux-image-amd64)
+  [[ -x /bin/busybox ]] || need_apt+=(busybox-static)
+  # The linux-arm64 firmware is cross-linked here and its demo runs under qemu-user.
+  command -v clang-14 >/dev/null || need_apt+=(clang-14)
+  [[ -e /usr/aarch64-linux-gnu/lib/libc.so.6 ]] || need_apt+=(libc6-dev-arm64-cross)
+  command -v aarch64-linux-gnu-objcopy >/dev/null || need_apt+=(binutils-aarch64-linux-gnu)
+  command -v aarch64-linux-gnu-gcc >/dev/null || need_apt+=(gcc-aarch64-linux-gnu)
+  command -v qemu-aarch64 >/dev/null || need_apt+=(qemu-user)
+fi
 if ((${#need_apt[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
     echo "test.sh: needs ${need_apt[*]}; run as root or install them first" >&2
@@ -38,18 +53,22 @@ dotnet build SnicRuntime.sln -c Release -nologo -v quiet
 echo "== NativeAOT firmware"
 ./firmware/publish.sh linux-x64
 
+# System tests (a QEMU machine boots) run once, in the first pass; the other passes re-run the
+# rest with narrower SIMD, which the system tests do not exercise differently.
 filter="Category!=System"
-if ((system)); then filter=""; fi
+first_filter="$filter"
+if ((system)); then first_filter=""; fi
 
 passed=0
 failed=0
 run_tests() {
   local label="$1"; shift
+  local f_arg="$1"; shift
   local log
   log=$(mktemp)
   echo "== tests ($label)"
   set +e
-  env "$@" dotnet test SnicRuntime.sln -c Release --no-build -nologo ${filter:+--filter "$filter"} 2>&1 | tee "$log"
+  env "$@" dotnet test SnicRuntime.sln -c Release --no-build -nologo ${f_arg:+--filter "$f_arg"} 2>&1 | tee "$log"
   local rc=${PIPESTATUS[0]}
   set -e
   local p f
@@ -61,9 +80,9 @@ run_tests() {
   if ((rc != 0 && f == 0)); then failed=$((failed + 1)); fi
 }
 
-run_tests "all SIMD widths and hardware CRC" DOTNET_TieredPGO=1
-run_tests "Vector128 only (the width arm64 NEON has)" DOTNET_EnableAVX=0
-run_tests "hardware intrinsics disabled (scalar fallbacks)" DOTNET_EnableHWIntrinsic=0
+run_tests "all SIMD widths and hardware CRC" "$first_filter" DOTNET_TieredPGO=1
+run_tests "Vector128 only (the width arm64 NEON has)" "$filter" DOTNET_EnableAVX=0
+run_tests "hardware intrinsics disabled (scalar fallbacks)" "$filter" DOTNET_EnableHWIntrinsic=0
 
 echo "== NativeAOT firmware demos"
 ./out/firmware/linux-x64/snic-firmware --seconds 2 --flows 20000 --rate 300000 --plan examples/plans/demo.json
@@ -92,6 +111,16 @@ else:
 PY
 wait "$fw"
 rm -f "$token_file"
+
+if ((system)); then
+  echo "== linux-arm64 firmware: cross-compiled NativeAOT, its DASH demo under qemu-user"
+  if ! ./firmware/publish.sh linux-arm64; then
+    echo "the linux-arm64 firmware did not build"; failed=$((failed + 1))
+  elif ! qemu-aarch64 -L /usr/aarch64-linux-gnu ./out/firmware/linux-arm64/snic-firmware --board boards/emulated/emulated-arm64.json \
+      --seconds 2 --flows 2000 --rate 50000 --plan examples/plans/demo.json; then
+    echo "the arm64 firmware's demo failed"; failed=$((failed + 1))
+  fi
+fi
 
 echo "== benchmarks, one dry iteration each (speed is measured by bench/run.sh, not here)"
 dotnet run -c Release --no-build --project bench/SnicRuntime.Bench -- --filter '*' --smoke >/tmp/snic-bench-dry.log 2>&1 \

@@ -64,6 +64,11 @@ public static class Program
         {
             o.SingleLine = true;
             o.TimestampFormat = "HH:mm:ss.fff ";
+            // A serial console (a QEMU card) looks like a terminal but keeps escape codes as text.
+            if (Environment.GetEnvironmentVariable("NO_COLOR") is not null)
+            {
+                o.ColorBehavior = Microsoft.Extensions.Logging.Console.LoggerColorBehavior.Disabled;
+            }
         }));
         ILogger log = loggers.CreateLogger("snic-firmware");
 

@@ -29,6 +29,7 @@ var root = new RootCommand("snicctl — manage SnicRuntime SmartNIC/DPU cards")
     HaCommands.Create(),
     ImageCommands.Create(),
     FlashCommand.Create(),
+    QemuCommand.Create(),
 };
 root.Options.Add(State.Dir);
 root.Options.Add(State.Json);

@@ -151,7 +151,7 @@ public static class BootMedia
     public static string InitScript(IReadOnlyList<string> modules) => $$"""
         #!/bin/busybox sh
         /bin/busybox --install -s /bin
-        export PATH=/bin
+        export PATH=/bin NO_COLOR=1
         mount -t proc proc /proc
         mount -t sysfs sys /sys
         mount -t devtmpfs dev /dev

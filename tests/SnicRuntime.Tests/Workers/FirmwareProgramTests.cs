@@ -22,6 +22,42 @@ public class FirmwareProgramTests
     }
 
     [Fact]
+    public void A_config_file_supplies_options_the_command_line_overrides_and_bad_ones_are_named()
+    {
+        string dir = Directory.CreateTempSubdirectory("snic-config-").FullName;
+        try
+        {
+            string good = Path.Combine(dir, "good.json");
+            File.WriteAllText(good, "{ \"flow-capacity\": 4096, \"workers\": 2, \"stage\": \"forward\" }");
+            var errors = new List<string>();
+            List<string> args = FirmwareOptions.ExpandConfig(["--config", good, "--workers", "1"], errors);
+            Assert.Empty(errors);
+            FirmwareOptions o = FirmwareOptions.Parse(args, out List<string> parseErrors);
+            Assert.Empty(parseErrors);
+            Assert.Equal(4096, o.FlowCapacity);
+            Assert.Equal(1, o.Workers); // the command line wins
+            Assert.Equal(Firmware.Workers.StageKind.Forward, o.Stage);
+
+            string bad = Path.Combine(dir, "bad.json");
+            File.WriteAllText(bad, "{ \"slots\": \"/x\", \"flows\": true }");
+            FirmwareOptions.Parse(FirmwareOptions.ExpandConfig(["--config", bad], errors), out parseErrors);
+            Assert.Contains(errors, e => e.Contains("'slots' cannot be set from a config file", StringComparison.Ordinal));
+            Assert.Contains(parseErrors, e => e.Contains("--flows: '<True>'", StringComparison.Ordinal));
+            errors.Clear();
+            FirmwareOptions.ExpandConfig(["--config", Path.Combine(dir, "none.json")], errors);
+            Assert.Contains(errors, e => e.StartsWith("--config ", StringComparison.Ordinal));
+            File.WriteAllText(bad, "[1]");
+            errors.Clear();
+            FirmwareOptions.ExpandConfig(["--config", bad], errors);
+            Assert.Contains(errors, e => e.Contains("must be a JSON object", StringComparison.Ordinal));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void The_demo_runs_on_the_emulated_board_and_accounts_for_every_packet()
     {
         string board = Path.Combine(TestPaths.BoardsDirectory, "emulated", "emulated.json");
