@@ -35,6 +35,7 @@ if ((system)); then
   command -v aarch64-linux-gnu-objcopy >/dev/null || need_apt+=(binutils-aarch64-linux-gnu)
   command -v aarch64-linux-gnu-gcc >/dev/null || need_apt+=(gcc-aarch64-linux-gnu)
   command -v qemu-aarch64 >/dev/null || need_apt+=(qemu-user)
+  command -v depmod >/dev/null || need_apt+=(kmod) # indexes the arm64 kernel's modules
 fi
 if ((${#need_apt[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
@@ -52,6 +53,12 @@ dotnet build SnicRuntime.sln -c Release -nologo -v quiet
 # The NativeAOT firmware first: the flashing tests run it as a card (A/B slots, rollback).
 echo "== NativeAOT firmware"
 ./firmware/publish.sh linux-x64
+arm64_built=0
+if ((system)); then
+  # The arm64 firmware and an arm64 boot root for the qemu-arm64 card (the QEMU system tests).
+  echo "== linux-arm64 firmware (cross-compiled NativeAOT) and the arm64 boot root"
+  if ./firmware/publish.sh linux-arm64 && ./boards/qemu/arm64-root.sh; then arm64_built=1; fi
+fi
 
 # System tests (a QEMU machine boots) run once, in the first pass; the other passes re-run the
 # rest with narrower SIMD, which the system tests do not exercise differently.
@@ -113,9 +120,9 @@ wait "$fw"
 rm -f "$token_file"
 
 if ((system)); then
-  echo "== linux-arm64 firmware: cross-compiled NativeAOT, its DASH demo under qemu-user"
-  if ! ./firmware/publish.sh linux-arm64; then
-    echo "the linux-arm64 firmware did not build"; failed=$((failed + 1))
+  echo "== linux-arm64 firmware: its DASH demo under qemu-user"
+  if ((arm64_built == 0)); then
+    echo "the linux-arm64 firmware or its boot root did not build"; failed=$((failed + 1))
   elif ! qemu-aarch64 -L /usr/aarch64-linux-gnu ./out/firmware/linux-arm64/snic-firmware --board boards/emulated/emulated-arm64.json \
       --seconds 2 --flows 2000 --rate 50000 --plan examples/plans/demo.json; then
     echo "the arm64 firmware's demo failed"; failed=$((failed + 1))

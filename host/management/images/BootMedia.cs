@@ -15,35 +15,38 @@ public static class BootMedia
     /// <summary>The modules a virtio-net NIC needs; their dependencies come from modules.dep.</summary>
     private static readonly string[] s_wanted = ["virtio_net", "virtio_pci"];
 
-    /// <summary>Loaded by .NET with dlopen, so ldd of the binary does not show them.</summary>
+    /// <summary>Loaded by .NET with dlopen, so the binary's NEEDED entries do not show them.</summary>
     private static readonly string[] s_dlopened = ["libssl.so.3", "libcrypto.so.3"];
 
     public const string AgentPort = "9443";
 
-    /// <summary>The newest kernel under /boot with its modules, or a message saying what to install.</summary>
-    public static (string Kernel, string Modules)? FindKernel(out string? missing)
+    /// <summary>The newest kernel under ROOT/boot with its modules, or a message saying what to install.</summary>
+    public static (string Kernel, string Modules)? FindKernel(out string? missing, string root = "/")
     {
         missing = null;
-        string[] kernels = System.IO.Directory.Exists("/boot") ? System.IO.Directory.GetFiles("/boot", "vmlinuz-*") : [];
+        string boot = Path.Combine(root, "boot");
+        string[] kernels = System.IO.Directory.Exists(boot) ? System.IO.Directory.GetFiles(boot, "vmlinuz-*") : [];
         Array.Sort(kernels, StringComparer.Ordinal);
         for (int i = kernels.Length - 1; i >= 0; i--)
         {
             string version = Path.GetFileName(kernels[i])["vmlinuz-".Length..];
-            string modules = Path.Combine("/lib/modules", version);
+            string modules = Path.Combine(root, "lib", "modules", version);
             if (File.Exists(Path.Combine(modules, "modules.dep")))
             {
                 return (kernels[i], modules);
             }
         }
 
-        missing = "no Linux kernel with modules under /boot and /lib/modules (install Debian's linux-image-amd64)";
+        missing = root == "/" ? "no Linux kernel with modules under /boot and /lib/modules (install Debian's linux-image-amd64)"
+            : $"no kernel with indexed modules under {root} (make it with boards/qemu/arm64-root.sh)";
         return null;
     }
 
-    public static string? FindBusybox(out string? missing)
+    public static string? FindBusybox(out string? missing, string root = "/")
     {
-        missing = File.Exists("/bin/busybox") ? null : "no /bin/busybox (install Debian's busybox-static)";
-        return missing is null ? "/bin/busybox" : null;
+        string path = Path.Combine(root, "bin", "busybox");
+        missing = File.Exists(path) ? null : $"no {path} (install Debian's busybox-static{(root == "/" ? "" : ", or run boards/qemu/arm64-root.sh")})";
+        return missing is null ? path : null;
     }
 
     /// <summary>Module files in load order (dependencies first), from modules.dep.</summary>
@@ -90,57 +93,95 @@ public static class BootMedia
         return order;
     }
 
-    /// <summary>The shared objects <paramref name="binary"/> needs (ldd) plus OpenSSL and what it needs.</summary>
-    public static SortedSet<string> SharedLibraries(string binary)
+    /// <summary>
+    /// The shared objects <paramref name="binary"/> needs, found under <paramref name="root"/>: its
+    /// program interpreter and NEEDED entries (readelf, which reads an ELF of any machine, so an
+    /// arm64 firmware's libraries resolve on this x86-64 host), OpenSSL, and theirs in turn.
+    /// Returned as path in the initramfs → file on this machine.
+    /// </summary>
+    public static SortedDictionary<string, string> SharedLibraries(string binary, string root, string architecture)
     {
-        var all = new SortedSet<string>(StringComparer.Ordinal);
-        var queue = new Queue<string>([binary]);
+        string triplet = architecture == "arm64" ? "aarch64-linux-gnu" : "x86_64-linux-gnu";
+        string[] directories = [$"lib/{triplet}", $"usr/lib/{triplet}", "lib", "lib64", "usr/lib"];
+        var found = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        var queue = new Queue<string>();
+        void Want(string name)
+        {
+            foreach (string d in directories)
+            {
+                string inImage = d + "/" + name;
+                string onHost = Resolve(root, inImage);
+                if (File.Exists(onHost))
+                {
+                    if (found.TryAdd(inImage, onHost))
+                    {
+                        queue.Enqueue(onHost);
+                    }
+
+                    return;
+                }
+            }
+
+            throw new Firmware.Update.ImageException([$"boot media: {name} (needed by the firmware) is not under {root}"]);
+        }
+
+        (string? interpreter, List<string> needed) = ReadElf(binary);
+        if (interpreter is not null)
+        {
+            found[interpreter.TrimStart('/')] = Resolve(root, interpreter.TrimStart('/'));
+        }
+
+        needed.ForEach(Want);
         foreach (string lib in s_dlopened)
         {
-            string? found = new[] { "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib" }
-                .Select(d => Path.Combine(d, lib)).FirstOrDefault(File.Exists);
-            if (found is not null)
-            {
-                all.Add(found);
-                queue.Enqueue(found);
-            }
+            Want(lib);
         }
 
         while (queue.Count > 0)
         {
-            foreach (string lib in Ldd(queue.Dequeue()))
-            {
-                if (all.Add(lib))
-                {
-                    queue.Enqueue(lib);
-                }
-            }
+            ReadElf(queue.Dequeue()).Needed.ForEach(Want);
         }
 
-        return all;
+        return found;
     }
 
-    private static List<string> Ldd(string file)
+    /// <summary>A path inside <paramref name="root"/>, following symbolic links within it (an absolute link means root-relative).</summary>
+    private static string Resolve(string root, string relative)
     {
-        var psi = new ProcessStartInfo("ldd", [file]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        string path = Path.Combine(root, relative);
+        for (int hops = 0; hops < 8 && new FileInfo(path).LinkTarget is string target; hops++)
+        {
+            path = target.StartsWith('/') ? Path.Combine(root, target.TrimStart('/')) : Path.Combine(Path.GetDirectoryName(path)!, target);
+        }
+
+        return path;
+    }
+
+    private static (string? Interpreter, List<string> Needed) ReadElf(string file)
+    {
+        var psi = new ProcessStartInfo("readelf", ["-d", "-l", "-W", file]) { RedirectStandardOutput = true, RedirectStandardError = true };
         using Process p = Process.Start(psi)!;
         string output = p.StandardOutput.ReadToEnd();
         p.WaitForExit();
-        var libs = new List<string>();
-        foreach (string raw in output.Split('\n'))
+        string? interpreter = null;
+        var needed = new List<string>();
+        foreach (string line in output.Split('\n'))
         {
-            string line = raw.Trim();
-            int arrow = line.IndexOf("=> ", StringComparison.Ordinal);
-            string path = arrow >= 0 ? line[(arrow + 3)..] : line;
-            int paren = path.IndexOf(" (", StringComparison.Ordinal);
-            path = paren >= 0 ? path[..paren] : path;
-            if (path.StartsWith('/') && File.Exists(path))
+            int at = line.IndexOf("[Requesting program interpreter: ", StringComparison.Ordinal);
+            if (at >= 0)
             {
-                libs.Add(path);
+                interpreter = line[(at + 33)..].TrimEnd(']', ' ');
+            }
+
+            at = line.IndexOf("(NEEDED)", StringComparison.Ordinal);
+            int open = line.IndexOf('[', StringComparison.Ordinal);
+            if (at >= 0 && open > at)
+            {
+                needed.Add(line[(open + 1)..line.IndexOf(']', open)]);
             }
         }
 
-        return libs;
+        return (interpreter, needed);
     }
 
     /// <summary>
@@ -173,8 +214,8 @@ public static class BootMedia
         $"--agent {AgentPort} --agent-listen 10.0.2.15 --agent-tls /etc/snic --image-trust /etc/snic/image-trust.pem --seconds 86400 --plan-wait 86400\n";
 
     /// <summary>Writes the initramfs for an image's files (bin/, board.json, config/) to <paramref name="outPath"/>.</summary>
-    public static void BuildInitramfs(string outPath, string modulesDir, string busybox, IReadOnlyList<ImagePacker.Source> imageFiles, ImageManifest manifest,
-        string trustPem)
+    public static void BuildInitramfs(string outPath, string root, string modulesDir, string busybox, IReadOnlyList<ImagePacker.Source> imageFiles,
+        ImageManifest manifest, string trustPem)
     {
         ArgumentNullException.ThrowIfNull(imageFiles);
         string firmware = imageFiles.First(f => f.PathInImage == ImageLayout.Firmware).FromFile;
@@ -193,9 +234,9 @@ public static class BootMedia
             cpio.FileFrom("lib/modules/" + Path.GetFileName(m), Path.Combine(modulesDir, m));
         }
 
-        foreach (string lib in SharedLibraries(firmware))
+        foreach ((string inImage, string onHost) in SharedLibraries(firmware, root, manifest.Architecture))
         {
-            cpio.FileFrom(lib.TrimStart('/'), lib, executable: true);
+            cpio.FileFrom(inImage, onHost, executable: true);
         }
 
         foreach (ImagePacker.Source f in imageFiles)

@@ -5,7 +5,8 @@ using SnicRuntime.Hal.Board;
 namespace SnicRuntime.Management.Images;
 
 /// <summary>What <c>snicctl image build</c> was asked for.</summary>
-public sealed record ImageBuildRequest(string BoardFile, string OutPath, string FirmwareDirectory, string? ConfigFile, string Version);
+/// <param name="BootRoot">For a QEMU board of another architecture than this host: a root with its kernel, busybox and libraries (boards/qemu/arm64-root.sh).</param>
+public sealed record ImageBuildRequest(string BoardFile, string OutPath, string FirmwareDirectory, string? ConfigFile, string Version, string? BootRoot = null);
 
 /// <summary>
 /// Builds a signed firmware image for a board from a published firmware: the binary, the board
@@ -58,7 +59,7 @@ public static class ImageBuilder
 
             if (board.Supported.Contains("qemu-boot"))
             {
-                files.AddRange(BootFiles(board, files, key, request.Version, work, log));
+                files.AddRange(BootFiles(board, files, key, request.Version, work, request.BootRoot, log));
             }
 
             ImageManifest manifest = ImagePacker.Pack(request.OutPath, board, request.Version, files, key);
@@ -72,21 +73,23 @@ public static class ImageBuilder
     }
 
     /// <summary>A QEMU board's kernel and initramfs; the initramfs carries the slot's files and a manifest of them.</summary>
-    private static List<ImagePacker.Source> BootFiles(BoardDefinition board, List<ImagePacker.Source> slotFiles, ECDsa key, string version, string work, Action<string> log)
+    private static List<ImagePacker.Source> BootFiles(BoardDefinition board, List<ImagePacker.Source> slotFiles, ECDsa key, string version, string work,
+        string? bootRoot, Action<string> log)
     {
         string host = System.Runtime.InteropServices.RuntimeInformation.OSArchitecture == System.Runtime.InteropServices.Architecture.Arm64 ? "arm64" : "x86-64";
-        if (board.Cpu.Architecture != host)
+        string root = bootRoot ?? "/";
+        if (bootRoot is null && board.Cpu.Architecture != host)
         {
-            log($"boot media left out: board '{board.Id}' boots an {board.Cpu.Architecture} kernel and this {host} host has only its own kernel, busybox and libraries (boards/qemu/README.md has the {board.Cpu.Architecture} recipe); the image still flashes into a running card");
+            log($"boot media left out: board '{board.Id}' boots an {board.Cpu.Architecture} kernel; give --boot-root DIR with its kernel, busybox and libraries (boards/qemu/arm64-root.sh makes one); the image still flashes into a running card");
             return [];
         }
 
-        if (BootMedia.FindKernel(out string? noKernel) is not (string kernel, string modules))
+        if (BootMedia.FindKernel(out string? noKernel, root) is not (string kernel, string modules))
         {
             throw new ImageException([noKernel!]);
         }
 
-        if (BootMedia.FindBusybox(out string? noBusybox) is not string busybox)
+        if (BootMedia.FindBusybox(out string? noBusybox, root) is not string busybox)
         {
             throw new ImageException([noBusybox!]);
         }
@@ -94,7 +97,7 @@ public static class ImageBuilder
         // The factory slot's own manifest (the initramfs cannot carry the hash of itself).
         ImageManifest slot = ImagePacker.Describe(board, version, slotFiles, key);
         string initramfs = Path.Combine(work, "initramfs.gz");
-        BootMedia.BuildInitramfs(initramfs, modules, busybox, slotFiles, slot, key.ExportSubjectPublicKeyInfoPem() + "\n");
+        BootMedia.BuildInitramfs(initramfs, root, modules, busybox, slotFiles, slot, key.ExportSubjectPublicKeyInfoPem() + "\n");
         log($"boot media: kernel {kernel}, initramfs {new FileInfo(initramfs).Length / 1024} KiB (busybox, virtio modules, the firmware as the main process)");
         return [new(ImageLayout.Kernel, kernel), new(ImageLayout.Initramfs, initramfs)];
     }

@@ -31,7 +31,7 @@ internal static class DemoCommand
             return ExitCodes.Usage;
         }
 
-        string? root = FindRepoRoot();
+        string? root = SnicRuntime.Management.Images.FirmwarePublisher.FindSourceTree();
         (string program, string[] prefix)? fw = ResolveFirmware(firmwarePath, root);
         string? plan = root is null ? null : Path.Combine(root, "examples", "plans", "demo.json");
         string? board = root is null ? null : Path.Combine(root, "boards", "emulated", "emulated.json");
@@ -186,22 +186,6 @@ internal static class DemoCommand
         using var l = new TcpListener(IPAddress.Loopback, 0);
         l.Start();
         return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
-
-    private static string? FindRepoRoot()
-    {
-        foreach (string start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
-        {
-            for (DirectoryInfo? d = new(start); d is not null; d = d.Parent)
-            {
-                if (File.Exists(Path.Combine(d.FullName, "SnicRuntime.sln")))
-                {
-                    return d.FullName;
-                }
-            }
-        }
-
-        return null;
     }
 
     private static (string, string[])? ResolveFirmware(string? given, string? root)

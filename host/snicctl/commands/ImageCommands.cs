@@ -26,7 +26,8 @@ internal static class ImageCommands
         var config = new Option<string?>("--config") { Description = "the image's default config: a JSON object of firmware options" };
         var version = new Option<string?>("--version") { Description = "image version (default: the firmware's own)" };
         var key = new Option<string?>("--key") { Description = "signing key, PKCS#8 PEM (default: the management plane's, made on first use)" };
-        var command = new Command("build", "publish the NativeAOT firmware for a board and pack a signed image") { board, output, firmware, config, version, key };
+        var bootRoot = new Option<string?>("--boot-root") { Description = "QEMU boards of another architecture: a root with its kernel, busybox and libraries (boards/qemu/arm64-root.sh)" };
+        var command = new Command("build", "publish the NativeAOT firmware for a board and pack a signed image") { board, output, firmware, config, version, key, bootRoot };
         command.SetAction(parse =>
         {
             string? boardFile = ResolveBoard(parse.GetValue(board)!, out string? why);
@@ -54,7 +55,7 @@ internal static class ImageCommands
                 string v = parse.GetValue(version) ?? SnicRuntime.Firmware.Agent.FirmwareIdentity.Version;
                 string outPath = parse.GetValue(output) ?? Path.Combine("out", "images", $"{definition.Id}-{SafeName(v)}.snimg");
                 Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
-                ImageBuilder.Build(new ImageBuildRequest(boardFile, outPath, firmwareDir, parse.GetValue(config), v), signer, Console.WriteLine);
+                ImageBuilder.Build(new ImageBuildRequest(boardFile, outPath, firmwareDir, parse.GetValue(config), v, parse.GetValue(bootRoot)), signer, Console.WriteLine);
                 return ExitCodes.Ok;
             }
             catch (ImageException e)

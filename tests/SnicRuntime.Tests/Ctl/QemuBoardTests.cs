@@ -9,8 +9,8 @@ using Xunit;
 namespace SnicRuntime.Tests.Ctl;
 
 /// <summary>
-/// The qemu-x64 virtual board end to end (slow: a software-emulated machine boots; CI runs it with
-/// the system tests): build its image, boot it with <c>snicctl qemu run</c> (enrolled, mutual TLS),
+/// The QEMU virtual boards end to end, qemu-x64 and qemu-arm64 (slow: a software-emulated machine
+/// boots; CI runs them with the system tests): build the image, boot it with <c>snicctl qemu run</c> (enrolled, mutual TLS),
 /// apply the VNET-to-VNET plan, send scapy's DASH cases into its uplink over the socket netdev,
 /// check what comes back with scapy, read the counters with <c>snicctl stats</c>, flash a new
 /// version into it, and power it off.
@@ -75,17 +75,22 @@ public sealed class QemuBoardTests : IDisposable
 
     private string Log => string.Join('\n', _log.TakeLast(40));
 
-    [SkippableFact]
-    public void A_qemu_card_boots_takes_a_plan_forwards_dash_traffic_reports_counters_and_is_flashed()
+    /// <param name="bootRoot">null: this host's kernel, busybox and libraries; else a root of the board's architecture (boards/qemu/arm64-root.sh).</param>
+    [SkippableTheory]
+    [InlineData("qemu-x64", "x86-64", "linux-x64", null)]
+    [InlineData("qemu-arm64", "arm64", "linux-arm64", "out/boot-roots/arm64")]
+    public void A_qemu_card_boots_takes_a_plan_forwards_dash_traffic_reports_counters_and_is_flashed(string board, string architecture, string rid, string? bootRoot)
     {
-        Skip.IfNot(File.Exists(SnicctlFlashTests.AotFirmware), $"needs the NativeAOT firmware at {SnicctlFlashTests.AotFirmware} (./firmware/publish.sh)");
-        Skip.If(QemuMachine.Emulator("x86-64", out string? noQemu) is null, noQemu ?? "");
-        Skip.If(BootMedia.FindKernel(out string? noKernel) is null, noKernel ?? "");
-        Skip.If(BootMedia.FindBusybox(out string? noBusybox) is null, noBusybox ?? "");
+        string firmware = Path.Combine(TestPaths.RepoRoot, "out", "firmware", rid);
+        string root = bootRoot is null ? "/" : Path.Combine(TestPaths.RepoRoot, bootRoot);
+        Skip.IfNot(File.Exists(Path.Combine(firmware, "snic-firmware")), $"needs the {rid} NativeAOT firmware in {firmware} (./firmware/publish.sh {rid}; ./test.sh --system does it)");
+        Skip.If(QemuMachine.Emulator(architecture, out string? noQemu) is null, noQemu ?? "");
+        Skip.If(BootMedia.FindKernel(out string? noKernel, root) is null, noKernel ?? "");
+        Skip.If(BootMedia.FindBusybox(out string? noBusybox, root) is null, noBusybox ?? "");
         var clock = Stopwatch.StartNew();
-        string firmware = Path.GetDirectoryName(SnicctlFlashTests.AotFirmware)!;
-        string image = Path.Combine(_dir, "qemu-x64.snimg");
-        var r = SnicctlProcess.Run(Args("image", "build", "--board", "qemu-x64", "--firmware", firmware, "--version", "1.0.0-qemu-test", "--out", image));
+        string image = Path.Combine(_dir, board + ".snimg");
+        string[] build = ["image", "build", "--board", board, "--firmware", firmware, "--version", "1.0.0-qemu-test", "--out", image];
+        var r = SnicctlProcess.Run(Args(bootRoot is null ? build : [.. build, "--boot-root", root]));
         Assert.True(r.Code == 0, r.Out + r.Err);
         Assert.Contains("boot media: kernel", r.Out);
 
@@ -132,16 +137,18 @@ public sealed class QemuBoardTests : IDisposable
 
         // A new version flashed into the VM: verified on the card, committed after its trial boot,
         // and the plan delivered again to the restarted firmware.
-        string v2 = Path.Combine(_dir, "qemu-x64-v2.snimg");
-        Assert.Equal(0, SnicctlProcess.Run(Args("image", "build", "--board", "qemu-x64", "--firmware", firmware, "--version", "2.0.0-qemu-test", "--out", v2)).Code);
+        string v2 = Path.Combine(_dir, board + "-v2.snimg");
+        string[] build2 = ["image", "build", "--board", board, "--firmware", firmware, "--version", "2.0.0-qemu-test", "--out", v2];
+        Assert.Equal(0, SnicctlProcess.Run(Args(bootRoot is null ? build2 : [.. build2, "--boot-root", root])).Code);
         r = SnicctlProcess.Run(Args("flash", "vm1", v2, "--wait", "180"));
         Assert.True(r.Code == 0, $"{r.Out}{r.Err}\n{Log}");
-        Assert.Contains("runs slot a (2.0.0-qemu-test): a committed (2.0.0-qemu-test)", r.Out);
-        Assert.Contains("card 'vm1': generation 1", r.Out);
+        Assert.True(r.Out.Contains("runs slot a (2.0.0-qemu-test): a committed (2.0.0-qemu-test)", StringComparison.Ordinal), r.Out);
+        Assert.True(r.Out.Contains("card 'vm1': generation 1", StringComparison.Ordinal), r.Out);
 
         // Power off: SIGTERM to snicctl qemu run stops the machine.
         _ = Kill(_run.Id, 15);
         Assert.True(_run.WaitForExit(30_000), Log);
+        _run.WaitForExit(); // and its output read to the end
         Assert.Contains(_log, l => l.Contains("card 'vm1': powering off", StringComparison.Ordinal));
         Assert.True(clock.Elapsed < TimeSpan.FromMinutes(8), $"took {clock.Elapsed}");
     }

@@ -133,7 +133,7 @@ public sealed class SnicctlFlashTests : IDisposable
         Assert.Contains("installed it in slot b", r.Out);
         Assert.Contains("rolled back from b (3.0.0-broken) to a: it exited with code 3 before reporting healthy", r.Err);
         Assert.Contains("it runs slot a (2.0.0-flash-test)", r.Err);
-        Assert.Contains(_log, l => l.Contains("64 dataplane cores", StringComparison.Ordinal));
+        Assert.True(SpinWait.SpinUntil(() => _log.Any(l => l.Contains("64 dataplane cores", StringComparison.Ordinal)), 10_000), Log); // its own reason, in its log
 
         // The card is up on slot a after all of it.
         r = Snicctl("cards", "show", "card1");
@@ -157,6 +157,7 @@ public sealed class SnicctlFlashTests : IDisposable
         // SIGTERM reaches the firmware through the supervisor, which then exits.
         _ = Kill(card.Id, 15);
         Assert.True(card.WaitForExit(30_000), Log);
+        card.WaitForExit(); // and its output read to the end
         Assert.Contains(_log, l => l.Contains("snic-boot: boot: slot a stopped", StringComparison.Ordinal));
     }
 
