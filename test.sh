@@ -36,6 +36,9 @@ if ((system)); then
   command -v aarch64-linux-gnu-gcc >/dev/null || need_apt+=(gcc-aarch64-linux-gnu)
   command -v qemu-aarch64 >/dev/null || need_apt+=(qemu-user)
   command -v depmod >/dev/null || need_apt+=(kmod) # indexes the arm64 kernel's modules
+  # The DPDK driver's shim builds against libdpdk; dpdk-testpmd is the peer of its tests.
+  pkg-config --exists libdpdk 2>/dev/null || need_apt+=(libdpdk-dev pkg-config)
+  [[ -x /usr/bin/dpdk-testpmd ]] || need_apt+=(dpdk-dev)
 fi
 if ((${#need_apt[@]})); then
   if [[ $(id -u) -ne 0 ]]; then

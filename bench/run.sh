@@ -21,9 +21,10 @@ case "$what" in
 esac
 
 if [[ "$what" == "io" ]]; then
+  command -v dpdk-testpmd >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libdpdk-dev dpdk-dev pkg-config >/dev/null; }
   dotnet build bench/SnicRuntime.Bench -c Release -nologo -v quiet
   DOTNET_TieredCompilation=0 dotnet bench/SnicRuntime.Bench/bin/Release/net10.0/SnicRuntime.Bench.dll io --json bench/results/io.json
-  echo "written: bench/results/io.json (AF_PACKET over a veth pair: recvmmsg/sendmmsg, bursts of 32, one tx and one rx thread; no peer figure yet)"
+  echo "written: bench/results/io.json (AF_PACKET over a veth pair: recvmmsg/sendmmsg, bursts of 32, one tx and one rx thread; DPDK memif from dpdk-testpmd txonly, beside testpmd rxonly on the same link as the peer)"
   exit 0
 fi
 

@@ -39,6 +39,12 @@ internal static class IoRuns
                 figures.Add($"  {{\"driver\": \"afpacket\", \"case\": \"{name}\", \"mpps\": {mpps.ToString("F3", CultureInfo.InvariantCulture)}}}");
             }
 
+            foreach ((string line, string figure) in IoDpdkRuns.Run(seconds))
+            {
+                lines.Add(line);
+                figures.Add(figure);
+            }
+
             lines.ForEach(Console.WriteLine);
             if (json is not null)
             {

@@ -12,7 +12,7 @@ namespace SnicRuntime.Firmware.Boot;
 /// </summary>
 public static class BoardRequirements
 {
-    /// <summary>The drivers this firmware carries (dpdk and virtio are issue 7's next steps).</summary>
+    /// <summary>The drivers this firmware always carries; dpdk also when its shim loads (virtio: issue 7's next step).</summary>
     public static readonly string[] BuiltDrivers = ["emulated", "afpacket", "pcap"];
 
     /// <summary>Unmet requirements of <paramref name="board"/> for <paramref name="workers"/> workers; empty when it can run.</summary>
@@ -30,9 +30,9 @@ public static class BoardRequirements
             missing.Add($"instruction set {isa}: this CPU lacks {lacking}");
         }
 
-        if (Array.IndexOf(BuiltDrivers, board.Hal.Driver) < 0)
+        if (facts.DriverMissing(board.Hal.Driver) is string why)
         {
-            missing.Add($"HAL driver '{board.Hal.Driver}': not built into this firmware (it has {string.Join(", ", BuiltDrivers)})");
+            missing.Add($"HAL driver '{board.Hal.Driver}': {why}");
         }
 
         if (workers > facts.OnlineCpus)
@@ -86,6 +86,9 @@ public sealed class SystemFacts
 
     public Func<string, bool> InterfaceExists { get; init; } = _ => true;
 
+    /// <summary>Why a HAL driver cannot run here, or null when it can.</summary>
+    public Func<string, string?> DriverMissing { get; init; } = DriverMissingHere;
+
     /// <summary>The instruction-set features named by <paramref name="isa"/> that this CPU lacks, or null.</summary>
     public Func<string, string?> MissingInstructions { get; init; } = _ => null;
 
@@ -102,6 +105,29 @@ public sealed class SystemFacts
         InterfaceExists = name => !OperatingSystem.IsLinux() || Directory.Exists(Path.Combine("/sys/class/net", name)),
         MissingInstructions = MissingX64Levels,
     };
+
+    private static string? DriverMissingHere(string driver)
+    {
+        if (Array.IndexOf(BoardRequirements.BuiltDrivers, driver) >= 0)
+        {
+            return null;
+        }
+
+        if (driver == "dpdk")
+        {
+            try
+            {
+                Hal.Dpdk.DpdkEal.EnsureShim();
+                return null;
+            }
+            catch (Hal.Dpdk.DpdkException e)
+            {
+                return "not built into this firmware: " + e.Message;
+            }
+        }
+
+        return $"not built into this firmware (it has {string.Join(", ", BoardRequirements.BuiltDrivers)}, and dpdk where its shim is built)";
+    }
 
     private static long? ReadMemAvailableMiB()
     {

@@ -196,6 +196,47 @@ public sealed class Dataplane : IDisposable
 
             ports = afp;
         }
+        else if (board.Hal.Driver == "dpdk")
+        {
+            // args: "eal" (the EAL's arguments); each board port's "device" names its DPDK device
+            // (a vdev given to the EAL with --vdev, or a PCI address given with -a).
+            var dpdk = new Hal.Dpdk.DpdkPort[board.Ports.Count];
+            try
+            {
+                Hal.Dpdk.DpdkEal.Init(board.Hal.Args.GetValueOrDefault("eal", ""));
+                for (int i = 0; i < dpdk.Length; i++)
+                {
+                    BoardPort bp = board.Ports[i];
+                    dpdk[i] = Hal.Dpdk.DpdkPort.Open(new PortSpec(i, bp.Name, workers, board.Queues.RxDepth, board.Queues.TxDepth, bp.SpeedGbps), pool,
+                        bp.Device ?? throw new Hal.Dpdk.DpdkException($"port '{bp.Name}' names no DPDK device (ports[].device)"), board.Queues.Burst);
+                }
+            }
+            catch (Hal.Dpdk.DpdkException e)
+            {
+                foreach (Hal.Dpdk.DpdkPort? p in dpdk)
+                {
+                    p?.Dispose();
+                }
+
+                pool.Dispose();
+                throw new BoardNotSupportedException($"board '{board.Id}': {e.Message}");
+            }
+
+            for (int w = 0; w < workers; w++)
+            {
+                var rx = new Hal.Dpdk.DpdkRxQueue[dpdk.Length];
+                var tx = new Hal.Dpdk.DpdkTxQueue[dpdk.Length];
+                for (int p = 0; p < dpdk.Length; p++)
+                {
+                    rx[p] = dpdk[p].RxQueue(w);
+                    tx[p] = dpdk[p].TxQueue(w);
+                }
+
+                list[w] = Make(w, rx, tx);
+            }
+
+            ports = dpdk;
+        }
         else
         {
             var rss = new SymmetricRss();
@@ -240,9 +281,9 @@ public sealed class Dataplane : IDisposable
             throw new BoardNotSupportedException($"board '{board.Id}' has {board.Cpu.Architecture} cores but this firmware was built for {here}; build the image for {board.RuntimeIdentifier}");
         }
 
-        if (board.Hal.Driver is not ("emulated" or "afpacket" or "pcap"))
+        if (board.Hal.Driver is not ("emulated" or "afpacket" or "pcap" or "dpdk"))
         {
-            throw new BoardNotSupportedException($"board '{board.Id}' uses HAL driver '{board.Hal.Driver}', which is not built into this firmware yet; available: emulated, afpacket, pcap");
+            throw new BoardNotSupportedException($"board '{board.Id}' uses HAL driver '{board.Hal.Driver}', which is not built into this firmware yet; available: emulated, afpacket, pcap, dpdk");
         }
 
         if (board.Hal.Driver == "afpacket" && !OperatingSystem.IsLinux())

@@ -102,6 +102,7 @@ public class BoardCatalogTests
         OnlineCpus = cpus,
         AvailableMiB = availableMiB,
         InterfaceExists = interfaces.Contains,
+        DriverMissing = d => d is "emulated" or "afpacket" or "pcap" ? null : "not built into this firmware (a test stand-in)",
     };
 
     [Fact]

@@ -147,9 +147,9 @@ public class WorkerTests
     public void A_board_this_build_cannot_run_is_refused_with_the_reason()
     {
         BoardDefinition b = Board();
-        b.Hal.Driver = "dpdk";
+        b.Hal.Driver = "virtio";
         var e = Assert.Throws<BoardNotSupportedException>(() => Dataplane.Create(b));
-        Assert.Contains("'dpdk'", e.Message);
+        Assert.Contains("'virtio'", e.Message);
 
         b = Board();
         b.Cpu.Architecture = "arm64";
