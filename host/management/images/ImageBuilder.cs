@@ -57,6 +57,22 @@ public static class ImageBuilder
                 new(ImageLayout.DefaultConfig, config),
             };
 
+            if (board.Hal.Driver == "dpdk")
+            {
+                // The DPDK driver's shim rides beside the binary (the firmware looks there first).
+                string? shim = new[] { Path.Combine(request.FirmwareDirectory, "libsnic_dpdk.so"),
+                        Path.Combine(FirmwarePublisher.FindSourceTree() ?? "", "hal", "dpdk", "shim", "out", "libsnic_dpdk.so") }
+                    .FirstOrDefault(f => File.Exists(f) && ElfMachine(f) == board.Cpu.Architecture);
+                if (shim is not null)
+                {
+                    files.Add(new ImagePacker.Source("bin/libsnic_dpdk.so", shim));
+                }
+                else
+                {
+                    log($"the image carries no DPDK shim for {board.Cpu.Architecture}: build hal/dpdk/shim/build.sh against the card's libdpdk and put libsnic_dpdk.so in the firmware directory");
+                }
+            }
+
             if (board.Supported.Contains("qemu-boot"))
             {
                 files.AddRange(BootFiles(board, files, key, request.Version, work, request.BootRoot, log));

@@ -163,6 +163,21 @@ public sealed class ImageVerifyTests : IDisposable
         Assert.Contains("\"plan-wait\"", config);
     }
 
+    [Fact]
+    public void A_dpdk_board_image_carries_the_shim_from_the_firmware_directory()
+    {
+        string dir = Path.GetDirectoryName(WriteElfCopy())!;
+        File.Copy("/bin/true", Path.Combine(dir, "libsnic_dpdk.so")); // an x86-64 ELF standing in for the shim
+        string board = _f.Write("dpdk-board.json", File.ReadAllText(Path.Combine(TestPaths.BoardsDirectory, "emulated", "emulated.json"))
+            .Replace("\"id\": \"emulated\"", "\"id\": \"dpdk-board\"", StringComparison.Ordinal)
+            .Replace("\"driver\": \"emulated\"", "\"driver\": \"dpdk\"", StringComparison.Ordinal)
+            .Replace("\"emulated-io\"", "\"dpdk\"", StringComparison.Ordinal));
+        string image = _f.Path("dpdk.snimg");
+        SnicRuntime.Management.Images.ImageBuilder.Build(new SnicRuntime.Management.Images.ImageBuildRequest(board, image, dir, null, "1"), _f.Key, _ => { });
+        VerifiedImage v = _f.Verify(image, "dpdk-board");
+        Assert.Contains(v.Manifest.Files, f => f.Path == "bin/libsnic_dpdk.so");
+    }
+
     /// <summary>A real x86-64 ELF executable (not our firmware; the builder only checks its machine).</summary>
     private string WriteElfCopy()
     {
