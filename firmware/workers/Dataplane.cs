@@ -160,13 +160,15 @@ public sealed class Dataplane : IDisposable
             }
 
             board.Hal.Args.TryGetValue("netns", out string? netns);
+            // "rxRing": "false" receives with recvmmsg instead of the TPACKET_V3 ring (kernels without it).
+            bool rxRing = !(board.Hal.Args.TryGetValue("rxRing", out string? ringArg) && ringArg == "false");
             var afp = new Hal.AfPacket.AfPacketPort[names.Length];
             try
             {
                 for (int i = 0; i < afp.Length; i++)
                 {
                     BoardPort bp = board.Ports[i];
-                    afp[i] = Hal.AfPacket.AfPacketPort.Open(new PortSpec(i, bp.Name, workers, board.Queues.RxDepth, board.Queues.TxDepth, bp.SpeedGbps), pool, names[i], netns, board.Queues.Burst);
+                    afp[i] = Hal.AfPacket.AfPacketPort.Open(new PortSpec(i, bp.Name, workers, board.Queues.RxDepth, board.Queues.TxDepth, bp.SpeedGbps), pool, names[i], netns, board.Queues.Burst, rxRing);
                 }
             }
             catch (Hal.AfPacket.AfPacketException e)

@@ -67,7 +67,8 @@ public sealed unsafe class AfPacketPort : IPort
     }
 
     /// <summary>Opens <paramref name="interfaceName"/> (in network namespace <paramref name="netns"/> when given) with spec.QueueCount queues.</summary>
-    public static AfPacketPort Open(PortSpec spec, PacketPool pool, string interfaceName, string? netns = null, int burst = 64)
+    /// <param name="rxRing">Receive through a TPACKET_V3 ring (default); false: recvmmsg.</param>
+    public static AfPacketPort Open(PortSpec spec, PacketPool pool, string interfaceName, string? netns = null, int burst = 64, bool rxRing = true)
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(pool);
@@ -82,7 +83,7 @@ public sealed unsafe class AfPacketPort : IPort
         {
             try
             {
-                port = OpenInCurrentNamespace(spec, pool, interfaceName, burst);
+                port = OpenInCurrentNamespace(spec, pool, interfaceName, burst, rxRing);
             }
             catch (AfPacketException e)
             {
@@ -122,7 +123,7 @@ public sealed unsafe class AfPacketPort : IPort
         return port ?? throw failure ?? new AfPacketException("AF_PACKET port did not open");
     }
 
-    private static AfPacketPort OpenInCurrentNamespace(PortSpec spec, PacketPool pool, string interfaceName, int burst)
+    private static AfPacketPort OpenInCurrentNamespace(PortSpec spec, PacketPool pool, string interfaceName, int burst, bool rxRing)
     {
         uint ifIndex = if_nametoindex(interfaceName);
         if (ifIndex == 0)
@@ -143,7 +144,18 @@ public sealed unsafe class AfPacketPort : IPort
                     throw new AfPacketException($"cannot open an AF_PACKET socket: {Error(errno)}{(errno == 1 ? " (needs root or CAP_NET_RAW)" : "")}");
                 }
 
-                sockets[q] = new AfPacketSocket(fd, burst, Math.Max(1, spec.TxDepth), interfaceName);
+                AfPacketRing? ring = null;
+                try
+                {
+                    ring = rxRing ? AfPacketRing.Create(fd, spec.RxDepth, interfaceName) : null; // before bind, as the kernel wants
+                }
+                catch
+                {
+                    close(fd);
+                    throw;
+                }
+
+                sockets[q] = new AfPacketSocket(fd, burst, Math.Max(1, spec.TxDepth), interfaceName, ring);
                 Configure(fd, (int)ifIndex, interfaceName, sockets.Length > 1 ? group : -1);
             }
         }

@@ -12,8 +12,9 @@ internal sealed unsafe class AfPacketSocket : IDisposable
 {
     private readonly byte[] _interfaceName;
 
-    public AfPacketSocket(int fd, int burst, int txDepth, string interfaceName)
+    public AfPacketSocket(int fd, int burst, int txDepth, string interfaceName, AfPacketRing? ring = null)
     {
+        Ring = ring;
         _interfaceName = System.Text.Encoding.ASCII.GetBytes(interfaceName);
         Fd = fd;
         Burst = burst;
@@ -28,6 +29,9 @@ internal sealed unsafe class AfPacketSocket : IDisposable
     }
 
     public int Fd { get; private set; }
+
+    /// <summary>The TPACKET_V3 receive ring, or null: receive with recvmmsg.</summary>
+    public AfPacketRing? Ring { get; }
 
     public int Burst { get; }
 
@@ -61,6 +65,7 @@ internal sealed unsafe class AfPacketSocket : IDisposable
 
     public void Dispose()
     {
+        Ring?.Dispose();
         if (Fd >= 0)
         {
             close(Fd);
@@ -88,6 +93,11 @@ public readonly unsafe struct AfPacketRxQueue : IRxQueue
     {
         AfPacketSocket s = _socket;
         int want = Math.Min(packets.Length, s.Burst);
+        if (s.Ring is AfPacketRing ring)
+        {
+            return RingBurst(s, ring, packets[..want]);
+        }
+
         int got = _pool.AllocBulk(packets[..want]);
         if (got == 0)
         {
@@ -126,6 +136,26 @@ public readonly unsafe struct AfPacketRxQueue : IRxQueue
             bytes += m[i].Length;
         }
 
+        if (n < got)
+        {
+            _pool.FreeBulk(packets[n..got]);
+        }
+
+        s.Rx.Packets += n;
+        s.Rx.Bytes += bytes;
+        return n;
+    }
+
+    // TPACKET_V3: no system call; buffers are taken from the pool only when a frame waits.
+    private int RingBurst(AfPacketSocket s, AfPacketRing ring, Span<PacketRef> packets)
+    {
+        if (!ring.Ready)
+        {
+            return 0;
+        }
+
+        int got = _pool.AllocBulk(packets);
+        int n = ring.Receive(packets[..got], out long bytes);
         if (n < got)
         {
             _pool.FreeBulk(packets[n..got]);

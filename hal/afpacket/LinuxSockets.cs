@@ -29,6 +29,13 @@ internal static unsafe partial class LinuxSockets
     public const short IffUp = 0x1;
     public const short IffRunning = 0x40;
     public const int CloneNewNet = 0x40000000;
+    public const int PacketRxRing = 5;
+    public const int PacketVersion = 10;
+    public const int PacketStatistics = 6;
+    public const int TPacketV3 = 2;
+    public const int ProtRead = 1;
+    public const int ProtWrite = 2;
+    public const int MapShared = 1;
 
     [StructLayout(LayoutKind.Sequential)]
     public struct SockAddrLl
@@ -105,6 +112,15 @@ internal static unsafe partial class LinuxSockets
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int close(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial void* mmap(void* address, nuint length, int protection, int flags, int fd, nint offset);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int munmap(void* address, nuint length);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int getsockopt(int fd, int level, int name, void* value, int* length);
 
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial uint if_nametoindex(string name);
