@@ -12,8 +12,8 @@ namespace SnicRuntime.Firmware.Boot;
 /// </summary>
 public static class BoardRequirements
 {
-    /// <summary>The drivers this firmware always carries; dpdk also when its shim loads (virtio: issue 7's next step).</summary>
-    public static readonly string[] BuiltDrivers = ["emulated", "afpacket", "pcap"];
+    /// <summary>The drivers this firmware always carries; dpdk also when its shim loads.</summary>
+    public static readonly string[] BuiltDrivers = ["emulated", "afpacket", "pcap", "virtio"];
 
     /// <summary>Unmet requirements of <paramref name="board"/> for <paramref name="workers"/> workers; empty when it can run.</summary>
     public static List<string> Missing(BoardDefinition board, int workers, SystemFacts? facts = null)

@@ -198,6 +198,47 @@ public sealed class Dataplane : IDisposable
 
             ports = afp;
         }
+        else if (board.Hal.Driver == "virtio")
+        {
+            // args: "<port>.socket" per board port: the vhost-user socket a VM (or DPDK's
+            // virtio_user) connects to; this card is the device side.
+            var vhost = new Hal.Virtio.VhostPort[board.Ports.Count];
+            try
+            {
+                for (int i = 0; i < vhost.Length; i++)
+                {
+                    BoardPort bp = board.Ports[i];
+                    string socket = board.Hal.Args.GetValueOrDefault(bp.Name + ".socket")
+                        ?? throw new Hal.Virtio.VhostException($"hal.args names no '{bp.Name}.socket' (the vhost-user socket of port '{bp.Name}')");
+                    vhost[i] = new Hal.Virtio.VhostPort(new PortSpec(i, bp.Name, workers, board.Queues.RxDepth, board.Queues.TxDepth, bp.SpeedGbps), pool, socket);
+                }
+            }
+            catch (Hal.Virtio.VhostException e)
+            {
+                foreach (Hal.Virtio.VhostPort? p in vhost)
+                {
+                    p?.Dispose();
+                }
+
+                pool.Dispose();
+                throw new BoardNotSupportedException($"board '{board.Id}': {e.Message}");
+            }
+
+            for (int w = 0; w < workers; w++)
+            {
+                var rx = new Hal.Virtio.VhostRxQueue[vhost.Length];
+                var tx = new Hal.Virtio.VhostTxQueue[vhost.Length];
+                for (int p = 0; p < vhost.Length; p++)
+                {
+                    rx[p] = vhost[p].RxQueue(w);
+                    tx[p] = vhost[p].TxQueue(w);
+                }
+
+                list[w] = Make(w, rx, tx);
+            }
+
+            ports = vhost;
+        }
         else if (board.Hal.Driver == "dpdk")
         {
             // args: "eal" (the EAL's arguments); each board port's "device" names its DPDK device
@@ -283,9 +324,9 @@ public sealed class Dataplane : IDisposable
             throw new BoardNotSupportedException($"board '{board.Id}' has {board.Cpu.Architecture} cores but this firmware was built for {here}; build the image for {board.RuntimeIdentifier}");
         }
 
-        if (board.Hal.Driver is not ("emulated" or "afpacket" or "pcap" or "dpdk"))
+        if (board.Hal.Driver is not ("emulated" or "afpacket" or "pcap" or "dpdk" or "virtio"))
         {
-            throw new BoardNotSupportedException($"board '{board.Id}' uses HAL driver '{board.Hal.Driver}', which is not built into this firmware yet; available: emulated, afpacket, pcap, dpdk");
+            throw new BoardNotSupportedException($"board '{board.Id}' uses HAL driver '{board.Hal.Driver}', which this firmware does not have; available: emulated, afpacket, pcap, dpdk, virtio");
         }
 
         if (board.Hal.Driver == "afpacket" && !OperatingSystem.IsLinux())
