@@ -88,7 +88,7 @@ internal static class IoVhostRuns
 
     private static Process TestPmd(string prefix, string vdev, string mode, int size, string mainCore, bool stats = false)
     {
-        var args = new List<string> { "-oL", "/usr/bin/dpdk-testpmd", "-m", "256", "-l", "0-1", "--main-lcore", mainCore, "--no-pci", "--single-file-segments",
+        var args = new List<string> { "-oL", "/usr/bin/dpdk-testpmd", "-m", "256", "-l", "0-1", "--main-lcore", mainCore, "--no-pci", "--single-file-segments", "--in-memory",
             "--file-prefix", $"snic-io-{prefix}-{Environment.ProcessId}", vdev, "--", $"--forward-mode={mode}", "--no-mlockall",
             "--total-num-mbufs=8192", $"--txpkts={size}" };
         if (stats)

@@ -14,6 +14,7 @@ public sealed class VhostPort : IPort
     private readonly PacketPool _pool;
     private readonly QueueCounters[] _rx;
     private readonly QueueCounters[] _tx;
+    private readonly VhostLink _link = new();
 
     public VhostPort(PortSpec spec, PacketPool pool, string socketPath)
     {
@@ -22,6 +23,7 @@ public sealed class VhostPort : IPort
         Name = spec.Name;
         QueueCount = spec.QueueCount;
         SocketPath = socketPath;
+        _link.TxDepth = Math.Max(1, spec.TxDepth);
         _pool = pool;
         _backend = new VhostUserBackend(socketPath, spec.QueueCount);
         _rx = [.. Enumerable.Range(0, QueueCount).Select(_ => new QueueCounters())];
@@ -36,14 +38,17 @@ public sealed class VhostPort : IPort
 
     public string SocketPath { get; }
 
-    /// <summary>Up while a driver is connected and its rings run.</summary>
-    public bool LinkUp => _backend.Connected && _backend.Queues.All(q => q.Ready);
+    /// <summary>Up while a driver is connected, its rings run, and the port is not set down.</summary>
+    public bool LinkUp => _link.Up && _backend.Connected && _backend.Queues.All(q => q.Ready);
+
+    /// <summary>Sets the port administratively down (transmit refused and counted) or up again.</summary>
+    public void SetLink(bool up) => _link.Up = up;
 
     public VhostUserBackend Backend => _backend;
 
     public VhostRxQueue RxQueue(int queue) => new(_backend.Queues[(2 * queue) + 1], _pool, _rx[queue]);
 
-    public VhostTxQueue TxQueue(int queue) => new(_backend.Queues[2 * queue], _pool, _tx[queue]);
+    public VhostTxQueue TxQueue(int queue) => new(_backend.Queues[2 * queue], _pool, _tx[queue], _link);
 
     public PortCounters ReadCounters() => PortCounters.Sum(_rx, _tx);
 
@@ -54,6 +59,15 @@ public sealed class VhostPort : IPort
     }
 
     public void Dispose() => _backend.Dispose();
+}
+
+/// <summary>The port's administrative state and transmit depth, shared with its tx queues.</summary>
+internal sealed class VhostLink
+{
+    public volatile bool Up = true;
+
+    /// <summary>Frames one tx burst may hand over (a descriptor ring takes at most its depth; the driver may post more buffers).</summary>
+    public int TxDepth;
 }
 
 /// <summary>Receive: frames the driver transmitted, copied out of its buffers (the net header skipped).</summary>
@@ -144,11 +158,14 @@ public readonly unsafe struct VhostTxQueue : ITxQueue
     private readonly PacketPool _pool;
     private readonly QueueCounters _counters;
 
-    internal VhostTxQueue(SplitVirtqueue q, PacketPool pool, QueueCounters counters)
+    private readonly VhostLink _link;
+
+    internal VhostTxQueue(SplitVirtqueue q, PacketPool pool, QueueCounters counters, VhostLink link)
     {
         _q = q;
         _pool = pool;
         _counters = counters;
+        _link = link;
     }
 
     public int TxBurst(ReadOnlySpan<PacketRef> packets)
@@ -159,7 +176,7 @@ public readonly unsafe struct VhostTxQueue : ITxQueue
         }
 
         SplitVirtqueue q = _q;
-        if (!q.Ready)
+        if (!q.Ready || !_link.Up)
         {
             _counters.LinkDownDrops += packets.Length;
             return 0;
@@ -167,6 +184,7 @@ public readonly unsafe struct VhostTxQueue : ITxQueue
 
         Interlocked.Increment(ref q.InBurst);
         int sent = 0;
+        int offered = Math.Min(packets.Length, _link.TxDepth);
         long bytes = 0;
         try
         {
@@ -176,7 +194,7 @@ public readonly unsafe struct VhostTxQueue : ITxQueue
                 return 0;
             }
 
-            for (; sent < packets.Length; sent++)
+            for (; sent < offered; sent++)
             {
                 if (!Write(q, packets[sent]))
                 {

@@ -47,9 +47,9 @@ public sealed class VhostUserTests : IDisposable
 
         try
         {
-            if (int.Parse(File.ReadAllText("/proc/sys/vm/nr_hugepages").Trim(), System.Globalization.CultureInfo.InvariantCulture) < 256)
+            if (int.Parse(File.ReadAllText("/proc/sys/vm/nr_hugepages").Trim(), System.Globalization.CultureInfo.InvariantCulture) < 512)
             {
-                File.WriteAllText("/proc/sys/vm/nr_hugepages", "256");
+                File.WriteAllText("/proc/sys/vm/nr_hugepages", "512");
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -81,7 +81,7 @@ public sealed class VhostUserTests : IDisposable
         using var pool = new PacketPool(4096);
         string socket = Path.Combine(_dir, "vhost.sock");
         using var port = new VhostPort(new PortSpec(0, "vm0", 1, 256, 256, 10), pool, socket);
-        var psi = new ProcessStartInfo("/usr/bin/stdbuf", ["-oL", "/usr/bin/dpdk-testpmd", "-m", "256", "-l", "0-1", "--no-pci", "--single-file-segments",
+        var psi = new ProcessStartInfo("/usr/bin/stdbuf", ["-oL", "/usr/bin/dpdk-testpmd", "-m", "256", "-l", "0-1", "--no-pci", "--single-file-segments", "--in-memory",
             "--file-prefix", $"snic-vu-{Environment.ProcessId}", $"--vdev=net_virtio_user0,path={socket},queues=1", "--",
             "--forward-mode=macswap", "--no-mlockall", "--total-num-mbufs=4096"])
         { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
