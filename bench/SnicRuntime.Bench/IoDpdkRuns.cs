@@ -31,11 +31,11 @@ internal static class IoDpdkRuns
             for (int i = 0; i < sizes.Length; i++)
             {
                 string socket = $"{dir}/m{i}.sock";
-                using Process producer = TestPmd($"tx{i}", socket, "server", "txonly", sizes[i]);
+                using TestPmd producer = Peer($"tx{i}", socket, "server", "txonly", sizes[i]);
                 Thread.Sleep(2000);
                 double ours = Ours(i, seconds);
                 double peer = Peer(socket, seconds, i);
-                Stop(producer);
+                producer.Stop();
                 string name = $"memif-{sizes[i]}B";
                 string o = ours.ToString("F3", CultureInfo.InvariantCulture);
                 string p = peer.ToString("F3", CultureInfo.InvariantCulture);
@@ -75,62 +75,14 @@ internal static class IoDpdkRuns
 
     private static double Peer(string socket, double seconds, int run)
     {
-        using Process rx = TestPmd($"rx{run}", socket, "client", "rxonly", 64);
+        using TestPmd rx = Peer($"rx{run}", socket, "client", "rxonly", 64);
         Thread.Sleep((int)(seconds * 1000) + 2000); // its link check, then the measured time
-        List<string> output = Stop(rx);
-        // testpmd's own rate, printed each second (--stats-period 1): the median of the readings
-        // after the first (which spans its start).
-        var rates = output.Where(l => l.TrimStart().StartsWith("Rx-pps:", StringComparison.Ordinal))
-            .Select(l => double.Parse(l.Split(':', StringSplitOptions.TrimEntries)[1].Split(' ')[0], CultureInfo.InvariantCulture))
-            .Skip(1).Order().ToList();
-        return rates.Count == 0 ? 0 : rates[rates.Count / 2] / 1e6;
+        return TestPmd.MedianRxMpps(rx.Stop()); // testpmd's own per-second rate (--stats-period 1)
     }
-
-    private static readonly Dictionary<Process, List<string>> s_output = [];
 
     /// <summary>testpmd with its forwarding lcore on CPU 1 (the producer) or CPU 0 (the consumer), so the two never share a core.</summary>
-    private static Process TestPmd(string prefix, string socket, string role, string mode, int size)
-    {
-        string mainCore = mode == "txonly" ? "0" : "1";
-        var psi = new ProcessStartInfo("/usr/bin/stdbuf", ["-oL", "/usr/bin/dpdk-testpmd", "--no-huge", "--no-pci", "-m", "1024", "-l", "0-1", "--main-lcore", mainCore,
-            "--file-prefix", $"snic-io-{prefix}-{Environment.ProcessId}", $"--vdev=net_memif0,role={role},socket={socket}", "--",
-            $"--forward-mode={mode}", "--no-mlockall", "--total-num-mbufs=16384", $"--txpkts={size}", "--stats-period", "1"])
-        {
-            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true,
-        };
-        Process p = Process.Start(psi)!;
-        var lines = new List<string>();
-        s_output[p] = lines;
-        p.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (lines) { lines.Add(e.Data); } } };
-        p.ErrorDataReceived += (_, _) => { };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        return p;
-    }
-
-    private static List<string> Stop(Process p)
-    {
-        try
-        {
-            _ = Kill(p.Id, 2); // SIGINT: testpmd stops forwarding, prints its statistics and closes its ports
-            if (!p.WaitForExit(20_000))
-            {
-                p.Kill();
-            }
-
-            p.WaitForExit();
-        }
-        catch (InvalidOperationException)
-        {
-        }
-
-        List<string> lines = s_output[p];
-        lock (lines)
-        {
-            return [.. lines];
-        }
-    }
-
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill")]
-    private static extern int Kill(int pid, int signal);
+    private static TestPmd Peer(string prefix, string socket, string role, string mode, int size) =>
+        new(["--no-huge", "--no-pci", "-m", "1024", "-l", "0-1", "--main-lcore", mode == "txonly" ? "0" : "1",
+                "--file-prefix", $"snic-io-{prefix}-{Environment.ProcessId}", $"--vdev=net_memif0,role={role},socket={socket}"],
+            [$"--forward-mode={mode}", "--no-mlockall", "--total-num-mbufs=16384", $"--txpkts={size}", "--stats-period", "1"]);
 }

@@ -39,7 +39,7 @@ internal static class IoRuns
                 figures.Add($"  {{\"driver\": \"afpacket\", \"case\": \"{name}\", \"mpps\": {mpps.ToString("F3", CultureInfo.InvariantCulture)}}}");
             }
 
-            foreach ((string line, string figure) in IoDpdkRuns.Run(seconds).Concat(IoVhostRuns.Run(seconds)))
+            foreach ((string line, string figure) in IoPcapRuns.Run().Concat(IoDpdkRuns.Run(seconds)).Concat(IoVhostRuns.Run(seconds)))
             {
                 lines.Add(line);
                 figures.Add(figure);

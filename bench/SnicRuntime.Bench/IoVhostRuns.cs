@@ -52,7 +52,7 @@ internal static class IoVhostRuns
     {
         using var pool = new PacketPool(8192, dataRoom: 2048);
         using var port = new VhostPort(new PortSpec(0, "vm", 1, 1024, 1024, 10), pool, socket);
-        using Process driver = TestPmd("vu", $"--vdev=net_virtio_user0,path={socket},queues=1", "txonly", size, "0");
+        using TestPmd driver = Peer("vu", $"--vdev=net_virtio_user0,path={socket},queues=1", "txonly", size, "0");
         SpinWait.SpinUntil(() => port.LinkUp, 30_000);
         VhostRxQueue rx = port.RxQueue(0);
         var burst = new PacketRef[32];
@@ -65,68 +65,21 @@ internal static class IoVhostRuns
             pool.FreeBulk(burst.AsSpan(0, n));
         }
 
-        double mpps = received / clock.Elapsed.TotalSeconds / 1e6;
-        Stop(driver);
-        return mpps;
+        return received / clock.Elapsed.TotalSeconds / 1e6;
     }
 
     private static double Peer(string socket, int size, double seconds)
     {
-        using Process backend = TestPmd("vh", $"--vdev=net_vhost0,iface={socket},queues=1", "rxonly", size, "1", stats: true);
+        using TestPmd backend = Peer("vh", $"--vdev=net_vhost0,iface={socket},queues=1", "rxonly", size, "1", stats: true);
         Thread.Sleep(1500);
-        using Process driver = TestPmd("vu2", $"--vdev=net_virtio_user0,path={socket},queues=1", "txonly", size, "0");
+        using TestPmd driver = Peer("vu2", $"--vdev=net_virtio_user0,path={socket},queues=1", "txonly", size, "0");
         Thread.Sleep((int)(seconds * 1000) + 2500);
-        Stop(driver);
-        List<string> output = Stop(backend);
-        var rates = output.Where(l => l.TrimStart().StartsWith("Rx-pps:", StringComparison.Ordinal))
-            .Select(l => double.Parse(l.Split(':', StringSplitOptions.TrimEntries)[1].Split(' ')[0], CultureInfo.InvariantCulture))
-            .Where(r => r > 0).Order().ToList();
-        return rates.Count == 0 ? 0 : rates[rates.Count / 2] / 1e6;
+        driver.Stop();
+        return TestPmd.MedianRxMpps(backend.Stop());
     }
 
-    private static readonly Dictionary<Process, List<string>> s_output = [];
-
-    private static Process TestPmd(string prefix, string vdev, string mode, int size, string mainCore, bool stats = false)
-    {
-        var args = new List<string> { "-oL", "/usr/bin/dpdk-testpmd", "-m", "256", "-l", "0-1", "--main-lcore", mainCore, "--no-pci", "--single-file-segments", "--in-memory",
-            "--file-prefix", $"snic-io-{prefix}-{Environment.ProcessId}", vdev, "--", $"--forward-mode={mode}", "--no-mlockall",
-            "--total-num-mbufs=8192", $"--txpkts={size}" };
-        if (stats)
-        {
-            args.AddRange(["--stats-period", "1"]);
-        }
-
-        var psi = new ProcessStartInfo("/usr/bin/stdbuf", args) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        Process p = Process.Start(psi)!;
-        var lines = new List<string>();
-        s_output[p] = lines;
-        p.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (lines) { lines.Add(e.Data); } } };
-        p.ErrorDataReceived += (_, _) => { };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        return p;
-    }
-
-    private static List<string> Stop(Process p)
-    {
-        if (!p.HasExited)
-        {
-            _ = Kill(p.Id, 2);
-            if (!p.WaitForExit(15_000))
-            {
-                p.Kill();
-            }
-
-            p.WaitForExit();
-        }
-
-        List<string> lines = s_output[p];
-        lock (lines)
-        {
-            return [.. lines];
-        }
-    }
-
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill")]
-    private static extern int Kill(int pid, int signal);
+    private static TestPmd Peer(string prefix, string vdev, string mode, int size, string mainCore, bool stats = false) =>
+        new(["-m", "256", "-l", "0-1", "--main-lcore", mainCore, "--no-pci", "--single-file-segments", "--in-memory",
+                "--file-prefix", $"snic-io-{prefix}-{Environment.ProcessId}", vdev],
+            [$"--forward-mode={mode}", "--no-mlockall", "--total-num-mbufs=8192", $"--txpkts={size}", .. (stats ? new[] { "--stats-period", "1" } : [])]);
 }

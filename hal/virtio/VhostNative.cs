@@ -22,25 +22,6 @@ internal static unsafe partial class VhostNative
         public fixed byte Path[108];
     }
 
-    [StructLayout(LayoutKind.Sequential)]
-    public struct IoVec
-    {
-        public void* Base;
-        public nuint Length;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    public struct MsgHdr
-    {
-        public void* Name;
-        public uint NameLength;
-        public IoVec* Iov;
-        public nuint IovLength;
-        public void* Control;
-        public nuint ControlLength;
-        public int Flags;
-    }
-
     [LibraryImport("libc", SetLastError = true)]
     public static partial int socket(int domain, int type, int protocol);
 
@@ -53,8 +34,9 @@ internal static unsafe partial class VhostNative
     [LibraryImport("libc", SetLastError = true)]
     public static partial int accept4(int fd, void* address, void* length, int flags);
 
+    // iovec and msghdr are the AF_PACKET driver's (one definition of the kernel's layout).
     [LibraryImport("libc", SetLastError = true)]
-    public static partial nint recvmsg(int fd, MsgHdr* message, int flags);
+    public static partial nint recvmsg(int fd, AfPacket.LinuxSockets.MsgHdr* message, int flags);
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial nint send(int fd, void* buffer, nuint length, int flags);

@@ -248,6 +248,11 @@ public readonly unsafe struct VhostTxQueue : ITxQueue
             ushort head = q.NextAvailHead();
             q.Descriptor(head, out ulong address, out uint len, out _, out _);
             byte* dst = q.Memory!.FromGuest(address, len);
+            if (written == 0 && len < VhostPort.NetHeader)
+            {
+                dst = null; // a buffer too small for the header is the driver's error: give it back empty
+            }
+
             int n = 0;
             if (dst != null)
             {

@@ -161,9 +161,19 @@ public sealed unsafe class VhostUserBackend : IDisposable
                 SetMemory(payload, fds, fdCount);
                 fdCount = 0;
                 break;
-            case 8: // SET_VRING_NUM
-                Queue(payload).Size = (int)*(uint*)(payload + 4);
+            case 8: // SET_VRING_NUM: a power of two up to 32768 (virtio 1.x), taken with the ring stopped
+            {
+                SplitVirtqueue q = Queue(payload);
+                uint num = *(uint*)(payload + 4);
+                Stop(q);
+                if (num == 0 || num > 32768 || (num & (num - 1)) != 0)
+                {
+                    throw new VhostException($"SET_VRING_NUM {num} is not a power of two in 1..32768");
+                }
+
+                q.Size = (int)num;
                 break;
+            }
             case 9: // SET_VRING_ADDR
                 SetAddresses(payload);
                 break;
@@ -272,6 +282,7 @@ public sealed unsafe class VhostUserBackend : IDisposable
     private void SetAddresses(byte* payload)
     {
         SplitVirtqueue q = Queue(payload);
+        Stop(q);
         VhostMemory m = _memory ?? throw new VhostException("SET_VRING_ADDR before SET_MEM_TABLE");
         q.Desc = m.FromUser(*(ulong*)(payload + 8));
         q.Used = m.FromUser(*(ulong*)(payload + 16));
@@ -320,8 +331,8 @@ public sealed unsafe class VhostUserBackend : IDisposable
         byte* control = stackalloc byte[128];
         while (got < length)
         {
-            var iov = new IoVec { Base = buffer + got, Length = (nuint)(length - got) };
-            var msg = new MsgHdr { Iov = &iov, IovLength = 1, Control = fds == null ? null : control, ControlLength = fds == null ? 0 : (nuint)128 };
+            var iov = new AfPacket.LinuxSockets.IoVec { Base = buffer + got, Length = (nuint)(length - got) };
+            var msg = new AfPacket.LinuxSockets.MsgHdr { Iov = &iov, IovLength = 1, Control = fds == null ? null : control, ControlLength = fds == null ? 0 : (nuint)128 };
             nint n = recvmsg(c, &msg, 0);
             if (n <= 0)
             {
