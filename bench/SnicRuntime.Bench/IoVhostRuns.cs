@@ -79,7 +79,7 @@ internal static class IoVhostRuns
     }
 
     private static TestPmd Peer(string prefix, string vdev, string mode, int size, string mainCore, bool stats = false) =>
-        new(["-m", "256", "-l", "0-1", "--main-lcore", mainCore, "--no-pci", "--single-file-segments", "--in-memory",
+        new(["-m", "256", "-l", "0-1", "--main-lcore", mainCore, "--no-pci", "--single-file-segments", "--in-memory", "--iova-mode=va",
                 "--file-prefix", $"snic-io-{prefix}-{Environment.ProcessId}", vdev],
             [$"--forward-mode={mode}", "--no-mlockall", "--total-num-mbufs=8192", $"--txpkts={size}", .. (stats ? new[] { "--stats-period", "1" } : [])]);
 }

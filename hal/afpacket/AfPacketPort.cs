@@ -53,7 +53,12 @@ public sealed unsafe class AfPacketPort : IPort
 
     public AfPacketTxQueue TxQueue(int queue) => new(_sockets[queue], _pool);
 
-    public PortCounters ReadCounters() => PortCounters.Sum(_sockets.Select(s => s.Rx).ToList(), _sockets.Select(s => s.Tx).ToList());
+    /// <summary>Queue counters, with the frames the kernel dropped before we could take them as rx ring-full drops.</summary>
+    public PortCounters ReadCounters()
+    {
+        PortCounters c = PortCounters.Sum(_sockets.Select(s => s.Rx).ToList(), _sockets.Select(s => s.Tx).ToList());
+        return c with { RxRingFullDrops = c.RxRingFullDrops + _sockets.Sum(s => s.KernelDrops()) };
+    }
 
     /// <summary>The kernel does not say how many frames wait in a socket without reading them.</summary>
     public int RxQueueDepth(int queue) => -1;

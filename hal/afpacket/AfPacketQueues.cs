@@ -51,6 +51,24 @@ internal sealed unsafe class AfPacketSocket : IDisposable
 
     public int LastError;
 
+    private long _kernelDrops;
+
+    /// <summary>
+    /// Frames the kernel dropped for this socket (its buffer or ring was full), accumulated:
+    /// PACKET_STATISTICS resets the kernel's count on every read.
+    /// </summary>
+    public long KernelDrops()
+    {
+        uint* stats = stackalloc uint[3];
+        int length = 12;
+        if (Fd >= 0 && getsockopt(Fd, SolPacket, PacketStatistics, stats, &length) == 0)
+        {
+            Interlocked.Add(ref _kernelDrops, stats[1]);
+        }
+
+        return Interlocked.Read(ref _kernelDrops);
+    }
+
     /// <summary>The interface is up and running now (one ioctl; for error paths and setup only).</summary>
     public bool InterfaceUp()
     {

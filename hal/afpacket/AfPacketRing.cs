@@ -18,7 +18,12 @@ namespace SnicRuntime.Hal.AfPacket;
 /// </remarks>
 internal sealed unsafe class AfPacketRing : IDisposable
 {
-    public const int BlockSize = 1 << 20;
+    /// <remarks>
+    /// Many small blocks rather than a few large ones: a block is handed over when full or after
+    /// <see cref="RetireMs"/>, so under a trickle each block holds a frame or two, and the number of
+    /// blocks is how many milliseconds the worker may be off the CPU before the kernel drops.
+    /// </remarks>
+    public const int BlockSize = 1 << 16;
     public const int FrameSize = 2048;
     public const int RetireMs = 1;
     private const uint StatusUser = 1;
@@ -39,7 +44,7 @@ internal sealed unsafe class AfPacketRing : IDisposable
     /// <summary>Frames cut to our buffer size (larger than its data room).</summary>
     public long Truncated;
 
-    /// <summary>Sets up a ring on an unbound socket: about <paramref name="depth"/> frames' worth of 1 MiB blocks (at least 4).</summary>
+    /// <summary>Sets up a ring on an unbound socket: about <paramref name="depth"/> frames' worth of 64 KiB blocks (64 to 1024).</summary>
     public static AfPacketRing Create(int fd, int depth, string name)
     {
         int version = TPacketV3;
@@ -48,7 +53,7 @@ internal sealed unsafe class AfPacketRing : IDisposable
             throw new AfPacketException($"'{name}': TPACKET_V3 is not available: {Error(Marshal.GetLastPInvokeError())}");
         }
 
-        int blocks = Math.Max(4, (int)Math.Min(64, (long)depth * FrameSize / BlockSize));
+        int blocks = Math.Max(64, (int)Math.Min(1024, (long)depth * FrameSize / BlockSize));
         var req = new TPacketReq3
         {
             BlockSize = BlockSize,

@@ -278,11 +278,13 @@ public readonly unsafe struct VhostTxQueue : ITxQueue
             }
         }
 
-        if (numBuffers != null)
+        if (numBuffers == null)
         {
-            *(ushort*)numBuffers = buffers;
+            q.Flush();
+            return false; // not even the header could be written: the frame is refused, counted by the caller
         }
 
+        *(ushort*)numBuffers = buffers;
         return true;
     }
 }

@@ -24,11 +24,12 @@ public sealed class VhostQueueContractTests : RxTxQueueContract<VhostRxQueue, Vh
     {
         string socket = Path.Combine(_dir, "loop.sock");
         _port = new VhostPort(new PortSpec(0, "vm", 1, depth, depth, 10), Pool, socket);
-        _driver = Process.Start(new ProcessStartInfo("/usr/bin/dpdk-testpmd", ["-m", "256", "-l", "0-1", "--no-pci", "--single-file-segments", "--in-memory",
+        bool forwarding = false;
+        _driver = Process.Start(new ProcessStartInfo("/usr/bin/stdbuf", ["-oL", "/usr/bin/dpdk-testpmd", "-m", "256", "-l", "0-1", "--no-pci", "--single-file-segments", "--in-memory", "--iova-mode=va",
             "--file-prefix", $"snic-vc-{Environment.ProcessId}", $"--vdev=net_virtio_user0,path={socket},queues=1", "--",
             "--forward-mode=io", "--no-mlockall", "--total-num-mbufs=4096"])
         { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true })!;
-        _driver.OutputDataReceived += (_, _) => { };
+        _driver.OutputDataReceived += (_, e) => forwarding |= e.Data?.Contains("Press enter to exit", StringComparison.Ordinal) == true;
         _driver.ErrorDataReceived += (_, _) => { };
         _driver.BeginOutputReadLine();
         _driver.BeginErrorReadLine();
@@ -37,7 +38,11 @@ public sealed class VhostQueueContractTests : RxTxQueueContract<VhostRxQueue, Vh
             throw new InvalidOperationException("testpmd's virtio_user did not bring the rings up");
         }
 
-        Thread.Sleep(300); // its forwarding starts after the rings
+        // Its forwarding starts after its link check: frames sent before could meet a ring it is still resetting.
+        if (!SpinWait.SpinUntil(() => Volatile.Read(ref forwarding), 30_000))
+        {
+            throw new InvalidOperationException("testpmd did not start forwarding");
+        }
         return (_port.TxQueue(0), _port.RxQueue(0), _port, _port);
     }
 

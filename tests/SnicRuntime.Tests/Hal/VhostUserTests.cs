@@ -81,7 +81,7 @@ public sealed class VhostUserTests : IDisposable
         using var pool = new PacketPool(4096);
         string socket = Path.Combine(_dir, "vhost.sock");
         using var port = new VhostPort(new PortSpec(0, "vm0", 1, 256, 256, 10), pool, socket);
-        var psi = new ProcessStartInfo("/usr/bin/stdbuf", ["-oL", "/usr/bin/dpdk-testpmd", "-m", "256", "-l", "0-1", "--no-pci", "--single-file-segments", "--in-memory",
+        var psi = new ProcessStartInfo("/usr/bin/stdbuf", ["-oL", "/usr/bin/dpdk-testpmd", "-m", "256", "-l", "0-1", "--no-pci", "--single-file-segments", "--in-memory", "--iova-mode=va",
             "--file-prefix", $"snic-vu-{Environment.ProcessId}", $"--vdev=net_virtio_user0,path={socket},queues=1", "--",
             "--forward-mode=macswap", "--no-mlockall", "--total-num-mbufs=4096"])
         { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
@@ -92,6 +92,8 @@ public sealed class VhostUserTests : IDisposable
         _testpmd.BeginErrorReadLine();
         Assert.True(SpinWait.SpinUntil(() => port.LinkUp || _testpmd.HasExited, 30_000), $"the driver did not bring the rings up (requests {string.Join(",", port.Backend.Requests)}, error {port.Backend.LastError}):\n{Log}");
         Assert.Equal(VhostUserBackend.Features, port.Backend.Negotiated & VhostUserBackend.Features);
+        // Its forwarding starts after its link check; frames sent before then could meet a ring it is still resetting.
+        Assert.True(SpinWait.SpinUntil(() => _log.Any(l => l.Contains("Press enter to exit", StringComparison.Ordinal)), 30_000), Log);
 
         VhostTxQueue tx = port.TxQueue(0);
         VhostRxQueue rx = port.RxQueue(0);
