@@ -119,6 +119,26 @@ public sealed class Dataplane : IDisposable
             }
         }
 
+        // Worker w gets queue w of every port, as the driver's own queue structs. Loops, not LINQ,
+        // over the queue structs: LINQ over a new value type multiplies generic code in the image.
+        void Wire<TPort, TRx, TTx>(TPort[] opened, Func<TPort, int, TRx> rxOf, Func<TPort, int, TTx> txOf)
+            where TRx : struct, IRxQueue
+            where TTx : struct, ITxQueue
+        {
+            for (int w = 0; w < workers; w++)
+            {
+                var rx = new TRx[opened.Length];
+                var tx = new TTx[opened.Length];
+                for (int p = 0; p < opened.Length; p++)
+                {
+                    rx[p] = rxOf(opened[p], w);
+                    tx[p] = txOf(opened[p], w);
+                }
+
+                list[w] = Make(w, rx, tx);
+            }
+        }
+
         IPort[] ports;
         if (board.Hal.Driver == "pcap")
         {
@@ -182,19 +202,7 @@ public sealed class Dataplane : IDisposable
                 throw new BoardNotSupportedException($"board '{board.Id}': {e.Message}");
             }
 
-            for (int w = 0; w < workers; w++)
-            {
-                // Loops, not LINQ, over the queue structs: LINQ over a new value type multiplies generic code in the image.
-                var rx = new Hal.AfPacket.AfPacketRxQueue[afp.Length];
-                var tx = new Hal.AfPacket.AfPacketTxQueue[afp.Length];
-                for (int p = 0; p < afp.Length; p++)
-                {
-                    rx[p] = afp[p].RxQueue(w);
-                    tx[p] = afp[p].TxQueue(w);
-                }
-
-                list[w] = Make(w, rx, tx);
-            }
+            Wire(afp, static (port, w) => port.RxQueue(w), static (port, w) => port.TxQueue(w));
 
             ports = afp;
         }
@@ -224,18 +232,7 @@ public sealed class Dataplane : IDisposable
                 throw new BoardNotSupportedException($"board '{board.Id}': {e.Message}");
             }
 
-            for (int w = 0; w < workers; w++)
-            {
-                var rx = new Hal.Virtio.VhostRxQueue[vhost.Length];
-                var tx = new Hal.Virtio.VhostTxQueue[vhost.Length];
-                for (int p = 0; p < vhost.Length; p++)
-                {
-                    rx[p] = vhost[p].RxQueue(w);
-                    tx[p] = vhost[p].TxQueue(w);
-                }
-
-                list[w] = Make(w, rx, tx);
-            }
+            Wire(vhost, static (port, w) => port.RxQueue(w), static (port, w) => port.TxQueue(w));
 
             ports = vhost;
         }
@@ -265,18 +262,7 @@ public sealed class Dataplane : IDisposable
                 throw new BoardNotSupportedException($"board '{board.Id}': {e.Message}");
             }
 
-            for (int w = 0; w < workers; w++)
-            {
-                var rx = new Hal.Dpdk.DpdkRxQueue[dpdk.Length];
-                var tx = new Hal.Dpdk.DpdkTxQueue[dpdk.Length];
-                for (int p = 0; p < dpdk.Length; p++)
-                {
-                    rx[p] = dpdk[p].RxQueue(w);
-                    tx[p] = dpdk[p].TxQueue(w);
-                }
-
-                list[w] = Make(w, rx, tx);
-            }
+            Wire(dpdk, static (port, w) => port.RxQueue(w), static (port, w) => port.TxQueue(w));
 
             ports = dpdk;
         }
@@ -290,18 +276,7 @@ public sealed class Dataplane : IDisposable
                 emulated[i] = new EmulatedPort(new PortSpec(i, bp.Name, workers, board.Queues.RxDepth, board.Queues.TxDepth, bp.SpeedGbps), pool, rss);
             }
 
-            for (int w = 0; w < workers; w++)
-            {
-                var rx = new EmulatedRxQueue[emulated.Length];
-                var tx = new EmulatedTxQueue[emulated.Length];
-                for (int p = 0; p < emulated.Length; p++)
-                {
-                    rx[p] = emulated[p].RxQueue(w);
-                    tx[p] = emulated[p].TxQueue(w);
-                }
-
-                list[w] = Make(w, rx, tx);
-            }
+            Wire(emulated, static (port, w) => port.RxQueue(w), static (port, w) => port.TxQueue(w));
 
             ports = emulated;
         }
@@ -309,24 +284,23 @@ public sealed class Dataplane : IDisposable
         return new Dataplane(board, pool, ports, list, flows, pipelines);
     }
 
-    /// <summary>Throws <see cref="BoardNotSupportedException"/> naming what is missing.</summary>
+    /// <summary>
+    /// Throws <see cref="BoardNotSupportedException"/> when this firmware cannot drive the board at
+    /// all (its cores' architecture, its HAL driver) — the same facts the firmware checks at start
+    /// (<see cref="Boot.BoardRequirements"/>), which also weighs CPUs, memory and interfaces.
+    /// </summary>
     public static void CheckRunnable(BoardDefinition board)
     {
         ArgumentNullException.ThrowIfNull(board);
-        string here = RuntimeInformation.ProcessArchitecture switch
+        Boot.SystemFacts here = Boot.SystemFacts.OfThisSystem();
+        if (board.Cpu.Architecture != here.Architecture)
         {
-            Architecture.X64 => "x86-64",
-            Architecture.Arm64 => "arm64",
-            Architecture other => other.ToString(),
-        };
-        if (board.Cpu.Architecture != here)
-        {
-            throw new BoardNotSupportedException($"board '{board.Id}' has {board.Cpu.Architecture} cores but this firmware was built for {here}; build the image for {board.RuntimeIdentifier}");
+            throw new BoardNotSupportedException($"board '{board.Id}' has {board.Cpu.Architecture} cores but this firmware was built for {here.Architecture}; build the image for {board.RuntimeIdentifier}");
         }
 
-        if (board.Hal.Driver is not ("emulated" or "afpacket" or "pcap" or "dpdk" or "virtio"))
+        if (here.DriverMissing(board.Hal.Driver) is string why)
         {
-            throw new BoardNotSupportedException($"board '{board.Id}' uses HAL driver '{board.Hal.Driver}', which this firmware does not have; available: emulated, afpacket, pcap, dpdk, virtio");
+            throw new BoardNotSupportedException($"board '{board.Id}' uses HAL driver '{board.Hal.Driver}': {why}");
         }
 
         if (board.Hal.Driver == "afpacket" && !OperatingSystem.IsLinux())

@@ -12,16 +12,6 @@ public static unsafe class DpdkEal
     private static readonly object s_lock = new();
     private static string? s_arguments;
 
-    /// <summary>The EAL version string (e.g. "DPDK 22.11.11"), loading the shim if needed.</summary>
-    public static string Version
-    {
-        get
-        {
-            DpdkNative.Load();
-            return Marshal.PtrToStringUTF8((nint)DpdkNative.Version()) ?? "DPDK";
-        }
-    }
-
     /// <summary>Throws <see cref="DpdkException"/> saying what is missing when the shim (or libdpdk under it) cannot load.</summary>
     public static void EnsureShim() => DpdkNative.Load();
 

@@ -26,7 +26,6 @@ internal static unsafe class DpdkNative
     public static delegate* unmanaged<ushort, ulong*, int> Stats;
     public static delegate* unmanaged<ushort, ushort, int> RxDepth;
     public static delegate* unmanaged<ushort, void> PortStop;
-    public static delegate* unmanaged<byte*> Version;
 
     /// <summary>Where the shim is looked for: $SNIC_DPDK_SHIM, beside the program, then the build's own output.</summary>
     public static IEnumerable<string> Candidates()
@@ -84,6 +83,5 @@ internal static unsafe class DpdkNative
         Stats = (delegate* unmanaged<ushort, ulong*, int>)NativeLibrary.GetExport(h, "snic_dpdk_stats");
         RxDepth = (delegate* unmanaged<ushort, ushort, int>)NativeLibrary.GetExport(h, "snic_dpdk_rx_depth");
         PortStop = (delegate* unmanaged<ushort, void>)NativeLibrary.GetExport(h, "snic_dpdk_port_stop");
-        Version = (delegate* unmanaged<byte*>)NativeLibrary.GetExport(h, "snic_dpdk_version");
     }
 }

@@ -81,8 +81,6 @@ public sealed unsafe class VhostUserBackend : IDisposable
     /// <summary>Why the last driver session ended badly, if it did.</summary>
     public string? LastError { get; private set; }
 
-    /// <summary>Requests received, by type (for diagnostics).</summary>
-    public List<uint> Requests { get; } = [];
 
     private void Serve()
     {
@@ -132,10 +130,6 @@ public sealed unsafe class VhostUserBackend : IDisposable
         }
 
         uint request = *(uint*)header;
-        lock (Requests)
-        {
-            Requests.Add(request);
-        }
 
         uint flags = *(uint*)(header + 4);
         uint size = *(uint*)(header + 8);

@@ -17,7 +17,6 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
-#include <rte_version.h>
 
 #define SNIC_MAX_PORTS 64
 
@@ -32,8 +31,6 @@ static void say(char *err, int len, const char *fmt, ...)
     vsnprintf(err, (size_t)len, fmt, ap);
     va_end(ap);
 }
-
-const char *snic_dpdk_version(void) { return rte_version(); }
 
 /* rte_eal_init with the board's EAL arguments; 0 or -1 with the reason in err. */
 int snic_dpdk_init(int argc, char **argv, char *err, int errlen)

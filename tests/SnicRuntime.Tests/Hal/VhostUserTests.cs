@@ -90,7 +90,7 @@ public sealed class VhostUserTests : IDisposable
         _testpmd.ErrorDataReceived += (_, e) => { if (e.Data is not null) { _log.Enqueue(e.Data); } };
         _testpmd.BeginOutputReadLine();
         _testpmd.BeginErrorReadLine();
-        Assert.True(SpinWait.SpinUntil(() => port.LinkUp || _testpmd.HasExited, 30_000), $"the driver did not bring the rings up (requests {string.Join(",", port.Backend.Requests)}, error {port.Backend.LastError}):\n{Log}");
+        Assert.True(SpinWait.SpinUntil(() => port.LinkUp || _testpmd.HasExited, 30_000), $"the driver did not bring the rings up (last error {port.Backend.LastError}, ignored messages {port.Backend.Ignored}):\n{Log}");
         Assert.Equal(VhostUserBackend.Features, port.Backend.Negotiated & VhostUserBackend.Features);
         // Its forwarding starts after its link check; frames sent before then could meet a ring it is still resetting.
         Assert.True(SpinWait.SpinUntil(() => _log.Any(l => l.Contains("Press enter to exit", StringComparison.Ordinal)), 30_000), Log);
