@@ -56,7 +56,7 @@ internal static class IoDpdkRuns
 
     private static double Ours(int device, double seconds)
     {
-        using var pool = new PacketPool(16384, dataRoom: 2048);
+        using PacketPool pool = DpdkPool.Create(16384, dataRoom: 2048);
         using DpdkPort port = DpdkPort.Open(new PortSpec(0, "rx", 1, 1024, 1024, 10), pool, $"net_memif{device}", 32);
         DpdkRxQueue rx = port.RxQueue(0);
         var burst = new PacketRef[32];

@@ -16,6 +16,8 @@ internal static class IoRuns
     {
         string? json = args.SkipWhile(a => a != "--json").Skip(1).FirstOrDefault();
         double seconds = double.Parse(args.SkipWhile(a => a != "--seconds").Skip(1).FirstOrDefault() ?? "3", CultureInfo.InvariantCulture);
+        // --only afpacket,pcap,dpdk,vhost: a subset of the drivers (all by default).
+        string[] only = (args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault() ?? "afpacket,pcap,dpdk,vhost").Split(',');
         string ns = $"snic-io{Environment.ProcessId}";
         if ((Sh($"ip netns add {ns}") ?? Sh($"ip -n {ns} link add io0 type veth peer name io1")) is string why)
         {
@@ -31,15 +33,21 @@ internal static class IoRuns
             Thread.Sleep(1500); // the link watcher brings the pair up
             var lines = new List<string>();
             var figures = new List<string>();
-            foreach (int size in new[] { 64, 1500 })
+            foreach (int size in only.Contains("afpacket") ? [64, 1500] : Array.Empty<int>())
             {
-                double mpps = AfPacket(ns, size, seconds);
+                double mpps = AfPacket(ns, size, seconds, peer: false);
+                double peer = File.Exists("/usr/bin/dpdk-testpmd") ? AfPacket(ns, size, seconds, peer: true) : double.NaN;
                 string name = $"veth-{size}B";
-                lines.Add($"io afpacket {name} mpps={mpps.ToString("F3", CultureInfo.InvariantCulture)}");
-                figures.Add($"  {{\"driver\": \"afpacket\", \"case\": \"{name}\", \"mpps\": {mpps.ToString("F3", CultureInfo.InvariantCulture)}}}");
+                string o = mpps.ToString("F3", CultureInfo.InvariantCulture);
+                string p = double.IsNaN(peer) ? "" : peer.ToString("F3", CultureInfo.InvariantCulture);
+                lines.Add($"io afpacket {name} mpps={o}" + (p.Length > 0 ? $" peer_mpps={p}" : ""));
+                figures.Add($"  {{\"driver\": \"afpacket\", \"case\": \"{name}\", \"mpps\": {o}" +
+                    (p.Length > 0 ? $", \"peer_mpps\": {p}, \"peer\": \"dpdk-testpmd rxonly on net_af_packet\"" : "") + "}");
             }
 
-            foreach ((string line, string figure) in IoPcapRuns.Run().Concat(IoDpdkRuns.Run(seconds)).Concat(IoVhostRuns.Run(seconds)))
+            var others = (only.Contains("pcap") ? IoPcapRuns.Run() : []).Concat(only.Contains("dpdk") ? IoDpdkRuns.Run(seconds) : [])
+                .Concat(only.Contains("vhost") ? IoVhostRuns.Run(seconds) : []);
+            foreach ((string line, string figure) in others)
             {
                 lines.Add(line);
                 figures.Add(figure);
@@ -59,12 +67,26 @@ internal static class IoRuns
         }
     }
 
-    private static double AfPacket(string ns, int size, double seconds)
+    /// <summary>
+    /// Our transmit thread feeds io0; on io1 either our receive queue (through its TPACKET_V3 ring)
+    /// or the peer, dpdk-testpmd rxonly on DPDK's net_af_packet PMD (its own mapped rings), counts
+    /// what arrives: the same producer for both, so the figures compare the receivers.
+    /// </summary>
+    private static double AfPacket(string ns, int size, double seconds, bool peer)
     {
         using var pool = new PacketPool(8192, dataRoom: 2048);
         using AfPacketPort tx = AfPacketPort.Open(new PortSpec(0, "tx", 1, 1024, 1024, 10), pool, "io0", ns);
+        if (peer)
+        {
+            using var testpmd = new TestPmd(["--no-huge", "--no-pci", "-m", "1024", "-l", "0-1", "--main-lcore", "1",
+                    "--file-prefix", $"snic-io-afp-{Environment.ProcessId}", "--vdev=net_af_packet0,iface=io1"],
+                ["--forward-mode=rxonly", "--no-mlockall", "--total-num-mbufs=16384", "--stats-period", "1"], ns);
+            Thread.Sleep(2000); // EAL and port start
+            Transmit(tx.TxQueue(0), pool, size, seconds + 2, () => 0);
+            return TestPmd.MedianRxMpps(testpmd.Stop());
+        }
+
         using AfPacketPort rx = AfPacketPort.Open(new PortSpec(1, "rx", 1, 1024, 1024, 10), pool, "io1", ns);
-        AfPacketTxQueue txq = tx.TxQueue(0);
         AfPacketRxQueue rxq = rx.RxQueue(0);
         long received = 0;
         using var stop = new CancellationTokenSource();
@@ -85,6 +107,15 @@ internal static class IoRuns
             }
         }) { IsBackground = true };
         receiver.Start();
+        double mpps = Transmit(tx.TxQueue(0), pool, size, seconds, () => Volatile.Read(ref received));
+        stop.Cancel();
+        receiver.Join();
+        return mpps;
+    }
+
+    /// <summary>Sends bursts for half a second of warm-up plus <paramref name="seconds"/>; returns what <paramref name="received"/> grew by, per second.</summary>
+    private static double Transmit(AfPacketTxQueue txq, PacketPool pool, int size, double seconds, Func<long> received)
+    {
         var frames = new PacketRef[32];
         var clock = Stopwatch.StartNew();
         long start = 0;
@@ -95,7 +126,7 @@ internal static class IoRuns
             if (!measuring && clock.Elapsed.TotalSeconds >= warm)
             {
                 measuring = true;
-                start = Volatile.Read(ref received);
+                start = received();
                 clock.Restart();
                 warm = 0;
             }
@@ -114,11 +145,7 @@ internal static class IoRuns
             pool.FreeBulk(frames.AsSpan(sent, n - sent));
         }
 
-        double elapsed = clock.Elapsed.TotalSeconds;
-        long got = Volatile.Read(ref received) - start;
-        stop.Cancel();
-        receiver.Join();
-        return got / elapsed / 1e6;
+        return (received() - start) / clock.Elapsed.TotalSeconds / 1e6;
     }
 
     private static string? Sh(string command)

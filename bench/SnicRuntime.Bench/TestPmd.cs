@@ -7,9 +7,11 @@ internal sealed class TestPmd : IDisposable
 {
     private readonly List<string> _lines = [];
 
-    public TestPmd(IEnumerable<string> eal, IEnumerable<string> options)
+    /// <param name="netns">A network namespace to run it in (ip netns exec execs it, so the pid stays testpmd's).</param>
+    public TestPmd(IEnumerable<string> eal, IEnumerable<string> options, string? netns = null)
     {
-        var psi = new ProcessStartInfo("/usr/bin/stdbuf", ["-oL", "/usr/bin/dpdk-testpmd", .. eal, "--", .. options])
+        string[] command = ["/usr/bin/stdbuf", "-oL", "/usr/bin/dpdk-testpmd", .. eal, "--", .. options];
+        var psi = new ProcessStartInfo(netns is null ? command[0] : "/usr/bin/ip", netns is null ? command[1..] : ["netns", "exec", netns, .. command])
         {
             RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true,
         };

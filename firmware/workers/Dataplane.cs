@@ -87,7 +87,8 @@ public sealed class Dataplane : IDisposable
             throw new BoardNotSupportedException($"board '{board.Id}': {workers} workers requested, the board has {board.Cpu.DataplaneCores} dataplane cores");
         }
 
-        var pool = new PacketPool(board.Memory.PacketBuffers, board.Memory.BufferDataRoom, board.Memory.BufferHeadroom);
+        PacketPool pool = board.Hal.Driver == "dpdk" ? DpdkBoardPool(board)
+            : new PacketPool(board.Memory.PacketBuffers, board.Memory.BufferDataRoom, board.Memory.BufferHeadroom);
         if (options.Stage == StageKind.Policy && options.Policy is null)
         {
             throw new ArgumentException("the policy stage needs a PolicyStore (DataplaneOptions.Policy)");
@@ -243,7 +244,6 @@ public sealed class Dataplane : IDisposable
             var dpdk = new Hal.Dpdk.DpdkPort[board.Ports.Count];
             try
             {
-                Hal.Dpdk.DpdkEal.Init(board.Hal.Args.GetValueOrDefault("eal", ""));
                 for (int i = 0; i < dpdk.Length; i++)
                 {
                     BoardPort bp = board.Ports[i];
@@ -282,6 +282,23 @@ public sealed class Dataplane : IDisposable
         }
 
         return new Dataplane(board, pool, ports, list, flows, pipelines);
+    }
+
+    /// <summary>
+    /// A DPDK board's pool is an mbuf pool (ports receive into it and send from it without a copy),
+    /// so the EAL starts first, with the board's "eal" arguments.
+    /// </summary>
+    private static PacketPool DpdkBoardPool(BoardDefinition board)
+    {
+        try
+        {
+            Hal.Dpdk.DpdkEal.Init(board.Hal.Args.GetValueOrDefault("eal", ""));
+            return Hal.Dpdk.DpdkPool.Create(board.Memory.PacketBuffers, board.Memory.BufferDataRoom, board.Memory.BufferHeadroom);
+        }
+        catch (Hal.Dpdk.DpdkException e)
+        {
+            throw new BoardNotSupportedException($"board '{board.Id}': {e.Message}");
+        }
     }
 
     /// <summary>

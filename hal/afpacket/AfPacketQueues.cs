@@ -130,7 +130,8 @@ public readonly unsafe struct AfPacketRxQueue : IRxQueue
             m[i].Length = 0;
         }
 
-        int n = recvmmsg(s.Fd, m, (uint)got, MsgDontWait, null);
+        // MSG_TRUNC: a packet socket then reports a frame's real length and flags one that did not fit.
+        int n = recvmmsg(s.Fd, m, (uint)got, MsgDontWait | MsgTrunc, null);
         if (n <= 0)
         {
             if (n < 0)
@@ -148,10 +149,19 @@ public readonly unsafe struct AfPacketRxQueue : IRxQueue
         }
 
         long bytes = 0;
+        int kept = 0;
         for (int i = 0; i < n; i++)
         {
+            if ((m[i].Header.Flags & MsgTrunc) != 0 || m[i].Length > (uint)packets[i].Tailroom)
+            {
+                s.Rx.OversizeDrops++; // larger than a buffer: dropped whole, never forwarded cut short
+                _pool.Free(packets[i]);
+                continue;
+            }
+
             packets[i].SetLength((int)m[i].Length);
             bytes += m[i].Length;
+            packets[kept++] = packets[i];
         }
 
         if (n < got)
@@ -159,9 +169,9 @@ public readonly unsafe struct AfPacketRxQueue : IRxQueue
             _pool.FreeBulk(packets[n..got]);
         }
 
-        s.Rx.Packets += n;
+        s.Rx.Packets += kept;
         s.Rx.Bytes += bytes;
-        return n;
+        return kept;
     }
 
     // TPACKET_V3: no system call; buffers are taken from the pool only when a frame waits.
@@ -173,7 +183,7 @@ public readonly unsafe struct AfPacketRxQueue : IRxQueue
         }
 
         int got = _pool.AllocBulk(packets);
-        int n = ring.Receive(packets[..got], out long bytes);
+        int n = ring.Receive(packets[..got], s.Rx, out long bytes);
         if (n < got)
         {
             _pool.FreeBulk(packets[n..got]);

@@ -41,9 +41,6 @@ internal sealed unsafe class AfPacketRing : IDisposable
         _blocks = blocks;
     }
 
-    /// <summary>Frames cut to our buffer size (larger than its data room).</summary>
-    public long Truncated;
-
     /// <summary>Sets up a ring on an unbound socket: about <paramref name="depth"/> frames' worth of 64 KiB blocks (64 to 1024).</summary>
     public static AfPacketRing Create(int fd, int depth, string name)
     {
@@ -83,7 +80,7 @@ internal sealed unsafe class AfPacketRing : IDisposable
     /// Copies up to <paramref name="packets"/>.Length frames into the given (allocated, empty)
     /// buffers; returns how many. No system call.
     /// </summary>
-    public int Receive(Span<PacketRef> packets, out long bytes)
+    public int Receive(Span<PacketRef> packets, QueueCounters rx, out long bytes)
     {
         bytes = 0;
         int n = 0;
@@ -108,17 +105,18 @@ internal sealed unsafe class AfPacketRing : IDisposable
 
             uint length = *(uint*)(_frame + 12);
             byte* data = _frame + *(ushort*)(_frame + 24);
-            int room = packets[n].Tailroom;
-            if (length > room)
+            if (length > packets[n].Tailroom)
             {
-                length = (uint)room;
-                Truncated++;
+                rx.OversizeDrops++; // larger than a buffer: dropped whole, the buffer kept for the next frame
+            }
+            else
+            {
+                new ReadOnlySpan<byte>(data, (int)length).CopyTo(new Span<byte>(packets[n].DataPointer, (int)length));
+                packets[n].SetLength((int)length);
+                bytes += length;
+                n++;
             }
 
-            new ReadOnlySpan<byte>(data, (int)length).CopyTo(new Span<byte>(packets[n].DataPointer, (int)length));
-            packets[n].SetLength((int)length);
-            bytes += length;
-            n++;
             _frame += *(uint*)_frame; // tp_next_offset
             if (--_left == 0)
             {

@@ -20,6 +20,7 @@ internal static unsafe partial class LinuxSockets
     public const int SoRcvBuf = 8;
     public const int SoSndBuf = 7;
     public const int MsgDontWait = 0x40;
+    public const int MsgTrunc = 0x20;
     public const int EAgain = 11;
     public const int ENetDown = 100;
     public const int ENxIo = 6;

@@ -5,16 +5,19 @@ namespace SnicRuntime.Hal;
 /// <summary>
 /// Fixed-size packet buffers carved at start from one 64-byte-aligned native block (the role of
 /// a DPDK mempool). Nothing is allocated after construction: alloc and free move indices through a
-/// lock-free free list, so any thread may return a buffer.
+/// lock-free free list, so any thread may return a buffer. A pool can instead sit over buffers
+/// another allocator owns (<see cref="ExternalBuffers"/>: the DPDK driver's mbufs), so a driver
+/// can hand its own buffers to the workers without copying.
 /// </summary>
-public sealed unsafe class PacketPool : IDisposable
+public sealed unsafe partial class PacketPool : IDisposable
 {
     public const int DefaultHeadroom = 128;
     public const int DefaultDataRoom = 2048;
 
     private readonly byte* _base;
     private readonly nuint _bytes;
-    private readonly MpmcIndexRing _free;
+    private readonly MpmcIndexRing? _free;
+    private readonly ExternalBuffers _external;
     private long _allocFailures;
     private bool _disposed;
 
@@ -56,14 +59,19 @@ public sealed unsafe class PacketPool : IDisposable
 
     public int Stride { get; }
 
-    public int Available => _free.Count;
+    public int Available => _external.Handle != 0 ? _external.Available(_external.Handle) : _free!.Count;
 
     public long AllocFailures => Volatile.Read(ref _allocFailures);
 
     /// <summary>Takes one buffer, reset to an empty frame with full headroom.</summary>
     public bool TryAlloc(out PacketRef packet)
     {
-        if (!_free.TryDequeue(out uint index))
+        if (_external.Handle != 0)
+        {
+            return ExternalAlloc(out packet);
+        }
+
+        if (!_free!.TryDequeue(out uint index))
         {
             Interlocked.Increment(ref _allocFailures);
             packet = default;
@@ -82,6 +90,11 @@ public sealed unsafe class PacketPool : IDisposable
     /// <summary>Fills as many of <paramref name="packets"/> as the pool can; returns how many.</summary>
     public int AllocBulk(Span<PacketRef> packets)
     {
+        if (_external.Handle != 0)
+        {
+            return ExternalAllocBulk(packets);
+        }
+
         for (int i = 0; i < packets.Length; i++)
         {
             if (!TryAlloc(out packets[i]))
@@ -100,11 +113,18 @@ public sealed unsafe class PacketPool : IDisposable
             throw new ArgumentException("packet does not belong to this pool", nameof(packet));
         }
 
+        if (_external.Handle != 0)
+        {
+            PacketHeader* header = (PacketHeader*)packet.Raw;
+            _external.Free(&header, 1);
+            return;
+        }
+
         // There are never more indices than cells, so "full" can only be transient: a consumer
         // that claimed this cell one lap ago has not yet released it. Wait for it; giving up
         // would leak the buffer.
         uint index = packet.Header.PoolIndex;
-        while (!_free.TryEnqueue(index))
+        while (!_free!.TryEnqueue(index))
         {
             Thread.SpinWait(4);
         }
@@ -112,6 +132,12 @@ public sealed unsafe class PacketPool : IDisposable
 
     public void FreeBulk(ReadOnlySpan<PacketRef> packets)
     {
+        if (_external.Handle != 0)
+        {
+            ExternalFreeBulk(packets);
+            return;
+        }
+
         foreach (PacketRef p in packets)
         {
             Free(p);
@@ -121,7 +147,7 @@ public sealed unsafe class PacketPool : IDisposable
     public bool Owns(PacketRef packet)
     {
         byte* p = (byte*)packet.Raw;
-        return p >= _base && p < _base + _bytes && (nuint)(p - _base) % (nuint)Stride == 0;
+        return p >= _base && p < _base + _bytes && (Stride == 0 || (nuint)(p - _base) % (nuint)Stride == 0);
     }
 
     public void Dispose()
@@ -132,7 +158,14 @@ public sealed unsafe class PacketPool : IDisposable
         }
 
         _disposed = true;
-        _free.Dispose();
+        if (_external.Handle != 0)
+        {
+            _external.Destroy(_external.Handle);
+            GC.SuppressFinalize(this);
+            return;
+        }
+
+        _free!.Dispose();
         NativeMemory.AlignedFree(_base);
         GC.SuppressFinalize(this);
     }

@@ -18,8 +18,10 @@ public sealed class QueueCounters
     public long RingFullDrops;
     /// <summary>Packets refused because the link was down.</summary>
     public long LinkDownDrops;
+    /// <summary>Received frames larger than one buffer's data room, dropped (never forwarded cut short).</summary>
+    public long OversizeDrops;
 #pragma warning disable CS0169, IDE0051
-    private long _padAfter0, _padAfter1, _padAfter2, _padAfter3, _padAfter4;
+    private long _padAfter0, _padAfter1, _padAfter2, _padAfter3;
 #pragma warning restore CS0169, IDE0051
 }
 
@@ -32,17 +34,19 @@ public readonly record struct PortCounters(
     long TxPackets,
     long TxBytes,
     long TxRingFullDrops,
-    long TxLinkDownDrops)
+    long TxLinkDownDrops,
+    long RxOversizeDrops = 0)
 {
     public static PortCounters Sum(IReadOnlyList<QueueCounters> rx, IReadOnlyList<QueueCounters> tx)
     {
-        long rp = 0, rb = 0, rf = 0, rl = 0, tp = 0, tb = 0, tf = 0, tl = 0;
+        long rp = 0, rb = 0, rf = 0, rl = 0, ro = 0, tp = 0, tb = 0, tf = 0, tl = 0;
         foreach (QueueCounters q in rx)
         {
             rp += Volatile.Read(ref q.Packets);
             rb += Volatile.Read(ref q.Bytes);
             rf += Volatile.Read(ref q.RingFullDrops);
             rl += Volatile.Read(ref q.LinkDownDrops);
+            ro += Volatile.Read(ref q.OversizeDrops);
         }
 
         foreach (QueueCounters q in tx)
@@ -53,6 +57,6 @@ public readonly record struct PortCounters(
             tl += Volatile.Read(ref q.LinkDownDrops);
         }
 
-        return new PortCounters(rp, rb, rf, rl, tp, tb, tf, tl);
+        return new PortCounters(rp, rb, rf, rl, tp, tb, tf, tl, ro);
     }
 }

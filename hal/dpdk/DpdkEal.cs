@@ -78,6 +78,18 @@ public static unsafe class DpdkEal
         }
     }
 
+    /// <summary>True once <see cref="Init"/> has succeeded in this process.</summary>
+    public static bool Running
+    {
+        get
+        {
+            lock (s_lock)
+            {
+                return s_arguments is not null;
+            }
+        }
+    }
+
     internal static string Utf8Error(byte* error) => Marshal.PtrToStringUTF8((nint)error) ?? "";
 
     internal static byte[] Utf8(string s) => Encoding.UTF8.GetBytes(s + "\0");

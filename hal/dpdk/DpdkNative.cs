@@ -18,9 +18,17 @@ internal static unsafe class DpdkNative
 
     public static delegate* unmanaged<int, byte**, byte*, int, int> Init;
     public static delegate* unmanaged<byte*, int> PortByName;
-    public static delegate* unmanaged<ushort, ushort, ushort, ushort, uint, byte*, int, int> PortStart;
-    public static delegate* unmanaged<ushort, ushort, byte**, ushort*, ushort, ushort, ulong*, ushort> Rx;
-    public static delegate* unmanaged<ushort, ushort, byte**, ushort*, ushort, ushort> Tx;
+    public static delegate* unmanaged<ushort, ushort, ushort, ushort, nint, byte*, int, int> PortStart;
+
+    // The burst calls and the pool's alloc/free skip the GC transition: poll-mode calls are short
+    // and never block, and per-burst transitions would cost more than the call itself at 32 frames.
+    public static delegate* unmanaged[SuppressGCTransition]<ushort, ushort, PacketHeader**, ushort, ushort, ulong*, ushort> Rx;
+    public static delegate* unmanaged[SuppressGCTransition]<ushort, ushort, PacketHeader**, ushort, ushort> Tx;
+    public static delegate* unmanaged<byte*, uint, uint, ushort, byte**, byte**, uint*, byte*, int, nint> PoolCreate;
+    public static delegate* unmanaged[SuppressGCTransition]<nint, PacketHeader**, int, ushort, int> Alloc;
+    public static delegate* unmanaged[SuppressGCTransition]<PacketHeader**, int, void> Free;
+    public static delegate* unmanaged<nint, int> PoolAvailable;
+    public static delegate* unmanaged<nint, void> PoolFree;
     public static delegate* unmanaged<ushort, int> LinkUp;
     public static delegate* unmanaged<ushort, int, int> SetLink;
     public static delegate* unmanaged<ushort, ulong*, int> Stats;
@@ -75,9 +83,14 @@ internal static unsafe class DpdkNative
     {
         Init = (delegate* unmanaged<int, byte**, byte*, int, int>)NativeLibrary.GetExport(h, "snic_dpdk_init");
         PortByName = (delegate* unmanaged<byte*, int>)NativeLibrary.GetExport(h, "snic_dpdk_port_by_name");
-        PortStart = (delegate* unmanaged<ushort, ushort, ushort, ushort, uint, byte*, int, int>)NativeLibrary.GetExport(h, "snic_dpdk_port_start");
-        Rx = (delegate* unmanaged<ushort, ushort, byte**, ushort*, ushort, ushort, ulong*, ushort>)NativeLibrary.GetExport(h, "snic_dpdk_rx");
-        Tx = (delegate* unmanaged<ushort, ushort, byte**, ushort*, ushort, ushort>)NativeLibrary.GetExport(h, "snic_dpdk_tx");
+        PortStart = (delegate* unmanaged<ushort, ushort, ushort, ushort, nint, byte*, int, int>)NativeLibrary.GetExport(h, "snic_dpdk_port_start");
+        Rx = (delegate* unmanaged[SuppressGCTransition]<ushort, ushort, PacketHeader**, ushort, ushort, ulong*, ushort>)NativeLibrary.GetExport(h, "snic_dpdk_rx");
+        Tx = (delegate* unmanaged[SuppressGCTransition]<ushort, ushort, PacketHeader**, ushort, ushort>)NativeLibrary.GetExport(h, "snic_dpdk_tx");
+        PoolCreate = (delegate* unmanaged<byte*, uint, uint, ushort, byte**, byte**, uint*, byte*, int, nint>)NativeLibrary.GetExport(h, "snic_dpdk_pool_create");
+        Alloc = (delegate* unmanaged[SuppressGCTransition]<nint, PacketHeader**, int, ushort, int>)NativeLibrary.GetExport(h, "snic_dpdk_alloc");
+        Free = (delegate* unmanaged[SuppressGCTransition]<PacketHeader**, int, void>)NativeLibrary.GetExport(h, "snic_dpdk_free");
+        PoolAvailable = (delegate* unmanaged<nint, int>)NativeLibrary.GetExport(h, "snic_dpdk_pool_available");
+        PoolFree = (delegate* unmanaged<nint, void>)NativeLibrary.GetExport(h, "snic_dpdk_pool_free");
         LinkUp = (delegate* unmanaged<ushort, int>)NativeLibrary.GetExport(h, "snic_dpdk_link_up");
         SetLink = (delegate* unmanaged<ushort, int, int>)NativeLibrary.GetExport(h, "snic_dpdk_set_link");
         Stats = (delegate* unmanaged<ushort, ulong*, int>)NativeLibrary.GetExport(h, "snic_dpdk_stats");

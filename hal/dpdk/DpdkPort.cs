@@ -3,17 +3,17 @@ using System.Runtime.InteropServices;
 namespace SnicRuntime.Hal.Dpdk;
 
 /// <summary>
-/// One DPDK ethdev port as a SnicRuntime port: one rx and one tx queue per worker, started with
-/// its own mbuf pool. Frames are copied between the port's mbufs and our pool's buffers inside
-/// the shim, one burst per call (see snic_dpdk.c for why).
+/// One DPDK ethdev port as a SnicRuntime port: one rx and one tx queue per worker, receiving into
+/// the dataplane's pool, which must be a <see cref="DpdkPool"/>: its buffers are mbufs, so a
+/// received mbuf is handed to the workers as it is and a PacketRef is transmitted as the mbuf it
+/// is (zero copy; see snic_dpdk.c). One shim call per burst.
 /// </summary>
 public sealed unsafe class DpdkPort : IPort
 {
     private readonly DpdkQueue[] _queues;
-    private readonly PacketPool _pool;
     private volatile bool _linkUp;
 
-    private DpdkPort(PortSpec spec, ushort portId, string device, DpdkQueue[] queues, PacketPool pool)
+    private DpdkPort(PortSpec spec, ushort portId, string device, DpdkQueue[] queues)
     {
         Id = spec.Id;
         Name = spec.Name;
@@ -21,7 +21,6 @@ public sealed unsafe class DpdkPort : IPort
         Device = device;
         QueueCount = queues.Length;
         _queues = queues;
-        _pool = pool;
         _linkUp = DpdkNative.LinkUp(portId) != 0;
     }
 
@@ -76,12 +75,16 @@ public sealed unsafe class DpdkPort : IPort
         _linkUp = up;
     }
 
-    public DpdkRxQueue RxQueue(int queue) => new(this, _queues[queue], _pool);
+    public DpdkRxQueue RxQueue(int queue) => new(this, _queues[queue]);
 
-    public DpdkTxQueue TxQueue(int queue) => new(this, _queues[queue], _pool);
+    public DpdkTxQueue TxQueue(int queue) => new(this, _queues[queue]);
 
-    public PortCounters ReadCounters() =>
-        PortCounters.Sum(_queues.Select(q => q.RxCounters).ToList(), _queues.Select(q => q.TxCounters).ToList());
+    /// <summary>Queue counters, with the shim's count of multi-segment frames as rx oversize drops.</summary>
+    public PortCounters ReadCounters()
+    {
+        PortCounters c = PortCounters.Sum(_queues.Select(q => q.RxCounters).ToList(), _queues.Select(q => q.TxCounters).ToList());
+        return c with { RxOversizeDrops = c.RxOversizeDrops + Oversize };
+    }
 
     /// <summary>The PMD's own counters: ipackets, opackets, ibytes, obytes, imissed, ierrors, oerrors, rx_nombuf.</summary>
     public ulong[] DeviceStats()
@@ -97,8 +100,8 @@ public sealed unsafe class DpdkPort : IPort
 
     public int RxQueueDepth(int queue) => DpdkNative.RxDepth(PortId, (ushort)queue);
 
-    /// <summary>Frames cut to the buffer size on receive (larger than our data room).</summary>
-    public long Truncated => _queues.Sum(q => (long)q.Truncated);
+    /// <summary>Frames received in several mbufs (larger than one buffer's data room), dropped: a PacketRef is one buffer.</summary>
+    public long Oversize => _queues.Sum(q => (long)q.Oversize);
 
     /// <summary>Starts <paramref name="device"/> (the EAL must be running) with one queue per worker.</summary>
     public static DpdkPort Open(PortSpec spec, PacketPool pool, string device, int burst)
@@ -117,12 +120,12 @@ public sealed unsafe class DpdkPort : IPort
             throw new DpdkException($"no DPDK port named '{device}' (give it to the EAL: --vdev for a virtual device, -a for a PCI one)");
         }
 
+        nint mempool = DpdkPool.MempoolOf(pool);
         byte* error = stackalloc byte[256];
         error[0] = 0;
-        uint mbufs = (uint)Math.Max(1024, (spec.RxDepth + spec.TxDepth) * spec.QueueCount * 2);
-        if (DpdkNative.PortStart((ushort)id, (ushort)spec.QueueCount, (ushort)spec.RxDepth, (ushort)spec.TxDepth, mbufs, error, 256) != 0)
+        if (DpdkNative.PortStart((ushort)id, (ushort)spec.QueueCount, (ushort)spec.RxDepth, (ushort)spec.TxDepth, mempool, error, 256) != 0)
         {
-            throw new DpdkException($"DPDK port '{device}': {DpdkEal.Utf8Error(error)}");
+            throw new DpdkException($"DPDK port '{device}': {DpdkEal.Utf8Error(error)} (its rx rings take {spec.RxDepth} x {spec.QueueCount} buffers of the pool's {pool.BufferCount})");
         }
 
         var queues = new DpdkQueue[spec.QueueCount];
@@ -131,7 +134,7 @@ public sealed unsafe class DpdkPort : IPort
             queues[q] = new DpdkQueue((ushort)q, Math.Min(64, burst), spec.TxDepth);
         }
 
-        return new DpdkPort(spec, (ushort)id, device, queues, pool);
+        return new DpdkPort(spec, (ushort)id, device, queues);
     }
 
     public void Dispose()
@@ -144,7 +147,7 @@ public sealed unsafe class DpdkPort : IPort
     }
 }
 
-/// <summary>One queue pair's native burst arrays (pointers and lengths, made once) and counters.</summary>
+/// <summary>One queue pair's native burst array (PacketRef pointers, made once) and counters.</summary>
 internal sealed unsafe class DpdkQueue : IDisposable
 {
     public DpdkQueue(ushort id, int burst, int txDepth)
@@ -152,11 +155,7 @@ internal sealed unsafe class DpdkQueue : IDisposable
         Id = id;
         Burst = burst;
         TxDepth = Math.Max(1, txDepth);
-        RxPointers = (byte**)NativeMemory.AllocZeroed((nuint)(burst * sizeof(nint)));
-        RxLengths = (ushort*)NativeMemory.AllocZeroed((nuint)(burst * sizeof(ushort)));
-        TxPointers = (byte**)NativeMemory.AllocZeroed((nuint)(burst * sizeof(nint)));
-        TxLengths = (ushort*)NativeMemory.AllocZeroed((nuint)(burst * sizeof(ushort)));
-        TruncatedCell = (ulong*)NativeMemory.AllocZeroed(sizeof(ulong));
+        OversizeCell = (ulong*)NativeMemory.AllocZeroed(sizeof(ulong));
     }
 
     public ushort Id { get; }
@@ -166,17 +165,9 @@ internal sealed unsafe class DpdkQueue : IDisposable
     /// <summary>Packets one tx burst may hand over: a descriptor ring takes at most its depth (virtual PMDs' rings are larger).</summary>
     public int TxDepth { get; }
 
-    public byte** RxPointers { get; private set; }
+    public ulong* OversizeCell { get; private set; }
 
-    public ushort* RxLengths { get; private set; }
-
-    public byte** TxPointers { get; private set; }
-
-    public ushort* TxLengths { get; private set; }
-
-    public ulong* TruncatedCell { get; private set; }
-
-    public ulong Truncated => *TruncatedCell;
+    public ulong Oversize => OversizeCell == null ? 0 : *OversizeCell;
 
     public QueueCounters RxCounters { get; } = new();
 
@@ -184,58 +175,37 @@ internal sealed unsafe class DpdkQueue : IDisposable
 
     public void Dispose()
     {
-        NativeMemory.Free(RxPointers);
-        NativeMemory.Free(RxLengths);
-        NativeMemory.Free(TxPointers);
-        NativeMemory.Free(TxLengths);
-        NativeMemory.Free(TruncatedCell);
-        RxPointers = null;
-        TxPointers = null;
+        NativeMemory.Free(OversizeCell);
+        OversizeCell = null;
     }
 }
 
-/// <summary>Receive side: our buffers in, one shim call, the frames copied out of the mbufs.</summary>
+/// <summary>Receive side: one shim call; the mbufs it returns are the PacketRefs (no copy, no pre-allocation).</summary>
 public readonly unsafe struct DpdkRxQueue : IRxQueue
 {
     private readonly DpdkPort _port;
     private readonly DpdkQueue _queue;
-    private readonly PacketPool _pool;
 
-    internal DpdkRxQueue(DpdkPort port, DpdkQueue queue, PacketPool pool)
+    internal DpdkRxQueue(DpdkPort port, DpdkQueue queue)
     {
         _port = port;
         _queue = queue;
-        _pool = pool;
     }
 
     public int RxBurst(Span<PacketRef> packets)
     {
         DpdkQueue q = _queue;
         int want = Math.Min(packets.Length, q.Burst);
-        int got = _pool.AllocBulk(packets[..want]);
-        if (got == 0)
+        int n;
+        fixed (PacketRef* p = packets)
         {
-            return 0;
+            n = DpdkNative.Rx(_port.PortId, q.Id, (PacketHeader**)p, (ushort)want, (ushort)_port.Id, q.OversizeCell);
         }
 
-        int room = ushort.MaxValue;
-        for (int i = 0; i < got; i++)
-        {
-            q.RxPointers[i] = packets[i].DataPointer;
-            room = Math.Min(room, packets[i].Tailroom);
-        }
-
-        int n = DpdkNative.Rx(_port.PortId, q.Id, q.RxPointers, q.RxLengths, (ushort)got, (ushort)room, q.TruncatedCell);
         long bytes = 0;
         for (int i = 0; i < n; i++)
         {
-            packets[i].SetLength(q.RxLengths[i]);
-            bytes += q.RxLengths[i];
-        }
-
-        if (n < got)
-        {
-            _pool.FreeBulk(packets[n..got]);
+            bytes += packets[i].Length;
         }
 
         q.RxCounters.Packets += n;
@@ -244,18 +214,16 @@ public readonly unsafe struct DpdkRxQueue : IRxQueue
     }
 }
 
-/// <summary>Transmit side: copied into mbufs by the shim, so what was sent goes back to our pool at once.</summary>
+/// <summary>Transmit side: the PacketRefs are the mbufs; what the port took is the port's (it frees them to the pool once sent).</summary>
 public readonly unsafe struct DpdkTxQueue : ITxQueue
 {
     private readonly DpdkPort _port;
     private readonly DpdkQueue _queue;
-    private readonly PacketPool _pool;
 
-    internal DpdkTxQueue(DpdkPort port, DpdkQueue queue, PacketPool pool)
+    internal DpdkTxQueue(DpdkPort port, DpdkQueue queue)
     {
         _port = port;
         _queue = queue;
-        _pool = pool;
     }
 
     public int TxBurst(ReadOnlySpan<PacketRef> packets)
@@ -275,28 +243,28 @@ public readonly unsafe struct DpdkTxQueue : ITxQueue
         int total = 0;
         long bytes = 0;
         int offered = Math.Min(packets.Length, q.TxDepth);
-        while (total < offered)
+        fixed (PacketRef* p = packets)
         {
-            int n = Math.Min(q.Burst, offered - total);
-            for (int i = 0; i < n; i++)
+            while (total < offered)
             {
-                PacketRef p = packets[total + i];
-                q.TxPointers[i] = p.DataPointer;
-                q.TxLengths[i] = (ushort)p.Length;
-                bytes += p.Length;
-            }
+                int n = Math.Min(q.Burst, offered - total);
+                // Lengths are read before the call: once sent, an mbuf may already be back in the pool.
+                for (int i = 0; i < n; i++)
+                {
+                    bytes += packets[total + i].Length;
+                }
 
-            int sent = DpdkNative.Tx(_port.PortId, q.Id, q.TxPointers, q.TxLengths, (ushort)n);
-            for (int i = sent; i < n; i++)
-            {
-                bytes -= packets[total + i].Length;
-            }
+                int sent = DpdkNative.Tx(_port.PortId, q.Id, (PacketHeader**)(p + total), (ushort)n);
+                for (int i = sent; i < n; i++)
+                {
+                    bytes -= packets[total + i].Length;
+                }
 
-            _pool.FreeBulk(packets.Slice(total, sent));
-            total += sent;
-            if (sent < n)
-            {
-                break;
+                total += sent;
+                if (sent < n)
+                {
+                    break;
+                }
             }
         }
 

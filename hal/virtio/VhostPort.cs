@@ -103,6 +103,7 @@ public readonly unsafe struct VhostRxQueue : IRxQueue
             int want = Math.Min(packets.Length, q.Pending);
             int got = want == 0 ? 0 : _pool.AllocBulk(packets[..want]);
             long bytes = 0;
+            int kept = 0;
             for (int i = 0; i < got; i++)
             {
                 ushort head = q.NextAvailHead();
@@ -117,9 +118,16 @@ public readonly unsafe struct VhostRxQueue : IRxQueue
                     {
                         int from = Math.Min(skip, (int)len);
                         skip -= from;
-                        int n = Math.Min((int)len - from, room - length);
-                        new ReadOnlySpan<byte>(src + from, n).CopyTo(new Span<byte>(dst + length, n));
-                        length += n;
+                        int n = (int)len - from;
+                        if (length < 0 || n > room - length)
+                        {
+                            length = -1; // does not fit one buffer: the rest of the chain is walked, not copied
+                        }
+                        else
+                        {
+                            new ReadOnlySpan<byte>(src + from, n).CopyTo(new Span<byte>(dst + length, n));
+                            length += n;
+                        }
                     }
 
                     if ((flags & SplitVirtqueue.DescNext) == 0)
@@ -130,9 +138,18 @@ public readonly unsafe struct VhostRxQueue : IRxQueue
                     index = next;
                 }
 
+                q.AddUsed(head, 0);
+                if (length < 0)
+                {
+                    _counters.OversizeDrops++; // larger than a buffer: dropped whole, never forwarded cut short
+                    _pool.Free(packets[i]);
+                    packets[i] = default;
+                    continue;
+                }
+
                 packets[i].SetLength(length);
                 bytes += length;
-                q.AddUsed(head, 0);
+                packets[kept++] = packets[i];
             }
 
             if (got > 0)
@@ -140,9 +157,9 @@ public readonly unsafe struct VhostRxQueue : IRxQueue
                 q.Flush();
             }
 
-            _counters.Packets += got;
+            _counters.Packets += kept;
             _counters.Bytes += bytes;
-            return got;
+            return kept;
         }
         finally
         {

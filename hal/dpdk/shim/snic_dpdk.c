@@ -1,9 +1,14 @@
 /*
  * snic_dpdk: the thin C side of SnicRuntime's DPDK driver. DPDK's burst API is static inline
  * (rte_eth_rx_burst calls through the port's function table), so C# cannot call it directly;
- * this shim exports one function per *burst*, never per packet. Frames cross between an mbuf
- * and the runtime's own packet buffers with one copy each way, done here in C, so the managed
- * side makes one call per burst and never touches an rte_mbuf.
+ * this shim exports one function per *burst*, never per packet.
+ *
+ * Zero copy: the runtime's packet buffers *are* mbufs. The pool is an mbuf pool whose private
+ * area (priv_size = 64) holds the runtime's PacketHeader, so the header sits right after the
+ * rte_mbuf and right before the mbuf's data buffer — exactly the layout a PacketRef expects
+ * (hal/core/PacketHeader.cs: header, then headroom, then data). A received mbuf becomes a
+ * PacketRef by pointer arithmetic, and a PacketRef becomes an mbuf again the same way on
+ * transmit; no frame byte is copied in either direction.
  *
  * Built by hal/dpdk/shim/build.sh against the system's libdpdk (pkg-config); when libdpdk is
  * absent the rest of SnicRuntime builds and the driver says so at start.
@@ -17,10 +22,29 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include <rte_prefetch.h>
 
 #define SNIC_MAX_PORTS 64
 
-static struct rte_mempool *pools[SNIC_MAX_PORTS];
+/* hal/core/PacketHeader.cs, field for field (one cache line). */
+struct snic_header {
+    uint16_t data_offset;
+    uint16_t data_length;
+    uint16_t buffer_length;
+    uint16_t port;
+    uint16_t queue;
+    uint16_t flags;
+    uint32_t rss_hash;
+    uint32_t pool_index;
+    uint32_t reserved;
+    int64_t timestamp_ticks;
+    uint8_t spare[32];
+};
+_Static_assert(sizeof(struct snic_header) == 64, "PacketHeader is one cache line");
+
+#define SNIC_PRIV_SIZE ((uint16_t)sizeof(struct snic_header))
+#define HDR(m) ((struct snic_header *)((char *)(m) + sizeof(struct rte_mbuf)))
+#define MBUF(h) ((struct rte_mbuf *)((char *)(h) - sizeof(struct rte_mbuf)))
 
 static void say(char *err, int len, const char *fmt, ...)
 {
@@ -54,13 +78,12 @@ int snic_dpdk_port_by_name(const char *name)
     return id;
 }
 
-/* Configures and starts a port: one rx and one tx queue per worker, its own mbuf pool. */
-int snic_dpdk_port_start(uint16_t port, uint16_t queues, uint16_t rx_depth, uint16_t tx_depth, uint32_t mbufs,
+/* Configures and starts a port: one rx and one tx queue per worker, receiving into the runtime's pool. */
+int snic_dpdk_port_start(uint16_t port, uint16_t queues, uint16_t rx_depth, uint16_t tx_depth, struct rte_mempool *pool,
                          char *err, int errlen)
 {
     struct rte_eth_conf conf;
     struct rte_eth_dev_info info;
-    char name[RTE_MEMPOOL_NAMESIZE];
     int ret;
     if (port >= SNIC_MAX_PORTS || !rte_eth_dev_is_valid_port(port)) {
         say(err, errlen, "port %u does not exist", port);
@@ -76,14 +99,6 @@ int snic_dpdk_port_start(uint16_t port, uint16_t queues, uint16_t rx_depth, uint
             info.max_rx_queues, info.max_tx_queues, queues);
         return -1;
     }
-    if (pools[port] == NULL) {
-        snprintf(name, sizeof name, "snic_mbufs_%u", port);
-        pools[port] = rte_pktmbuf_pool_create(name, mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
-        if (pools[port] == NULL) {
-            say(err, errlen, "rte_pktmbuf_pool_create(%u mbufs): %s", mbufs, rte_strerror(rte_errno));
-            return -1;
-        }
-    }
     memset(&conf, 0, sizeof conf);
     ret = rte_eth_dev_configure(port, queues, queues, &conf);
     if (ret != 0) {
@@ -91,7 +106,7 @@ int snic_dpdk_port_start(uint16_t port, uint16_t queues, uint16_t rx_depth, uint
         return -1;
     }
     for (uint16_t q = 0; q < queues; q++) {
-        ret = rte_eth_rx_queue_setup(port, q, rx_depth, (unsigned)rte_eth_dev_socket_id(port), NULL, pools[port]);
+        ret = rte_eth_rx_queue_setup(port, q, rx_depth, (unsigned)rte_eth_dev_socket_id(port), NULL, pool);
         if (ret != 0) {
             say(err, errlen, "rte_eth_rx_queue_setup(%u): %s", q, rte_strerror(-ret));
             return -1;
@@ -111,52 +126,65 @@ int snic_dpdk_port_start(uint16_t port, uint16_t queues, uint16_t rx_depth, uint
     return 0;
 }
 
+/* Turns a received mbuf into a PacketRef: the header is filled from the mbuf's own fields. */
+static inline struct snic_header *to_packet(struct rte_mbuf *m, uint16_t port, uint16_t queue)
+{
+    struct snic_header *h = HDR(m);
+    h->data_offset = m->data_off;
+    h->data_length = m->data_len;
+    h->buffer_length = m->buf_len;
+    h->port = port;
+    h->queue = queue;
+    h->flags = 0;
+    h->rss_hash = (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) ? m->hash.rss : 0;
+    return h;
+}
+
 /*
- * Receives up to n frames into the caller's buffers (dst[i], room bytes each; a longer frame is
- * cut to room and counted in *truncated). Returns the number received; lens[i] their lengths.
+ * Receives up to n frames; out[i] are their PacketRefs (the mbufs themselves). A frame that came
+ * in several segments (larger than one buffer) is freed and counted in *oversize: a PacketRef
+ * is one buffer. Returns the number of frames in out.
  */
-uint16_t snic_dpdk_rx(uint16_t port, uint16_t queue, uint8_t **dst, uint16_t *lens, uint16_t n, uint16_t room,
-                      uint64_t *truncated)
+uint16_t snic_dpdk_rx(uint16_t port, uint16_t queue, struct snic_header **out, uint16_t n, uint16_t tag,
+                      uint64_t *oversize)
 {
     struct rte_mbuf *m[64];
     if (n > 64)
         n = 64;
     uint16_t got = rte_eth_rx_burst(port, queue, m, n);
+    uint16_t k = 0;
     for (uint16_t i = 0; i < got; i++) {
-        uint32_t len = rte_pktmbuf_pkt_len(m[i]);
-        if (len > room) {
-            len = room;
-            (*truncated)++;
+        if (i + 2 < got)
+            rte_prefetch0(HDR(m[i + 2]));
+        if (unlikely(m[i]->nb_segs != 1)) {
+            rte_pktmbuf_free(m[i]);
+            (*oversize)++;
+            continue;
         }
-        const void *data = rte_pktmbuf_read(m[i], 0, len, dst[i]);
-        if (data != dst[i])
-            memcpy(dst[i], data, len);
-        lens[i] = (uint16_t)len;
+        out[k++] = to_packet(m[i], tag, queue);
     }
-    rte_pktmbuf_free_bulk(m, got);
-    return got;
+    return k;
 }
 
-/* Sends n frames from the caller's buffers; returns how many the port took (the rest stay the caller's). */
-uint16_t snic_dpdk_tx(uint16_t port, uint16_t queue, uint8_t **src, const uint16_t *lens, uint16_t n)
+/*
+ * Sends n PacketRefs: each mbuf takes its frame bounds from the header (encapsulation may have
+ * moved the start). What the port took is the port's (it frees the mbufs to the pool when sent);
+ * the rest stay the caller's. Returns how many were taken.
+ */
+uint16_t snic_dpdk_tx(uint16_t port, uint16_t queue, struct snic_header **pkts, uint16_t n)
 {
     struct rte_mbuf *m[64];
     if (n > 64)
         n = 64;
-    if (rte_pktmbuf_alloc_bulk(pools[port], m, n) != 0)
-        return 0;
     for (uint16_t i = 0; i < n; i++) {
-        char *p = rte_pktmbuf_append(m[i], lens[i]);
-        if (p == NULL) {
-            rte_pktmbuf_free_bulk(m, n);
-            return 0;
-        }
-        memcpy(p, src[i], lens[i]);
+        struct rte_mbuf *mb = MBUF(pkts[i]);
+        mb->data_off = pkts[i]->data_offset;
+        mb->data_len = pkts[i]->data_length;
+        mb->pkt_len = pkts[i]->data_length;
+        mb->ol_flags = 0;
+        m[i] = mb;
     }
-    uint16_t sent = rte_eth_tx_burst(port, queue, m, n);
-    if (sent < n)
-        rte_pktmbuf_free_bulk(&m[sent], n - sent);
-    return sent;
+    return rte_eth_tx_burst(port, queue, m, n);
 }
 
 /* 1 up, 0 down, -1 unknown. */
@@ -197,9 +225,124 @@ int snic_dpdk_rx_depth(uint16_t port, uint16_t queue)
     return n < 0 ? -1 : n;
 }
 
+/* Stops and closes a port: closing releases the mbufs its queues hold back to the pool, so the
+ * pool can be freed after; a closed virtual device cannot be started again in this process. */
 void snic_dpdk_port_stop(uint16_t port)
 {
     rte_eth_dev_stop(port);
+    rte_eth_dev_close(port);
 }
+
+/* ---- the packet pool: an mbuf pool laid out for PacketRefs ---- */
+
+struct pool_shape {
+    char *first;
+    size_t stride;
+    uint32_t count;
+    int regular;
+    char *lo, *hi;
+};
+
+static void shape_obj(struct rte_mempool *mp, void *arg, void *obj, unsigned idx)
+{
+    struct pool_shape *s = arg;
+    struct rte_mbuf *m = obj;
+    struct snic_header *h = HDR(m);
+    memset(h, 0, sizeof *h);
+    h->pool_index = idx;
+    h->buffer_length = m->buf_len;
+    char *p = (char *)h;
+    if (idx == 0)
+        s->first = p;
+    else if (p != s->first + (size_t)idx * s->stride)
+        s->regular = 0;
+    if (s->lo == NULL || p < s->lo)
+        s->lo = p;
+    if (p + s->stride > s->hi)
+        s->hi = p + s->stride;
+    s->count++;
+    (void)mp;
+}
+
+/*
+ * Makes the runtime's packet pool: n mbufs with the PacketHeader in their private area and
+ * data_room bytes of buffer (headroom included). Reports where the headers lie: [*lo, *hi), and
+ * *stride when every header is at first + index * stride (else 0), so the runtime can tell its
+ * own PacketRefs from stray pointers.
+ */
+struct rte_mempool *snic_dpdk_pool_create(const char *name, uint32_t n, uint32_t cache, uint16_t data_room,
+                                          char **lo, char **hi, uint32_t *stride, char *err, int errlen)
+{
+    struct rte_mempool *mp = rte_pktmbuf_pool_create(name, n, cache, SNIC_PRIV_SIZE, data_room, (int)rte_socket_id());
+    if (mp == NULL) {
+        say(err, errlen, "rte_pktmbuf_pool_create(%u mbufs of %u bytes): %s", n, data_room, rte_strerror(rte_errno));
+        return NULL;
+    }
+    struct pool_shape s = { .stride = mp->header_size + mp->elt_size + mp->trailer_size, .regular = 1 };
+    rte_mempool_obj_iter(mp, shape_obj, &s);
+    *lo = s.lo;
+    *hi = s.hi;
+    *stride = s.regular ? (uint32_t)s.stride : 0;
+    return mp;
+}
+
+/* Takes n buffers, all or none (rte_pktmbuf_alloc_bulk), each an empty frame with `headroom` before it. */
+int snic_dpdk_alloc(struct rte_mempool *mp, struct snic_header **out, int n, uint16_t headroom)
+{
+    struct rte_mbuf *m[64];
+    int done = 0;
+    while (done < n) {
+        int k = n - done > 64 ? 64 : n - done;
+        if (rte_pktmbuf_alloc_bulk(mp, m, (unsigned)k) != 0)
+            break;
+        for (int i = 0; i < k; i++) {
+            struct snic_header *h = HDR(m[i]);
+            m[i]->data_off = headroom;
+            h->data_offset = headroom;
+            h->data_length = 0;
+            h->buffer_length = m[i]->buf_len;
+            h->flags = 0;
+            h->rss_hash = 0;
+            out[done + i] = h;
+        }
+        done += k;
+    }
+    if (done < n) {
+        /* All or none per call, so the caller's "as many as there are" is done one at a time. */
+        while (done < n) {
+            struct rte_mbuf *one = rte_pktmbuf_alloc(mp);
+            if (one == NULL)
+                break;
+            struct snic_header *h = HDR(one);
+            one->data_off = headroom;
+            h->data_offset = headroom;
+            h->data_length = 0;
+            h->buffer_length = one->buf_len;
+            h->flags = 0;
+            h->rss_hash = 0;
+            out[done++] = h;
+        }
+    }
+    return done;
+}
+
+/* Gives n buffers back to their pool. */
+void snic_dpdk_free(struct snic_header **pkts, int n)
+{
+    struct rte_mbuf *m[64];
+    while (n > 0) {
+        int k = n > 64 ? 64 : n;
+        for (int i = 0; i < k; i++)
+            m[i] = MBUF(pkts[i]);
+        rte_pktmbuf_free_bulk(m, (unsigned)k);
+        pkts += k;
+        n -= k;
+    }
+}
+
+/* Buffers in the pool, per-thread caches included. */
+int snic_dpdk_pool_available(struct rte_mempool *mp) { return (int)rte_mempool_avail_count(mp); }
+
+void snic_dpdk_pool_free(struct rte_mempool *mp) { rte_mempool_free(mp); }
 
 int snic_dpdk_cleanup(void) { return rte_eal_cleanup(); }

@@ -12,9 +12,10 @@ public abstract class RxTxQueueContract<TRx, TTx> : IDisposable
     where TRx : struct, IRxQueue
     where TTx : struct, ITxQueue
 {
-    protected RxTxQueueContract()
+    /// <param name="pool">The driver's pool when it needs its own kind (DPDK: an mbuf pool); else one of 2048 buffers.</param>
+    protected RxTxQueueContract(PacketPool? pool = null)
     {
-        Pool = new PacketPool(2048);
+        Pool = pool ?? new PacketPool(2048);
     }
 
     protected PacketPool Pool { get; }
