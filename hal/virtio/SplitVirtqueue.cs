@@ -31,6 +31,12 @@ internal sealed unsafe class SplitVirtqueue
     /// <summary>Set by the control thread once the ring is fully described; the worker touches it only then.</summary>
     public volatile bool Ready;
 
+    /// <summary>Addresses and kick given (the ring could run).</summary>
+    public bool Started;
+
+    /// <summary>SET_VRING_ENABLE's last word (rings start disabled once protocol features are negotiated).</summary>
+    public bool Enabled;
+
     /// <summary>Odd while the worker is inside a burst (the control thread waits for even before unmapping).</summary>
     public int InBurst;
 

@@ -15,8 +15,20 @@ namespace SnicRuntime.Hal.Virtio;
 /// </summary>
 public sealed unsafe class VhostUserBackend : IDisposable
 {
-    /// <summary>VIRTIO_F_VERSION_1 | VIRTIO_NET_F_MRG_RXBUF: modern virtio, 12-byte net header, mergeable rx buffers.</summary>
-    public const ulong Features = (1UL << 32) | (1UL << 15);
+    /// <summary>
+    /// VIRTIO_F_VERSION_1 | VIRTIO_NET_F_MRG_RXBUF (modern virtio, 12-byte net header, mergeable rx
+    /// buffers) | VIRTIO_NET_F_MQ (a queue pair per worker; the driver side keeps the control queue
+    /// that picks how many run, and enables their rings) | VHOST_USER_F_PROTOCOL_FEATURES (below).
+    /// </summary>
+    public const ulong Features = (1UL << 32) | (1UL << 15) | (1UL << 22) | ProtocolFeaturesBit;
+
+    /// <summary>
+    /// VHOST_USER_PROTOCOL_F_MQ (the spec asks every back-end for it: the driver learns the
+    /// number of queue pairs) | VHOST_USER_PROTOCOL_F_REPLY_ACK.
+    /// </summary>
+    public const ulong ProtocolFeatures = (1UL << 0) | (1UL << 3);
+
+    private const ulong ProtocolFeaturesBit = 1UL << 30;
 
     private const uint ReplyFlags = 0x1 | 0x4;
     private const uint NeedReply = 0x8;
@@ -76,7 +88,14 @@ public sealed unsafe class VhostUserBackend : IDisposable
     /// <summary>The features the driver accepted.</summary>
     public ulong Negotiated { get; private set; }
 
+    /// <summary>The vhost-user protocol features the driver accepted.</summary>
+    public ulong NegotiatedProtocol { get; private set; }
+
     public bool Connected => Volatile.Read(ref _connection) >= 0;
+
+    /// <summary>Each ring's state, for diagnostics: ready, size, the driver's avail index, our last avail and used indices.</summary>
+    public string DescribeRings() => string.Join("; ", Queues.Select((q, i) => q.Avail == null || !q.Ready ? $"vq{i}: not running (enabled {q.Enabled}, started {q.Started})"
+        : $"vq{i}: ready {q.Ready} enabled {q.Enabled} size {q.Size} avail {*(ushort*)(q.Avail + 2)} last-avail {q.LastAvail} used {q.UsedIndex} call {q.CallFd >= 0}"));
 
     /// <summary>Why the last driver session ended badly, if it did.</summary>
     public string? LastError { get; private set; }
@@ -112,6 +131,11 @@ public sealed unsafe class VhostUserBackend : IDisposable
             finally
             {
                 StopRings();
+                foreach (SplitVirtqueue q in Queues)
+                {
+                    q.Enabled = false; // the next driver enables afresh
+                }
+
                 Volatile.Write(ref _connection, -1);
                 _ = close(c);
             }
@@ -149,7 +173,9 @@ public sealed unsafe class VhostUserBackend : IDisposable
                 break;
             case 3: // SET_OWNER
             case 4: // RESET_OWNER
+                break;
             case 16: // SET_PROTOCOL_FEATURES
+                NegotiatedProtocol = *(ulong*)payload & ProtocolFeatures;
                 break;
             case 5: // SET_MEM_TABLE
                 SetMemory(payload, fds, fdCount);
@@ -178,12 +204,13 @@ public sealed unsafe class VhostUserBackend : IDisposable
             {
                 SplitVirtqueue q = Queue(payload);
                 Stop(q);
+                q.Started = false; // a new kick starts it again
                 ulong state = *(uint*)payload | ((ulong)q.LastAvail << 32);
                 Reply(c, request, state);
                 return true;
             }
 
-            case 12: // SET_VRING_KICK: the ring starts (no protocol features: no SET_VRING_ENABLE)
+            case 12: // SET_VRING_KICK: the ring starts (at once without protocol features; else once SET_VRING_ENABLE says so)
             {
                 SplitVirtqueue q = Queues[(int)(*(ulong*)payload & 0xff) % Queues.Length];
                 ReplaceFd(ref q.KickFd, fdCount > 0 ? fds[0] : -1);
@@ -191,7 +218,9 @@ public sealed unsafe class VhostUserBackend : IDisposable
                 if (q.Desc != null && q.Avail != null && q.Used != null && q.Size > 0)
                 {
                     q.Start();
-                    q.Ready = true;
+                    q.Started = true;
+                    // With protocol features the ring waits for SET_VRING_ENABLE; without, it runs now.
+                    q.Ready = (Negotiated & ProtocolFeaturesBit) == 0 || q.Enabled;
                 }
 
                 break;
@@ -205,8 +234,8 @@ public sealed unsafe class VhostUserBackend : IDisposable
                 break;
             }
 
-            case 15: // GET_PROTOCOL_FEATURES: none
-                Reply(c, request, 0);
+            case 15: // GET_PROTOCOL_FEATURES
+                Reply(c, request, ProtocolFeatures);
                 return true;
             case 17: // GET_QUEUE_NUM
                 Reply(c, request, (ulong)(Queues.Length / 2));
@@ -214,11 +243,12 @@ public sealed unsafe class VhostUserBackend : IDisposable
             case 18: // SET_VRING_ENABLE
             {
                 SplitVirtqueue q = Queue(payload);
-                if (*(uint*)(payload + 4) == 0)
+                q.Enabled = *(uint*)(payload + 4) != 0;
+                if (!q.Enabled)
                 {
                     Stop(q);
                 }
-                else if (q.Desc != null && q.Size > 0)
+                else if (q.Started)
                 {
                     q.Ready = true;
                 }
@@ -295,6 +325,7 @@ public sealed unsafe class VhostUserBackend : IDisposable
         foreach (SplitVirtqueue q in Queues)
         {
             Stop(q);
+            q.Started = false;
         }
     }
 

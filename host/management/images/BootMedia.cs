@@ -49,8 +49,8 @@ public static class BootMedia
         return missing is null ? path : null;
     }
 
-    /// <summary>Module files in load order (dependencies first), from modules.dep.</summary>
-    public static List<string> ModulesInLoadOrder(string modulesDir)
+    /// <summary>Module files in load order (dependencies first), from modules.dep: the virtio-net NIC's, or <paramref name="wanted"/>.</summary>
+    public static List<string> ModulesInLoadOrder(string modulesDir, IReadOnlyList<string>? wanted = null)
     {
         var deps = new Dictionary<string, string[]>(StringComparer.Ordinal);
         foreach (string line in File.ReadLines(Path.Combine(modulesDir, "modules.dep")))
@@ -78,7 +78,7 @@ public static class BootMedia
             order.Add(module);
         }
 
-        foreach (string name in s_wanted)
+        foreach (string name in wanted ?? s_wanted)
         {
             string? path = deps.Keys.FirstOrDefault(k => Path.GetFileName(k) is var f && (f == name + ".ko" || f.StartsWith(name + ".ko.", StringComparison.Ordinal)));
             if (path is null)
