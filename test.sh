@@ -27,6 +27,7 @@ command -v tar >/dev/null || need_apt+=(tar) # lists our firmware images
 if ((system)); then
   # The qemu-x64 board boots Debian's kernel with busybox under software emulation.
   command -v qemu-system-x86_64 >/dev/null || need_apt+=(qemu-system-x86)
+  command -v qemu-system-aarch64 >/dev/null || need_apt+=(qemu-system-arm) # the qemu-arm64 card
   ls /boot/vmlinuz-* >/dev/null 2>&1 || need_apt+=(linux-image-amd64)
   [[ -x /bin/busybox ]] || need_apt+=(busybox-static)
   # The linux-arm64 firmware is cross-linked here and its demo runs under qemu-user.

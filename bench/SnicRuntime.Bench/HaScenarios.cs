@@ -23,7 +23,7 @@ internal static class HaScenarios
 {
     private const int MaxSteps = 120_000;
 
-    private static HaTestBed Synced(int seed, int flows)
+    internal static HaTestBed Synced(int seed, int flows)
     {
         var bed = new HaTestBed(seed, flows);
         if (bed.RunUntil(() => bed.Synced, MaxSteps, traffic: false) < 0)

@@ -85,7 +85,7 @@ internal static class PipelineRuns
         Pass(frames, order.AsSpan(0, warm).ToArray(), pool, port, worker);
         long hits0 = pipeline.Counters.FlowHits;
         // At least 4M timed packets (several passes over a small flow set), so short runs are not noise.
-        int passes = Math.Max(1, 4_000_000 / flows);
+        int passes = Math.Max(1, int.Parse(Environment.GetEnvironmentVariable("SNIC_FP_PACKETS") ?? "4000000") / flows);
         double hitNs = 0;
         for (int pass = 0; pass < passes; pass++)
         {

@@ -59,7 +59,7 @@ public sealed record HaChannelReply(long FramesSent, long Retransmits, long Fram
     long PayloadBytes, long WireBytes, IReadOnlyDictionary<string, long> DropsByReason);
 
 /// <summary>GET /v1/ha: pairing, scopes, liveness, sync lag and counters.</summary>
-public sealed record HaStatusReply(bool Paired, uint CardId, uint PeerId, bool PeerUp, long SyncLag, long FlowsHeld, long HoldFull, long RecordsSent,
+public sealed record HaStatusReply(bool Paired, uint CardId, uint PeerId, bool PeerUp, long SyncLag, long FlowsHeld, long HoldFull, long HeldFenced, long RecordsSent,
     long RecordsReceived, IReadOnlyList<HaScopeReply> Scopes, HaChannelReply? Channel);
 
 /// <summary>Body of a scope command (switchover, takeover): the term the management plane issues.</summary>

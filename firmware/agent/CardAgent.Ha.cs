@@ -35,7 +35,7 @@ public sealed partial class CardAgent
         node?.WitnessHeard();
         if (node is null)
         {
-            return Write(ctx, 200, new HaStatusReply(false, 0, 0, false, 0, 0, 0, 0, 0, [], null), AgentJsonContext.Default.HaStatusReply);
+            return Write(ctx, 200, new HaStatusReply(false, 0, 0, false, 0, 0, 0, 0, 0, 0, [], null), AgentJsonContext.Default.HaStatusReply);
         }
 
         HaPairing p = _ha.Pairing!;
@@ -50,6 +50,7 @@ public sealed partial class CardAgent
             s.DesiredRole.ToString().ToLowerInvariant(), p.Scopes[i].Enis, s.Forwards)).ToList();
         return Write(ctx, 200, new HaStatusReply(true, p.CardId, p.PeerId, node.PeerUp, node.Sync.Lag,
             _dataplane.Pipelines.Sum(x => (long)(x.Hold?.Count ?? 0)), node.Workers.Sum(w => Volatile.Read(ref w.HoldFull)),
+            node.Workers.Sum(w => Volatile.Read(ref w.Fenced)),
             node.Sync.RecordsSent, node.Sync.RecordsReceived, scopes,
             new HaChannelReply(c.FramesSent, c.Retransmits, c.FramesReceived, c.FramesDelivered, c.PeerRestarts, c.PayloadBytes, c.WireBytes, drops)),
             AgentJsonContext.Default.HaStatusReply);

@@ -232,5 +232,5 @@ public readonly struct FlowStage<TMiss>(WorkerFlows<TMiss> flows) : IBurstStage 
 
     public void Tick(uint nowMs) => flows.Tick(nowMs);
 
-    public int Release(Span<PacketRef> packets, Span<ushort> egress) => 0;
+    public int Release(Span<PacketRef> packets, Span<ushort> egress, Span<DropReason> drops) => 0;
 }

@@ -253,6 +253,15 @@ public sealed class HaNode : IDisposable
             }
 
             Publish();
+            if (ModeOf(t.From) != HaMode.Standby && ModeOf(t.To) == HaMode.Standby)
+            {
+                // This card stopped deciding the scope: what workers hold for it may never be
+                // acknowledged. Asked after Publish, so a worker that sees the request sees the modes.
+                foreach (WorkerSync w in Workers)
+                {
+                    w.FenceRequest = w.FenceRequest + 1;
+                }
+            }
         }
 
         return t;

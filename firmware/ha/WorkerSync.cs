@@ -45,7 +45,18 @@ public sealed class WorkerSync(int id, int outboxCapacity = 1 << 16, int inboxCa
     /// <summary>The request the worker last finished (worker-written).</summary>
     public int BulkDone;
 
+    /// <summary>
+    /// Raised by the HA node (after publishing the modes) when a scope stops being decided here:
+    /// the worker lets go of the packets it holds for that scope's ENIs.
+    /// </summary>
+    public volatile int FenceRequest;
+
+    /// <summary>The fence request the worker last answered (worker-written).</summary>
+    public int FenceDone;
+
     public long HoldFull;
+    /// <summary>Held packets let go (dropped) because their scope stopped being decided here.</summary>
+    public long Fenced;
     public long OutboxFull;
     public long Released;
     public long Installed;
@@ -76,6 +87,8 @@ public sealed class HoldQueue(int capacity = 4096)
     private readonly ushort[] _egress = new ushort[capacity];
     private readonly long[] _record = new long[capacity];
     private readonly SyncRecord[] _first = new SyncRecord[capacity];
+    private readonly short[] _eni = new short[capacity];
+    private readonly bool[] _forPeer = new bool[capacity];
     private long _head;
     private long _tail;
 
@@ -83,8 +96,10 @@ public sealed class HoldQueue(int capacity = 4096)
 
     public int Capacity => capacity;
 
+    /// <param name="eni">The ENI the packet belongs to (a fence lets go of a scope's packets).</param>
+    /// <param name="forPeer">The standby peer redirected it here: decided here whatever this card's mode, so a fence keeps it.</param>
     /// <param name="first">The flow's create record when this is its first packet (its pending mark is cleared on release).</param>
-    public bool TryHold(PacketRef packet, ushort egress, long record, in SyncRecord first)
+    public bool TryHold(PacketRef packet, ushort egress, long record, int eni, bool forPeer, in SyncRecord first)
     {
         if (_tail - _head >= capacity)
         {
@@ -96,9 +111,67 @@ public sealed class HoldQueue(int capacity = 4096)
         _egress[i] = egress;
         _record[i] = record;
         _first[i] = first;
+        _eni[i] = (short)eni;
+        _forPeer[i] = forPeer;
         _tail++;
         return true;
     }
+
+    /// <summary>
+    /// Takes out every held packet whose ENI is now <see cref="HaMode.Standby"/> in
+    /// <paramref name="modes"/> (its scope is no longer decided here) and that was decided here
+    /// for this card's own sake (not redirected by the peer), keeping the rest in order.
+    /// The taken packets go to <paramref name="taken"/> (as many as fit; the rest on the next
+    /// call), each with its flow's create record in <paramref name="firsts"/> (default for a
+    /// packet that was not a flow's first). Returns how many were taken.
+    /// </summary>
+    public int TakeFenced(byte[] modes, Span<PacketRef> taken, Span<SyncRecord> firsts)
+    {
+        int n = 0;
+        long write = _head;
+        for (long read = _head; read < _tail; read++)
+        {
+            int r = (int)(read % capacity);
+            if (n < taken.Length && Fenced(modes, r))
+            {
+                firsts[n] = _first[r];
+                taken[n++] = _packets[r];
+                continue;
+            }
+
+            if (write != read)
+            {
+                int w = (int)(write % capacity);
+                _packets[w] = _packets[r];
+                _egress[w] = _egress[r];
+                _record[w] = _record[r];
+                _first[w] = _first[r];
+                _eni[w] = _eni[r];
+                _forPeer[w] = _forPeer[r];
+            }
+
+            write++;
+        }
+
+        _tail = write;
+        return n;
+    }
+
+    /// <summary>True when a held packet is one <see cref="TakeFenced"/> would take.</summary>
+    public bool HoldsFenced(byte[] modes)
+    {
+        for (long k = _head; k < _tail; k++)
+        {
+            if (Fenced(modes, (int)(k % capacity)))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private bool Fenced(byte[] modes, int slot) => !_forPeer[slot] && HaModeMap.Of(modes, _eni[slot]) == HaMode.Standby;
 
     /// <summary>Takes the oldest held packet if its record is acknowledged (≤ <paramref name="acked"/>).</summary>
     public bool TryRelease(long acked, out PacketRef packet, out ushort egress, out SyncRecord first)

@@ -86,6 +86,8 @@ public enum DropReason : byte
     HaHoldFull,
     /// <summary>A new flow could not be replicated (the sync outbox was full): not created, so never lost.</summary>
     HaSyncBackpressure,
+    /// <summary>Held for an acknowledgement when this card stopped deciding the scope (fenced or stepped down): an unacknowledged flow's packet must not leave from a card that no longer holds the scope.</summary>
+    HaFenced,
 
     // Worker and I/O
     /// <summary>The tx queue refused the packet (ring full or link down).</summary>

@@ -31,6 +31,7 @@ public sealed partial class PolicyPipeline
     private int _walkBucket4;
     private int _walkBucket6;
     private int _walking;
+    private readonly SyncRecord[] _fencedFirsts = new SyncRecord[256];
 
     public bool HasHa => _sync is not null;
 
@@ -85,7 +86,7 @@ public sealed partial class PolicyPipeline
             return; // the action itself dropped it; the flow is replicated all the same
         }
 
-        if (!_hold!.TryHold(packets[i], egress[i], number, record))
+        if (!_hold!.TryHold(packets[i], egress[i], number, _eniOf[i], _redirected[i], record))
         {
             _sync.HoldFull++;
             Drop(i, DropReason.HaHoldFull, egress, drops); // the flow stays (replicated); the sender retries
@@ -105,7 +106,7 @@ public sealed partial class PolicyPipeline
             return;
         }
 
-        if (!_hold!.TryHold(packets[i], egress[i], _sync!.Produced, default))
+        if (!_hold!.TryHold(packets[i], egress[i], _sync!.Produced, _eniOf[i], _redirected[i], default))
         {
             _sync.HoldFull++;
             Drop(i, DropReason.HaHoldFull, egress, drops);
@@ -158,29 +159,61 @@ public sealed partial class PolicyPipeline
     /// Once per poll (through <see cref="PolicyStage.Release"/>): release held packets the peer has
     /// acknowledged, install what the active sent, advance a bulk walk.
     /// </summary>
-    public int ServiceHa(Span<PacketRef> packets, Span<ushort> egress)
+    public int ServiceHa(Span<PacketRef> packets, Span<ushort> egress, Span<DropReason> drops)
     {
+        WorkerSync s = _sync!;
+        int fence = s.FenceRequest; // read before the modes: the node publishes them first
         _modes = _modeMap!.Modes;
         InstallFromPeer();
         WalkForBulk();
-        long acked = Volatile.Read(ref _sync!.Acked);
-        int n = 0;
+        int n = fence != s.FenceDone ? LetGoFenced(fence, packets, egress, drops) : 0;
+        int dropped = n;
+        long acked = Volatile.Read(ref s.Acked);
         while (n < packets.Length && _hold!.TryRelease(acked, out packets[n], out egress[n], out SyncRecord first))
         {
-            if (first.Kind == SyncKind.UpsertV4)
-            {
-                ClearPending(V4, first.KeyAs<FlowKeyV4>());
-            }
-            else if (first.Kind == SyncKind.UpsertV6)
-            {
-                ClearPending(V6, first.KeyAs<FlowKeyV6>());
-            }
-
+            ClearPending(in first);
             n++;
         }
 
-        _sync.Released += n;
+        s.Released += n - dropped;
         return n;
+    }
+
+    // A scope this card no longer decides (it fenced itself, or a newer term stepped it down):
+    // packets held for acknowledgements that may never come are dropped and counted, not kept
+    // (their flows were never acknowledged, so the client's retransmission makes them again on
+    // whichever card holds the scope). Their flows stay; the pending marks go with the packets.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int LetGoFenced(int fence, Span<PacketRef> packets, Span<ushort> egress, Span<DropReason> drops)
+    {
+        Span<SyncRecord> firsts = _fencedFirsts.AsSpan(0, Math.Min(packets.Length, _fencedFirsts.Length));
+        int n = _hold!.TakeFenced(_modes, packets[..firsts.Length], firsts);
+        for (int k = 0; k < n; k++)
+        {
+            ClearPending(in firsts[k]);
+            egress[k] = Egress.Drop;
+            drops[k] = DropReason.HaFenced;
+        }
+
+        _sync!.Fenced += n;
+        if (!_hold.HoldsFenced(_modes))
+        {
+            _sync.FenceDone = fence;
+        }
+
+        return n;
+    }
+
+    private void ClearPending(in SyncRecord first)
+    {
+        if (first.Kind == SyncKind.UpsertV4)
+        {
+            ClearPending(V4, first.KeyAs<FlowKeyV4>());
+        }
+        else if (first.Kind == SyncKind.UpsertV6)
+        {
+            ClearPending(V6, first.KeyAs<FlowKeyV6>());
+        }
     }
 
     private static void ClearPending<TKey>(FlowTable<TKey> table, in TKey key) where TKey : unmanaged, IFlowKey<TKey>

@@ -17,5 +17,5 @@ public readonly struct PolicyStage(PolicyPipeline pipeline) : IBurstStage
     public void Tick(uint nowMs) => pipeline.Tick(nowMs);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public int Release(Span<PacketRef> packets, Span<ushort> egress) => pipeline.HasHa ? pipeline.ServiceHa(packets, egress) : 0;
+    public int Release(Span<PacketRef> packets, Span<ushort> egress, Span<DropReason> drops) => pipeline.HasHa ? pipeline.ServiceHa(packets, egress, drops) : 0;
 }

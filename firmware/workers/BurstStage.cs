@@ -35,9 +35,11 @@ public interface IBurstStage
 
     /// <summary>
     /// Called once per poll: packets the stage held (<see cref="Egress.Held"/>) that may leave now,
-    /// with their egress ports. Returns how many were written (at most the spans' length).
+    /// with their egress ports, or <see cref="Egress.Drop"/> and the reason in
+    /// <paramref name="drops"/> for held packets that may not leave at all. Returns how many were
+    /// written (at most the spans' length).
     /// </summary>
-    int Release(Span<PacketRef> packets, Span<ushort> egress);
+    int Release(Span<PacketRef> packets, Span<ushort> egress, Span<DropReason> drops);
 }
 
 /// <summary>
@@ -46,7 +48,7 @@ public interface IBurstStage
 /// </summary>
 public readonly struct PortForwardStage : IBurstStage
 {
-    public int Release(Span<PacketRef> packets, Span<ushort> egress) => 0;
+    public int Release(Span<PacketRef> packets, Span<ushort> egress, Span<DropReason> drops) => 0;
 
     private readonly ushort[] _peerOf;
 

@@ -136,7 +136,7 @@ public sealed class Worker<TRx, TTx, TStage> : IWorker
         }
 
         // Packets the stage held (HA: first packets of new flows) that may leave now.
-        int released = _stage.Release(_burst, _egress);
+        int released = _stage.Release(_burst, _egress, _drops);
         if (released != 0)
         {
             Transmit(_burst.AsSpan(0, released), _egress.AsSpan(0, released), _drops.AsSpan(0, released));

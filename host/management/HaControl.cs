@@ -31,9 +31,13 @@ public sealed class HaControl(ManagementStore store, ManagementIdentity? identit
     private readonly Dictionary<string, int> _activeRefused = [];
     private readonly Dictionary<string, DateTimeOffset> _activeLastAnswer = [];
 
-    /// <summary>Pairs <paramref name="cardA"/> (active for every scope) with <paramref name="cardB"/>.</summary>
+    /// <summary>
+    /// Pairs <paramref name="cardA"/> with <paramref name="cardB"/>. Each scope starts active on
+    /// the card it names (null: card A), so each card can be active for some ENIs and standby for
+    /// the others from the start.
+    /// </summary>
     public async Task<(IReadOnlyList<string> Errors, IReadOnlyList<HaCardOutcome> Cards)> Pair(string cardA, string cardB,
-        IReadOnlyList<(string Name, IReadOnlyList<string> Enis)> scopes, string syncA, string syncB, string underlayA, string underlayB, CancellationToken cancel = default)
+        IReadOnlyList<(string Name, IReadOnlyList<string> Enis, string? Active)> scopes, string syncA, string syncB, string underlayA, string underlayB, CancellationToken cancel = default)
     {
         ArgumentNullException.ThrowIfNull(scopes);
         var errors = new List<string>();
@@ -54,12 +58,27 @@ public sealed class HaControl(ManagementStore store, ManagementIdentity? identit
         }
 
         IReadOnlyList<HaScopeRecord> existing = store.HaScopes();
-        foreach ((string name, _) in scopes)
+        foreach ((string name, _, string? active) in scopes)
         {
             if (existing.Any(s => s.Scope == name))
             {
                 errors.Add($"HA scope '{name}' already exists");
             }
+
+            if (active is not null && active != cardA && active != cardB)
+            {
+                errors.Add($"HA scope '{name}' is to start active on '{active}', which is neither '{cardA}' nor '{cardB}'");
+            }
+        }
+
+        foreach (var twice in scopes.GroupBy(s => s.Name).Where(g => g.Count() > 1))
+        {
+            errors.Add($"HA scope '{twice.Key}' is given more than once");
+        }
+
+        foreach (var shared in scopes.SelectMany(s => s.Enis.Select(e => (Eni: e, s.Name))).GroupBy(x => x.Eni).Where(g => g.Select(x => x.Name).Distinct().Count() > 1))
+        {
+            errors.Add($"ENI '{shared.Key}' is in more than one scope ({string.Join(", ", shared.Select(x => x.Name).Distinct())}): an ENI has one HA scope");
         }
 
         if (existing.Any(s => s.CardA == cardA || s.CardB == cardA || s.CardA == cardB || s.CardB == cardB))
@@ -73,9 +92,9 @@ public sealed class HaControl(ManagementStore store, ManagementIdentity? identit
         }
 
         string key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
-        foreach ((string name, IReadOnlyList<string> enis) in scopes)
+        foreach ((string name, IReadOnlyList<string> enis, string? active) in scopes)
         {
-            store.AddHaScope(new HaScopeRecord(name, cardA, cardB, cardA, 1, enis, key, syncA, syncB, underlayA, underlayB));
+            store.AddHaScope(new HaScopeRecord(name, cardA, cardB, active ?? cardA, 1, enis, key, syncA, syncB, underlayA, underlayB));
         }
 
         var outcomes = new List<HaCardOutcome>();

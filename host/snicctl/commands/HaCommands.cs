@@ -20,28 +20,42 @@ internal static class HaCommands
 
     private static Command Pair()
     {
-        var a = new Argument<string>("card-a") { Description = "the card that starts active for every scope" };
-        var b = new Argument<string>("card-b") { Description = "the card that starts standby" };
-        var scope = new Option<string[]>("--scope") { Description = "NAME=ENI[,ENI...] (repeat for more scopes)", Required = true, AllowMultipleArgumentsPerToken = false };
+        var a = new Argument<string>("card-a") { Description = "the card that starts active for the scopes that name no card" };
+        var b = new Argument<string>("card-b") { Description = "the other card of the pair" };
+        var scope = new Option<string[]>("--scope")
+        {
+            Description = "NAME=ENI[,ENI...][@CARD] (repeat for more scopes); @CARD: the scope starts active on that card (default card A)",
+            Required = true,
+            AllowMultipleArgumentsPerToken = false,
+        };
         var syncA = new Option<string>("--sync-a") { Description = "address:port of card A's replication channel (UDP)", Required = true };
         var syncB = new Option<string>("--sync-b") { Description = "address:port of card B's replication channel (UDP)", Required = true };
         var underlayA = new Option<string>("--underlay-a") { Description = "card A's own underlay IPv4 address (the standby redirects to it)", DefaultValueFactory = _ => "172.16.2.1" };
         var underlayB = new Option<string>("--underlay-b") { Description = "card B's own underlay IPv4 address", DefaultValueFactory = _ => "172.16.2.2" };
-        var command = new Command("pair", "pair two cards: a fresh AES-GCM key, term 1, card A active for every scope") { a, b, scope, syncA, syncB, underlayA, underlayB };
+        var command = new Command("pair", "pair two cards: a fresh AES-GCM key, term 1, each scope active on card A or the card it names") { a, b, scope, syncA, syncB, underlayA, underlayB };
         command.SetAction(async (parse, cancel) =>
         {
-            var scopes = new List<(string, IReadOnlyList<string>)>();
+            var scopes = new List<(string, IReadOnlyList<string>, string?)>();
             foreach (string s in parse.GetValue(scope) ?? [])
             {
                 string[] parts = s.Split('=', 2);
-                string[] enis = parts.Length == 2 ? parts[1].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : [];
-                if (parts[0].Length == 0 || enis.Length == 0)
+                string members = parts.Length == 2 ? parts[1] : "";
+                string? active = null;
+                int at = members.LastIndexOf('@');
+                if (at >= 0)
                 {
-                    Console.Error.WriteLine($"snicctl ha pair: --scope '{s}' is not NAME=ENI[,ENI...]");
+                    active = members[(at + 1)..].Trim();
+                    members = members[..at];
+                }
+
+                string[] enis = members.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                if (parts[0].Length == 0 || enis.Length == 0 || active is "")
+                {
+                    Console.Error.WriteLine($"snicctl ha pair: --scope '{s}' is not NAME=ENI[,ENI...][@CARD]");
                     return ExitCodes.Usage;
                 }
 
-                scopes.Add((parts[0], enis));
+                scopes.Add((parts[0], enis, active));
             }
 
             using ManagementStore state = State.Open(parse);

@@ -66,6 +66,10 @@ public sealed class SnicctlHaTests : IDisposable
         show.GetProperty("cards").TryGetProperty(card, out JsonElement c) && c.TryGetProperty("scopes", out JsonElement s) && s.GetArrayLength() > 0
             ? s[0].GetProperty("state").GetString() : null;
 
+    private static string? StateOf(JsonElement show, string card, string scope) =>
+        show.GetProperty("cards").TryGetProperty(card, out JsonElement c) && c.TryGetProperty("scopes", out JsonElement s)
+            ? s.EnumerateArray().Where(x => x.GetProperty("name").GetString() == scope).Select(x => x.GetProperty("state").GetString()).FirstOrDefault() : null;
+
     private static void Until(Func<bool> done, TimeSpan timeout, string what, ConcurrentQueue<string> log)
     {
         var clock = Stopwatch.StartNew();
@@ -93,13 +97,20 @@ public sealed class SnicctlHaTests : IDisposable
         var bad = SnicctlProcess.Run(Args("ha", "pair", "card-a", "card-a", "--scope", "s=eni1", "--sync-a", "127.0.0.1:1", "--sync-b", "127.0.0.1:2"));
         Assert.Equal(1, bad.Code);
         Assert.Contains("cannot be paired with itself", bad.Err, StringComparison.Ordinal);
+        bad = SnicctlProcess.Run(Args("ha", "pair", "card-a", "card-b", "--scope", "s=eni1@card-c", "--scope", "t=eni1", "--sync-a", "127.0.0.1:1", "--sync-b", "127.0.0.1:2"));
+        Assert.Equal(1, bad.Code);
+        Assert.Contains("HA scope 's' is to start active on 'card-c', which is neither 'card-a' nor 'card-b'", bad.Err, StringComparison.Ordinal);
+        Assert.Contains("ENI 'eni1' is in more than one scope (s, t)", bad.Err, StringComparison.Ordinal);
+        Assert.Equal(2, SnicctlProcess.Run(Args("ha", "pair", "card-a", "card-b", "--scope", "s=eni1@", "--sync-a", "127.0.0.1:1", "--sync-b", "127.0.0.1:2")).Code);
 
         int syncA = FreePort(), syncB = FreePort();
         (int Code, string Out, string Err) pair = default;
-        Until(() => (pair = SnicctlProcess.Run(Args("ha", "pair", "card-a", "card-b", "--scope", "vms=eni1,eni2,eni3,eni4",
+        // Each card starts active for one scope and standby for the other.
+        Until(() => (pair = SnicctlProcess.Run(Args("ha", "pair", "card-a", "card-b", "--scope", "vms=eni1,eni2,eni3", "--scope", "web=eni4@card-b",
             "--sync-a", $"127.0.0.1:{syncA}", "--sync-b", $"127.0.0.1:{syncB}"))).Code != 4, TimeSpan.FromSeconds(60), "the agents answer", log);
         Assert.True(pair.Code == 0, pair.Out + pair.Err);
         Until(() => StateOf(Show(), "card-a") == "Active" && StateOf(Show(), "card-b") == "Standby", TimeSpan.FromSeconds(20), "A active, B standby", log);
+        Until(() => StateOf(Show(), "card-a", "web") == "Standby" && StateOf(Show(), "card-b", "web") == "Active", TimeSpan.FromSeconds(20), "web: B active, A standby", log);
 
         var serveLog = new ConcurrentQueue<string>();
         Process serve = SnicctlProcess.Start(serveLog, Args("serve", "--listen", "127.0.0.1:0", "--seconds", "120"));

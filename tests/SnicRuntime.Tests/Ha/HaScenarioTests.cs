@@ -74,6 +74,38 @@ public sealed class HaScenarioTests
         Assert.True(r.TakeoverMs > 500, $"the standby took over only after the cut-off active fenced itself: {r}");
     }
 
+    /// <summary>
+    /// The active loses the witness first (it keeps forwarding: its peer still acknowledges),
+    /// then the sync link: the first packets it holds for acknowledgements that will not come
+    /// are dropped and counted when it fences itself, not kept for ever (nor sent late, from a
+    /// card that no longer holds the scope).
+    /// </summary>
+    [Fact]
+    public void A_fenced_active_lets_go_of_the_packets_it_held()
+    {
+        int seed = Seed();
+        using HaTestBed bed = HaScenarios.Synced(seed, Flows);
+        int old = bed.Holder;
+        bed.WitnessReaches(old, false);
+        bed.Run(700);
+        Assert.True(bed.StateOf(old) == SnicRuntime.Firmware.Ha.HaState.Active, $"seed {seed}: without the witness but with its peer, the active stays active ({bed.StateOf(old)})");
+        bed.Net.Faults.Partitioned = true;
+        HaBenchCard card = bed.Card(old)!;
+        int heldAtMost = 0;
+        long fenced = bed.RunUntil(() =>
+        {
+            heldAtMost = Math.Max(heldAtMost, card.Pipeline.Hold!.Count);
+            return bed.StateOf(old) == SnicRuntime.Firmware.Ha.HaState.Connecting;
+        }, 2000);
+        Assert.True(fenced > 0, $"seed {seed}: the active cut off from peer and witness fences itself ({bed.StateOf(old)})");
+        Assert.True(heldAtMost > 0, $"seed {seed}: new flows' first packets waited for the lost peer");
+        // A poll lets go of at most a burst's worth.
+        bed.RunUntil(() => card.Pipeline.Hold!.Count == 0, 100);
+        long counted = card.Dp.Workers[0].Counters.Drops[(int)SnicRuntime.Firmware.Parsing.DropReason.HaFenced];
+        Assert.True(card.Pipeline.Hold!.Count == 0, $"seed {seed}: {card.Pipeline.Hold.Count} packets still held after the fence");
+        Assert.True(counted > 0 && counted == card.Pipeline.Sync!.Fenced, $"seed {seed}: {counted} counted drops, {card.Pipeline.Sync!.Fenced} let go");
+    }
+
     [Fact]
     public void Seeded_random_fault_schedules()
     {
