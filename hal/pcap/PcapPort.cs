@@ -70,17 +70,20 @@ public sealed class PcapPort : IPort
         FileStream f = _input!;
         int n = 0;
         long bytes = 0;
+        // The file's length once per burst: asking per record is a system call (fstat) each time,
+        // which cost more than the rest of the read. What is appended meanwhile waits a burst.
+        long length = f.Length;
         while (n < packets.Length)
         {
             long start = f.Position;
-            if (f.Length - start < 16)
+            if (length - start < 16)
             {
                 break; // the next record is not (wholly) there yet
             }
 
             f.ReadExactly(_record);
             int captured = (int)BinaryPrimitives.ReadUInt32LittleEndian(_record.AsSpan(8));
-            if (f.Length - f.Position < captured)
+            if (length - f.Position < captured)
             {
                 f.Position = start; // written in part: read it whole next time
                 break;
