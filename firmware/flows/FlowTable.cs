@@ -220,6 +220,15 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
             }
 
             positions[i] = -1;
+            if (prefetchEntries)
+            {
+                // A caller that applies hits usually creates flows for misses: request what the
+                // insert will touch (the bucket's sequence number, its tags and its entries'
+                // lines) now, so the re-check, the locked version bump and the entry write in
+                // Insert find them in cache instead of stalling on each in turn.
+                PrefetchForInsert(b);
+            }
+
             if (_overflow[b] != 0)
             {
                 uint b2 = Secondary(hashes[i], b);
@@ -242,6 +251,16 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
         }
 
         return hits;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void PrefetchForInsert(uint b)
+    {
+        CacheHint.Prefetch(_versions + b);
+        CacheHint.Prefetch(_tags + (nuint)b * (nuint)_slots);
+        FlowEntry* e = _entries + (nuint)b * (nuint)_slots;
+        CacheHint.Prefetch(e);
+        CacheHint.Prefetch((byte*)e + (sizeof(FlowEntry) * _slots) - 1);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
