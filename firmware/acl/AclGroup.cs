@@ -103,6 +103,18 @@ public sealed class AclGroup<T> where T : unmanaged, IBinaryInteger<T>, IUnsigne
     /// overlap, as rte_acl_classify does over its burst.
     /// </summary>
     [SkipLocalsInit]
+    /// <summary>
+    /// Requests the first lines <see cref="ClassifyBulk"/> will read for this packet (each address
+    /// field's interval index), so a caller that knows a later stage's groups can overlap them
+    /// with the current stage's work.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Prefetch(T src, T dst)
+    {
+        _source.Map.PrefetchIndex(src);
+        _destination.Map.PrefetchIndex(dst);
+    }
+
     public void ClassifyBulk(ReadOnlySpan<T> src, ReadOnlySpan<T> dst, ReadOnlySpan<byte> protocol, ReadOnlySpan<ushort> srcPort,
         ReadOnlySpan<ushort> dstPort, Span<int> results)
     {
@@ -188,7 +200,10 @@ public sealed class AclGroup<T> where T : unmanaged, IBinaryInteger<T>, IUnsigne
             Hal.CacheHint.Prefetch(ref _rows[at]);
             if (_words > 8)
             {
+                // Rows are not line-aligned (the array's data starts 16 bytes into a line), so a
+                // 128-byte row touches three lines: request the one holding its last word too.
                 Hal.CacheHint.Prefetch(ref _rows[at + 8]);
+                Hal.CacheHint.Prefetch(ref _rows[at + _words - 1]);
             }
 
             return at;

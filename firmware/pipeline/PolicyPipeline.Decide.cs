@@ -95,6 +95,19 @@ public sealed partial class PolicyPipeline
             Counters.AclEvaluations++;
         }
 
+        // Every stage's first reads are requested up front: stages run one after another over
+        // the burst, and each would otherwise start by waiting on its own index lines.
+        for (int j = 0; j < m; j++)
+        {
+            if (_mState[j] == Pending && !_mV6[j])
+            {
+                for (int stage = 1; stage < 3; stage++)
+                {
+                    GroupOf<uint>(t, j, stage, v6: false)?.Prefetch((uint)_mSrc[j], (uint)_mDst[j]);
+                }
+            }
+        }
+
         for (int stage = 0; stage < 3; stage++)
         {
             AclStage<uint>(t, stage, v6: false, m, meta, _aclSrc4, _aclDst4);
