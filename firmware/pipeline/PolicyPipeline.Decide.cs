@@ -294,6 +294,15 @@ public sealed partial class PolicyPipeline
             else if (!Resolve(t, eni, _mRoute[j], _mDst[j], _mV6[j], meta[i].FlowHash, out _mAction[j], out DropReason reason))
             {
                 Refuse(j, reason);
+                continue;
+            }
+
+            // The new flow's first packet reads its action record when the flow is made: request it
+            // now (a million mappings means a million records, read at random).
+            uint a = _mAction[j] & PolicyTables.NoAction;
+            if (a < (uint)t.Actions.Length)
+            {
+                CacheHint.Prefetch(ref t.Actions[a]);
             }
         }
     }
