@@ -98,12 +98,6 @@ public sealed class AclGroup<T> where T : unmanaged, IBinaryInteger<T>, IUnsigne
     }
 
     /// <summary>
-    /// Classifies a burst (at most 64 packets): like <see cref="Classify"/> for each, with the
-    /// memory accesses of the whole burst issued pass by pass (index, window, row) so their misses
-    /// overlap, as rte_acl_classify does over its burst.
-    /// </summary>
-    [SkipLocalsInit]
-    /// <summary>
     /// Requests the first lines <see cref="ClassifyBulk"/> will read for this packet (each address
     /// field's interval index), so a caller that knows a later stage's groups can overlap them
     /// with the current stage's work.
@@ -115,6 +109,12 @@ public sealed class AclGroup<T> where T : unmanaged, IBinaryInteger<T>, IUnsigne
         _destination.Map.PrefetchIndex(dst);
     }
 
+    /// <summary>
+    /// Classifies a burst (at most 64 packets): like <see cref="Classify"/> for each, with the
+    /// memory accesses of the whole burst issued pass by pass (index, window, row) so their misses
+    /// overlap, as rte_acl_classify does over its burst.
+    /// </summary>
+    [SkipLocalsInit]
     public void ClassifyBulk(ReadOnlySpan<T> src, ReadOnlySpan<T> dst, ReadOnlySpan<byte> protocol, ReadOnlySpan<ushort> srcPort,
         ReadOnlySpan<ushort> dstPort, Span<int> results)
     {

@@ -171,9 +171,10 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
     /// <summary>
     /// Looks up a burst: hashes every key and prefetches its primary bucket, then compares, then
     /// prefetches and compares the secondary buckets of the few that need it. Positions get -1 for
-    /// a miss. Returns the number of hits. With <paramref name="prefetchEntries"/>, each hit's
-    /// entry is requested as soon as its position is known, so the caller's first read of it has
-    /// the rest of the burst's comparisons as lead time.
+    /// a miss. Returns the number of hits. With <paramref name="prefetchEntries"/> (a caller that
+    /// applies hits and inserts misses), each hit's entry is requested as soon as its position is
+    /// known, so the caller's first read of it has the rest of the burst's comparisons as lead
+    /// time, and each miss's insert lines are requested too (<see cref="PrefetchForInsert"/>).
     /// </summary>
     [SkipLocalsInit]
     public int LookupBulk(ReadOnlySpan<TKey> keys, Span<int> positions, bool prefetchEntries = false)
@@ -222,8 +223,7 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
             positions[i] = -1;
             if (prefetchEntries)
             {
-                // A caller that applies hits usually creates flows for misses: request what the
-                // insert will touch (the bucket's sequence number, its tags and its entries'
+                // Such a caller creates flows for misses: request what the insert will touch (the bucket's sequence number, its tags and its entries'
                 // lines) now, so the re-check, the locked version bump and the entry write in
                 // Insert find them in cache instead of stalling on each in turn.
                 PrefetchForInsert(b);

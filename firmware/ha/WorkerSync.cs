@@ -121,8 +121,8 @@ public sealed class HoldQueue(int capacity = 4096)
     /// Takes out every held packet whose ENI is now <see cref="HaMode.Standby"/> in
     /// <paramref name="modes"/> (its scope is no longer decided here) and that was decided here
     /// for this card's own sake (not redirected by the peer), keeping the rest in order.
-    /// The taken packets go to <paramref name="taken"/> (as many as fit; the rest on the next
-    /// call), each with its flow's create record in <paramref name="firsts"/> (default for a
+    /// The taken packets go to <paramref name="taken"/> (as many as fit: fewer than its length
+    /// means none is left), each with its flow's create record in <paramref name="firsts"/> (default for a
     /// packet that was not a flow's first). Returns how many were taken.
     /// </summary>
     public int TakeFenced(byte[] modes, Span<PacketRef> taken, Span<SyncRecord> firsts)
@@ -155,20 +155,6 @@ public sealed class HoldQueue(int capacity = 4096)
 
         _tail = write;
         return n;
-    }
-
-    /// <summary>True when a held packet is one <see cref="TakeFenced"/> would take.</summary>
-    public bool HoldsFenced(byte[] modes)
-    {
-        for (long k = _head; k < _tail; k++)
-        {
-            if (Fenced(modes, (int)(k % capacity)))
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 
     private bool Fenced(byte[] modes, int slot) => !_forPeer[slot] && HaModeMap.Of(modes, _eni[slot]) == HaMode.Standby;

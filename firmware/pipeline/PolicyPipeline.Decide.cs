@@ -95,7 +95,7 @@ public sealed partial class PolicyPipeline
             Counters.AclEvaluations++;
         }
 
-        // Every stage's first reads are requested up front: stages run one after another over
+        // Later IPv4 stages' first reads are requested up front: stages run one after another over
         // the burst, and each would otherwise start by waiting on its own index lines.
         for (int j = 0; j < m; j++)
         {

@@ -196,9 +196,9 @@ public sealed partial class PolicyPipeline
         }
 
         _sync!.Fenced += n;
-        if (!_hold.HoldsFenced(_modes))
+        if (n < firsts.Length)
         {
-            _sync.FenceDone = fence;
+            _sync.FenceDone = fence; // all taken; else the rest next poll
         }
 
         return n;
