@@ -51,11 +51,7 @@ public sealed class SnicctlHaTests : IDisposable
             psi.ArgumentList.Add(a);
         }
 
-        Process p = Process.Start(psi)!;
-        p.OutputDataReceived += (_, e) => { if (e.Data is not null) { log.Enqueue($"{name}: {e.Data}"); } };
-        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) { log.Enqueue($"{name}: {e.Data}"); } };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
+        Process p = LoggedProcess.Start(psi, log, $"{name}: ");
         _processes.Add(p);
         return p;
     }

@@ -20,12 +20,7 @@ internal static class SnicctlProcess
     /// <summary>Starts snicctl in the background; its output lines collect in <paramref name="output"/> (stdout and stderr).</summary>
     public static Process Start(System.Collections.Concurrent.ConcurrentQueue<string> output, params string[] args)
     {
-        Process p = Process.Start(StartInfo(args))!;
-        p.OutputDataReceived += (_, e) => { if (e.Data is not null) { output.Enqueue(e.Data); } };
-        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) { output.Enqueue(e.Data); } };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        return p;
+        return LoggedProcess.Start(StartInfo(args), output);
     }
 
     private static ProcessStartInfo StartInfo(string[] args)

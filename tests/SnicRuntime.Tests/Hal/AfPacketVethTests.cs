@@ -116,14 +116,7 @@ public sealed class AfPacketVethTests : IDisposable
         private readonly Process _process;
         private readonly System.Collections.Concurrent.ConcurrentQueue<string> _log = new();
 
-        private Firmware(Process process)
-        {
-            _process = process;
-            process.OutputDataReceived += (_, e) => { if (e.Data is not null) { _log.Enqueue(e.Data); } };
-            process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { _log.Enqueue(e.Data); } };
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-        }
+        private Firmware(ProcessStartInfo psi) => _process = LoggedProcess.Start(psi, _log);
 
         public string Log => string.Join('\n', _log);
 
@@ -136,7 +129,7 @@ public sealed class AfPacketVethTests : IDisposable
                 psi.ArgumentList.Add(a);
             }
 
-            var f = new Firmware(Process.Start(psi)!);
+            var f = new Firmware(psi);
             var clock = Stopwatch.StartNew();
             while (!f._log.Any(l => l.Contains("workers on", StringComparison.Ordinal)) && clock.Elapsed < TimeSpan.FromSeconds(30) && !f._process.HasExited)
             {

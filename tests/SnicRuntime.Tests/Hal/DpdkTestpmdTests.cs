@@ -63,11 +63,7 @@ public sealed class DpdkTestpmdTests : IDisposable
             psi.ArgumentList.Add(a);
         }
 
-        Process p = Process.Start(psi)!;
-        p.OutputDataReceived += (_, e) => { if (e.Data is not null) { _log.Enqueue($"{name}: {e.Data}"); } };
-        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) { _log.Enqueue($"{name}: {e.Data}"); } };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
+        Process p = LoggedProcess.Start(psi, _log, $"{name}: ");
         _processes.Add(p);
         return p;
     }

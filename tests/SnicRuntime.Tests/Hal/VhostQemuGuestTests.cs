@@ -149,14 +149,7 @@ public sealed class VhostQemuGuestTests : IDisposable
         for (int boot = 1; boot <= 2; boot++)
         {
             _console.Clear();
-            _qemu = Process.Start(new ProcessStartInfo("/usr/bin/qemu-system-x86_64", args)
-            {
-                RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true,
-            })!;
-            _qemu.OutputDataReceived += (_, e) => { if (e.Data is not null) { _console.Enqueue(e.Data); } };
-            _qemu.ErrorDataReceived += (_, e) => { if (e.Data is not null) { _console.Enqueue("qemu: " + e.Data); } };
-            _qemu.BeginOutputReadLine();
-            _qemu.BeginErrorReadLine();
+            _qemu = LoggedProcess.Start(new ProcessStartInfo("/usr/bin/qemu-system-x86_64", args) { RedirectStandardInput = true }, _console);
             exited = false;
             for (int tick = 0; tick < 900 && !exited; tick++)
             {

@@ -87,12 +87,8 @@ public sealed class VhostUserTests : IDisposable
         var psi = new ProcessStartInfo("/usr/bin/stdbuf", ["-oL", "/usr/bin/dpdk-testpmd", "-m", "256", "-l", "0-1", "--no-pci", "--single-file-segments", "--in-memory", "--iova-mode=va",
             "--file-prefix", $"snic-vu-{Environment.ProcessId}", $"--vdev=net_virtio_user0,path={socket},queues={pairs}", "--",
             "--forward-mode=macswap", "--no-mlockall", "--total-num-mbufs=4096", $"--rxq={pairs}", $"--txq={pairs}"])
-        { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-        _testpmd = Process.Start(psi)!;
-        _testpmd.OutputDataReceived += (_, e) => { if (e.Data is not null) { _log.Enqueue(e.Data); } };
-        _testpmd.ErrorDataReceived += (_, e) => { if (e.Data is not null) { _log.Enqueue(e.Data); } };
-        _testpmd.BeginOutputReadLine();
-        _testpmd.BeginErrorReadLine();
+        { RedirectStandardInput = true };
+        _testpmd = LoggedProcess.Start(psi, _log);
         Assert.True(SpinWait.SpinUntil(() => port.LinkUp || _testpmd.HasExited, 30_000), $"the driver did not bring the rings up (last error {port.Backend.LastError}, ignored messages {port.Backend.Ignored}):\n{Log}");
         const ulong Mq = 1UL << 22; // negotiated only when the driver runs several pairs
         ulong expected = pairs > 1 ? VhostUserBackend.Features : VhostUserBackend.Features & ~Mq;
