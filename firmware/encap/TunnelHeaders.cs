@@ -25,7 +25,7 @@ public static class TunnelHeaders
     /// underlay ECMP spreads flows (RFC 7348 §5, RFC 7637 §3). False when the headroom is too small.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool Encapsulate(PacketRef packet, int innerL2, EncapKind kind, ulong srcMac, ulong dstMac, uint vip, uint underlayDst, uint vni, uint entropy)
+    public static unsafe bool Encapsulate(PacketRef packet, int innerL2, EncapKind kind, ulong srcMac, ulong dstMac, uint vip, uint underlayDst, uint vni, uint entropy)
     {
         int outer = kind == EncapKind.Vxlan ? VxlanOuterLength : NvgreOuterLength;
         if (!Reframe(packet, innerL2, outer))
@@ -33,35 +33,49 @@ public static class TunnelHeaders
             return false;
         }
 
-        Span<byte> f = packet.Data;
-        WriteEthernet(f, dstMac, srcMac);
-        int ipTotal = f.Length - 14;
-        Span<byte> ip = f.Slice(14, 20);
-        // Version/IHL, DSCP, total length, id 0, DF, TTL, protocol, checksum, addresses.
-        BinaryPrimitives.WriteUInt32BigEndian(ip, 0x4500_0000u | (uint)ipTotal);
-        BinaryPrimitives.WriteUInt32BigEndian(ip[4..], 0x0000_4000u);
-        BinaryPrimitives.WriteUInt32BigEndian(ip[8..], (uint)Ttl << 24 | (uint)(kind == EncapKind.Vxlan ? IpProtocols.Udp : IpProtocols.Gre) << 16);
-        BinaryPrimitives.WriteUInt32BigEndian(ip[12..], vip);
-        BinaryPrimitives.WriteUInt32BigEndian(ip[16..], underlayDst);
-        BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Ipv4Checksum(ipTotal, kind, vip, underlayDst));
-        Span<byte> l4 = f[34..];
+        // The frame now starts with `outer` bytes of room (Reframe checked the headroom), so the
+        // headers are stored straight through the data pointer: big-endian words, no per-field
+        // bounds checks on the per-packet path.
+        byte* f = packet.DataPointer;
+        int ipTotal = packet.Length - 14;
+        Store64(f, dstMac << 16 | srcMac >> 32);
+        Store32(f + 8, (uint)srcMac);
+        // Version/IHL, DSCP, total length | id 0, DF | TTL, protocol, checksum | addresses.
+        uint protocol = kind == EncapKind.Vxlan ? IpProtocols.Udp : IpProtocols.Gre;
+        Store32(f + 12, (uint)EtherTypes.Ipv4 << 16 | 0x4500u);
+        Store32(f + 16, (uint)ipTotal << 16);
+        Store32(f + 20, 0x4000_0000u | (uint)Ttl << 8 | protocol);
+        Store32(f + 24, (uint)Ipv4Checksum(ipTotal, kind, vip, underlayDst) << 16 | vip >> 16);
+        Store32(f + 28, vip << 16 | underlayDst >> 16);
         if (kind == EncapKind.Vxlan)
         {
-            // Source port in the dynamic range 49152-65535; UDP checksum 0 (allowed over IPv4, RFC 7348).
-            BinaryPrimitives.WriteUInt32BigEndian(l4, (0xC000u | (entropy & 0x3FFF)) << 16 | TunnelPorts.Vxlan);
-            BinaryPrimitives.WriteUInt32BigEndian(l4[4..], (uint)(ipTotal - 20) << 16);
-            BinaryPrimitives.WriteUInt32BigEndian(l4[8..], 0x0800_0000u);
-            BinaryPrimitives.WriteUInt32BigEndian(l4[12..], vni << 8);
+            // UDP at 34: source port in the dynamic range 49152-65535, checksum 0 (allowed over
+            // IPv4, RFC 7348); VXLAN at 42: flags with the I bit, VNI in bytes 46-48.
+            Store32(f + 32, underlayDst << 16 | 0xC000u | (entropy & 0x3FFF));
+            Store32(f + 36, (uint)TunnelPorts.Vxlan << 16 | (uint)(ipTotal - 20));
+            Store32(f + 40, 0x0000_0800u);
+            Store16(f + 44, 0);
+            Store32(f + 46, vni << 8);
         }
         else
         {
-            // GRE with the key bit; key = VSID (24 bits) and a flow id (8 bits).
-            BinaryPrimitives.WriteUInt32BigEndian(l4, 0x2000_6558u);
-            BinaryPrimitives.WriteUInt32BigEndian(l4[4..], vni << 8 | (entropy & 0xFF));
+            // GRE at 34 with the key bit; key = VSID (24 bits) and a flow id (8 bits).
+            Store32(f + 32, underlayDst << 16 | 0x2000u);
+            Store16(f + 36, 0x6558);
+            Store32(f + 38, vni << 8 | (entropy & 0xFF));
         }
 
         return true;
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Store16(byte* at, ushort value) => Unsafe.WriteUnaligned(at, BinaryPrimitives.ReverseEndianness(value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Store32(byte* at, uint value) => Unsafe.WriteUnaligned(at, BinaryPrimitives.ReverseEndianness(value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Store64(byte* at, ulong value) => Unsafe.WriteUnaligned(at, BinaryPrimitives.ReverseEndianness(value));
 
     /// <summary>Removes the outer headers and addresses the inner frame to the underlay next hop (route action "direct").</summary>
     public static bool Decapsulate(PacketRef packet, int innerL2, ulong srcMac, ulong dstMac)
@@ -87,6 +101,7 @@ public static class TunnelHeaders
     public static ulong ReadMac(ReadOnlySpan<byte> src) =>
         (ulong)BinaryPrimitives.ReadUInt16BigEndian(src) << 32 | BinaryPrimitives.ReadUInt32BigEndian(src[2..]);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool Reframe(PacketRef packet, int innerL2, int outer)
     {
         int delta = outer - innerL2;

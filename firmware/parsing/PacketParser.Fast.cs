@@ -33,15 +33,17 @@ public static partial class PacketParser
         int totalLength = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref f, 16)));
         int fragment = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref f, 20)));
         byte protocol = Unsafe.Add(ref f, 23);
+        ushort srcPort = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref f, 34)));
+        ushort dstPort = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref f, 36)));
+        // Tunnels are turned away before the checksum: the VXLAN pass verifies it, once.
         if (totalLength < 40 || totalLength > frame.Length - 14 || (fragment & 0x3FFF) != 0
             || protocol is not (IpProtocols.Tcp or IpProtocols.Udp)
+            || (protocol == IpProtocols.Udp && dstPort is TunnelPorts.Vxlan or TunnelPorts.Geneve)
             || !InternetChecksum.VerifyIpv4Header(frame.Slice(14, 20)))
         {
             return false;
         }
 
-        ushort srcPort = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref f, 34)));
-        ushort dstPort = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref f, 36)));
         int l4Available = totalLength - 20;
         if (protocol == IpProtocols.Tcp)
         {
@@ -56,7 +58,7 @@ public static partial class PacketParser
         else
         {
             int udpLength = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref f, 38)));
-            if (udpLength < 8 || udpLength > l4Available || dstPort is TunnelPorts.Vxlan or TunnelPorts.Geneve)
+            if (udpLength < 8 || udpLength > l4Available)
             {
                 return false;
             }
@@ -187,7 +189,10 @@ public static partial class PacketParser
         p.SrcPort = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref f, l4)));
         p.DstPort = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref f, l4 + 2)));
         p.Flags = PacketFlags.Tunneled | PacketFlags.HasIp | PacketFlags.HasL4 | (ipv6 ? PacketFlags.Ipv6 : 0);
-        p.FlowHash = FlowHash.Compute(frame, in p);
+        // IPv4 hashes from the addresses already at hand; the IPv6 hash reads its own.
+        p.FlowHash = ipv6 ? FlowHash.Compute(frame, in p)
+            : FlowHash.V4(BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref f, l3 + 12))),
+                BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref f, l3 + 16))), p.SrcPort, p.DstPort, protocol);
         return true;
     }
 

@@ -299,11 +299,7 @@ public sealed partial class PolicyPipeline
 
             // The new flow's first packet reads its action record when the flow is made: request it
             // now (a million mappings means a million records, read at random).
-            uint a = _mAction[j] & PolicyTables.NoAction;
-            if (a < (uint)t.Actions.Length)
-            {
-                CacheHint.Prefetch(ref t.Actions[a]);
-            }
+            t.Actions.Prefetch(_mAction[j] & PolicyTables.NoAction);
         }
     }
 }

@@ -269,7 +269,7 @@ public sealed partial class PolicyPipeline
     /// highest wins. Removing a member moves only the flows it had; adding one takes only the
     /// flows it now wins (Thaler and Ravishankar 1998).
     /// </summary>
-    internal static int EcmpMember(uint flowHash, int[] members, TunnelAction[] actions)
+    internal static int EcmpMember(uint flowHash, int[] members, ActionTable actions)
     {
         int best = 0;
         ulong bestScore = 0;

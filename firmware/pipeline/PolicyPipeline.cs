@@ -105,36 +105,7 @@ public sealed partial class PolicyPipeline : IDisposable
             InstallFromPeer();
         }
 
-        for (int i = 0; i < meta.Length; i++)
-        {
-            if (egress[i] != Egress.Pending)
-            {
-                continue;
-            }
-
-            DropReason reason = Classify(t, packets[i], ref meta[i], i);
-            if (reason != DropReason.None)
-            {
-                egress[i] = Egress.Drop;
-                drops[i] = reason;
-                continue;
-            }
-
-            // A packet the peer redirected here is decided here whatever this side's mode: the peer
-            // sends only what it believes this card serves, and sending it back would loop.
-            _redirected[i] = ha && RedirectedToUs(packets[i].Data, in meta[i]);
-            if (ha && ModeOfEni(_eniOf[i]) == Ha.HaMode.Standby && !_redirected[i])
-            {
-                RedirectToPeer(t, i, ingressPort, packets, meta, egress, drops);
-                continue;
-            }
-
-            ref readonly ParsedPacket p = ref meta[i];
-            ReadOnlySpan<byte> frame = packets[i].Data;
-            uint scope = (uint)_eniOf[i];
-            _burst.Add(i, frame, in p, scope);
-        }
-
+        ClassifyBurst(t, ha, ingressPort, packets, meta, egress, drops);
         int n4 = _burst.Count4, n6 = _burst.Count6;
         if (n4 != 0)
         {
@@ -191,6 +162,46 @@ public sealed partial class PolicyPipeline : IDisposable
                 Miss(V6, in _burst.Keys6[k], _burst.Forward6[k], j++, ingressPort, packets, meta, egress, drops);
             }
         }
+    }
+
+    /// <summary>
+    /// Phase 1: VIP, direction and ENI of every packet, then its flow key. A method of its own (as
+    /// are the later phases): one small loop keeps its few live values in registers, where the
+    /// whole burst in one method spilled them to the stack on every packet.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ClassifyBurst(PolicyTables t, bool ha, int ingressPort, ReadOnlySpan<PacketRef> packets, Span<ParsedPacket> meta, Span<ushort> egress, Span<DropReason> drops)
+    {
+        for (int i = 0; i < meta.Length; i++)
+        {
+            if (egress[i] != Egress.Pending)
+            {
+                continue;
+            }
+
+            DropReason reason = Classify(t, packets[i], ref meta[i], i);
+            if (reason != DropReason.None)
+            {
+                egress[i] = Egress.Drop;
+                drops[i] = reason;
+                continue;
+            }
+
+            // A packet the peer redirected here is decided here whatever this side's mode: the peer
+            // sends only what it believes this card serves, and sending it back would loop.
+            _redirected[i] = ha && RedirectedToUs(packets[i].Data, in meta[i]);
+            if (ha && ModeOfEni(_eniOf[i]) == Ha.HaMode.Standby && !_redirected[i])
+            {
+                RedirectToPeer(t, i, ingressPort, packets, meta, egress, drops);
+                continue;
+            }
+
+            ref readonly ParsedPacket p = ref meta[i];
+            ReadOnlySpan<byte> frame = packets[i].Data;
+            uint scope = (uint)_eniOf[i];
+            _burst.Add(i, frame, in p, scope);
+        }
+
     }
 
     /// <summary>SPEC §2: only a SYN creates a TCP flow.</summary>
@@ -276,14 +287,27 @@ public sealed partial class PolicyPipeline : IDisposable
         return DropReason.None;
     }
 
+    /// <summary>Phases 3 and 4 for one family: read the hits' entries, then apply their actions.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void ApplyHits<TKey>(FlowTable<TKey> table, int n, int[] index, int[] positions, ReadOnlySpan<PacketRef> packets,
         ReadOnlySpan<ParsedPacket> meta, Span<ushort> egress, Span<DropReason> drops, int ingressPort) where TKey : unmanaged, IFlowKey<TKey>
     {
-        // The entries were requested by LookupBulk as each hit was found. Now read each entry (generation check, counters) and request its action record, so
-        // the action misses overlap too; apply only once every request is out.
+        ReadHits(table, n, index, positions, packets, meta);
+        ApplyActions(table, n, index, positions, packets, meta, egress, drops, ingressPort);
+    }
+
+    /// <summary>
+    /// Phase 3: the entries were requested by LookupBulk as each hit was found. Read each entry
+    /// (generation check, counters) and request its action record, so the action misses overlap
+    /// too; phase 4 applies only once every request is out.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReadHits<TKey>(FlowTable<TKey> table, int n, int[] index, int[] positions, ReadOnlySpan<PacketRef> packets,
+        ReadOnlySpan<ParsedPacket> meta) where TKey : unmanaged, IFlowKey<TKey>
+    {
         ushort generation = _tables.Generation16;
-        TunnelAction[] actions = _tables.Actions;
+        ActionTable actions = _tables.Actions;
+        uint[] stash = _action;
         uint now = NowMs;
         for (int k = 0; k < n; k++)
         {
@@ -303,25 +327,8 @@ public sealed partial class PolicyPipeline : IDisposable
             int i = index[k];
             table.Touch(pos, now, meta[i].TcpFlags, packets[i].Length);
             uint action = entry.Action;
-            _action[k] = action;
-            uint a = action & PolicyTables.NoAction;
-            if (a < (uint)actions.Length)
-            {
-                CacheHint.Prefetch(ref actions[a]);
-            }
-        }
-
-        for (int k = 0; k < n; k++)
-        {
-            if (positions[k] >= 0)
-            {
-                Counters.FlowHits++;
-                Apply(index[k], _action[k], ingressPort, packets, meta, egress, drops);
-                if (_hold is not null && (table.Entry(positions[k]).Flags & FlowFlags.SyncPending) != 0)
-                {
-                    HoldBehindPending(index[k], packets, egress, drops);
-                }
-            }
+            stash[k] = action;
+            actions.Prefetch(action & PolicyTables.NoAction);
         }
     }
 

@@ -137,7 +137,7 @@ public static partial class PlanCompiler
                 Mappings4 = new U64Map(mappings4),
                 Mappings6 = mappings6,
                 KnownPas = new U64Map(pas.Select(p => new KeyValuePair<ulong, int>(p, 1)).ToList()),
-                Actions = [.. actions],
+                Actions = new ActionTable(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(actions)),
                 DirectAction = direct,
                 MeterClassNames = meterNames,
                 ServiceTunnels = [.. services],

@@ -19,6 +19,12 @@ public static partial class PlanCompiler
 
         public void ServiceTunnels(List<ServiceTunnelSpec>? tunnels)
         {
+            if (tunnels?.Count > PolicyTables.MaxServiceTunnels)
+            {
+                Error("$.service_tunnels", $"{tunnels.Count} service tunnels; a plan holds at most {PolicyTables.MaxServiceTunnels}");
+                return;
+            }
+
             for (int i = 0; i < (tunnels?.Count ?? 0); i++)
             {
                 string path = $"$.service_tunnels[{i}]";

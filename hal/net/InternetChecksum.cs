@@ -81,6 +81,7 @@ public static class InternetChecksum
     }
 
     /// <summary>True when an IPv4 header's checksum is correct (the sum over it is 0xFFFF).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool VerifyIpv4Header(ReadOnlySpan<byte> header)
     {
         if (header.Length != 20)

@@ -75,8 +75,8 @@ public sealed class StageSemanticsTests
     [Fact]
     public void Ecmp_removing_a_member_moves_only_the_flows_it_had()
     {
-        TunnelAction[] actions = Enumerable.Range(0, 5)
-            .Select(i => new TunnelAction(TunnelActionKind.Encap, EncapKind.Vxlan, 0xAC100300u + (uint)i, 1, 0)).ToArray();
+        var actions = new ActionTable(Enumerable.Range(0, 5)
+            .Select(i => new TunnelAction(TunnelActionKind.Encap, EncapKind.Vxlan, 0xAC100300u + (uint)i, 1, 0)).ToArray());
         int[] five = [0, 1, 2, 3, 4];
         int[] four = [0, 1, 3, 4]; // member 2 removed
         var rng = new Random(9);
