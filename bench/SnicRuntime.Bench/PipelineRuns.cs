@@ -35,6 +35,12 @@ internal static class PipelineRuns
         int routes = (int)PeerTiming.Long(a, "--routes", 100_000);
         int mappings = (int)PeerTiming.Long(a, "--mappings", 1_000_000);
         long packets = PeerTiming.Long(a, "--packets", 4_000_000);
+        if (flows < 1 || rules < 1 || prefixes < 1 || routes < 1 || mappings < 0 || packets < 1)
+        {
+            Console.Error.WriteLine($"{mode}: --flows, --rules, --prefixes, --routes and --packets must be at least 1, --mappings at least 0");
+            return 2;
+        }
+
 
         var setup = Stopwatch.StartNew();
         ChangePlan plan = DashScalePlan.Build(rules, prefixes, routes, Math.Max(mappings, 1), out uint[] cas);
@@ -85,7 +91,7 @@ internal static class PipelineRuns
         }
 
         int[] order = Enumerable.Range(0, flows).OrderBy(_ => rng.Next()).ToArray();
-        Pass(frames, order.AsSpan(0, warm).ToArray(), pool, port, worker);
+        Pass(frames, order.AsSpan(0, Math.Min(warm, flows)).ToArray(), pool, port, worker);
         long hits0 = pipeline.Counters.FlowHits;
         // At least --packets timed packets (several passes over a small flow set), so short runs
         // are not noise; more make the timed region dominate a profile.

@@ -40,9 +40,13 @@ public sealed class FlowKeyBurst(int burst)
         }
         else
         {
-            Keys4[Count4] = FlowKeyV4.Create(scope, BinaryPrimitives.ReadUInt32BigEndian(frame[(l3 + 12)..]),
-                BinaryPrimitives.ReadUInt32BigEndian(frame[(l3 + 16)..]), p.SrcPort, p.DstPort, p.L4Protocol, out Forward4[Count4]);
-            Index4[Count4++] = i;
+            // The direction goes through a local: an out straight into the array made the JIT
+            // store it and read it back while building the key.
+            int k = Count4++;
+            Keys4[k] = FlowKeyV4.Create(scope, BinaryPrimitives.ReadUInt32BigEndian(frame[(l3 + 12)..]),
+                BinaryPrimitives.ReadUInt32BigEndian(frame[(l3 + 16)..]), p.SrcPort, p.DstPort, p.L4Protocol, out bool forward);
+            Forward4[k] = forward;
+            Index4[k] = i;
         }
     }
 }

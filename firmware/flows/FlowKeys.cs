@@ -59,21 +59,21 @@ public readonly struct FlowKeyV4 : IFlowKey<FlowKeyV4>, IEquatable<FlowKeyV4>
     }
 
     /// <summary>Builds the normalised key; <paramref name="forward"/> is true when src is the lower endpoint.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static FlowKeyV4 Create(uint scope, uint src, uint dst, ushort srcPort, ushort dstPort, byte protocol, out bool forward)
     {
+        // Each endpoint as one (address << 16 | port) word; the lower goes first. Selected, not
+        // swapped under a branch: which side is lower is a coin toss per packet on real traffic.
         ulong a = (ulong)src << 16 | srcPort;
         ulong b = (ulong)dst << 16 | dstPort;
         forward = a <= b;
-        if (!forward)
-        {
-            (src, dst) = (dst, src);
-            (srcPort, dstPort) = (dstPort, srcPort);
-        }
+        ulong low = forward ? a : b;
+        ulong high = forward ? b : a;
 
         // Little-endian packing; the byte layout in the doc comment holds on LE machines, and the
         // table only ever compares whole keys, so BE machines stay correct too.
-        ulong lo = src | (ulong)dst << 32;
-        ulong hi = srcPort | (ulong)dstPort << 16 | (ulong)protocol << 32 | (ulong)(scope & 0xFFFFFF) << 40;
+        ulong lo = (low >> 16) | (high >> 16) << 32;
+        ulong hi = (low & 0xFFFF) | (high & 0xFFFF) << 16 | (ulong)protocol << 32 | (ulong)(scope & 0xFFFFFF) << 40;
         return new FlowKeyV4(lo, hi);
     }
 

@@ -41,15 +41,12 @@ public static class FlowHash
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static uint V4(uint src, uint dst, ushort srcPort, ushort dstPort, byte protocol)
     {
+        // Lower endpoint first, selected without a branch (the order is random per packet).
         ulong a = (ulong)src << 16 | srcPort;
         ulong b = (ulong)dst << 16 | dstPort;
-        if (a > b)
-        {
-            (a, b) = (b, a);
-        }
-
-        uint h = BitOperations.Crc32C(Seed, a);
-        h = BitOperations.Crc32C(h, b);
+        bool ordered = a <= b;
+        uint h = BitOperations.Crc32C(Seed, ordered ? a : b);
+        h = BitOperations.Crc32C(h, ordered ? b : a);
         return BitOperations.Crc32C(h, (uint)protocol);
     }
 
