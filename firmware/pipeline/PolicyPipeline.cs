@@ -41,6 +41,8 @@ public sealed partial class PolicyPipeline : IDisposable
     private bool _lastOutbound;
     private ulong _lastMac = ulong.MaxValue;
     private int _lastEni = -1;
+    // The cached ENI exists and is up: with an outbound VNI, the condition for ClassifyBurst's short path.
+    private bool _lastEniUp;
 
     public PolicyPipeline(PolicyStore store, int flowCapacityPerFamily, AgingPolicy? aging = null, int burst = 256)
     {
@@ -93,6 +95,7 @@ public sealed partial class PolicyPipeline : IDisposable
             _cachedFor = t;
             _lastVni = uint.MaxValue;
             _lastMac = ulong.MaxValue;
+            _lastEniUp = false;
         }
 
         _burst.Clear();
@@ -170,12 +173,47 @@ public sealed partial class PolicyPipeline : IDisposable
     /// whole burst in one method spilled them to the stack on every packet.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ClassifyBurst(PolicyTables t, bool ha, int ingressPort, ReadOnlySpan<PacketRef> packets, Span<ParsedPacket> meta, Span<ushort> egress, Span<DropReason> drops)
+    private unsafe void ClassifyBurst(PolicyTables t, bool ha, int ingressPort, ReadOnlySpan<PacketRef> packets, Span<ParsedPacket> meta, Span<ushort> egress, Span<DropReason> drops)
     {
+        uint vip = t.Vip;
+        long[] eniPackets = Counters.EniPackets, eniBytes = Counters.EniBytes;
+        short[] eniOf = _eniOf;
+        bool[] outboundOf = _outbound, redirected = _redirected;
+        FlowKeyBurst burst = _burst;
+        FlowKeyV4[] keys4 = burst.Keys4;
+        int[] index4 = burst.Index4;
+        bool[] forward4 = burst.Forward4;
+        long outbound = 0;
         for (int i = 0; i < meta.Length; i++)
         {
             if (egress[i] != Egress.Pending)
             {
+                continue;
+            }
+
+            // The short path: an outbound IPv4 overlay packet to the VIP from the ENI and VNI of
+            // the packet before (most of a burst), HA off. Reads through the data pointer are in
+            // bounds: the parser accepted an outer IPv4 header and an inner Ethernet/IPv4 one.
+            ref ParsedPacket p = ref meta[i];
+            PacketRef packet = packets[i];
+            byte* f = packet.DataPointer;
+            if (!ha && _lastEniUp && _lastOutbound && p.Vni == _lastVni && p.Tunnel is TunnelKind.Vxlan or TunnelKind.Nvgre
+                && (p.Flags & (PacketFlags.OuterIpv6 | PacketFlags.Ipv6 | PacketFlags.HasIp)) == PacketFlags.HasIp
+                && BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<uint>(f + p.OuterL3 + 16)) == vip
+                && TunnelHeaders.ReadMac(new ReadOnlySpan<byte>(f + p.InnerL2 + 6, 6)) == _lastMac)
+            {
+                int e = _lastEni;
+                eniOf[i] = (short)e;
+                outboundOf[i] = true;
+                redirected[i] = false;
+                eniPackets[e]++;
+                eniBytes[e] += packet.Length - p.InnerL2;
+                outbound++;
+                int k = burst.Count4++;
+                keys4[k] = FlowKeyV4.Create((uint)e, BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<uint>(f + p.InnerL3 + 12)),
+                    BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<uint>(f + p.InnerL3 + 16)), p.SrcPort, p.DstPort, p.L4Protocol, out bool forward);
+                forward4[k] = forward;
+                index4[k] = i;
                 continue;
             }
 
@@ -196,12 +234,11 @@ public sealed partial class PolicyPipeline : IDisposable
                 continue;
             }
 
-            ref readonly ParsedPacket p = ref meta[i];
-            ReadOnlySpan<byte> frame = packets[i].Data;
             uint scope = (uint)_eniOf[i];
-            _burst.Add(i, frame, in p, scope);
+            _burst.Add(i, packet.Data, in p, scope);
         }
 
+        Counters.Outbound += outbound;
     }
 
     /// <summary>SPEC §2: only a SYN creates a TCP flow.</summary>
@@ -236,6 +273,7 @@ public sealed partial class PolicyPipeline : IDisposable
         {
             _lastMac = mac;
             _lastEni = t.EniByMac.Get(mac);
+            _lastEniUp = _lastEni >= 0 && t.Enis[_lastEni]!.AdminUp;
         }
 
         int e = _lastEni;

@@ -47,6 +47,34 @@ internal sealed class PipelineHarness : IDisposable
         return (output, egress[0] < Egress.Pending ? egress[0] : -1, output is null ? drops[0] : DropReason.None);
     }
 
+    /// <summary>Runs <paramref name="frames"/> as one burst; returns each packet's outcome as <see cref="Run"/> does.</summary>
+    public (byte[]? Output, int Port, DropReason Reason)[] RunBurst(byte[][] frames, int port = 0)
+    {
+        var packets = new PacketRef[frames.Length];
+        var meta = new ParsedPacket[frames.Length];
+        var egress = new ushort[frames.Length];
+        var drops = new DropReason[frames.Length];
+        for (int i = 0; i < frames.Length; i++)
+        {
+            Assert.True(_pool.TryAlloc(out packets[i]));
+            Assert.True(packets[i].SetLength(frames[i].Length));
+            frames[i].CopyTo(packets[i].Data);
+            drops[i] = PacketParser.Parse(packets[i].Data, out meta[i]);
+            egress[i] = drops[i] == DropReason.None ? Egress.Pending : Egress.Drop;
+        }
+
+        Pipeline.Process(port, packets, meta, egress, drops);
+        var outcomes = new (byte[]?, int, DropReason)[frames.Length];
+        for (int i = 0; i < frames.Length; i++)
+        {
+            byte[]? output = egress[i] < Egress.Pending ? packets[i].Data.ToArray() : null;
+            outcomes[i] = (output, output is null ? -1 : egress[i], output is null ? drops[i] : DropReason.None);
+            _pool.Free(packets[i]);
+        }
+
+        return outcomes;
+    }
+
     public byte[] Forwarded(byte[] frame, int port = 0)
     {
         var (output, _, reason) = Run(frame, port);
