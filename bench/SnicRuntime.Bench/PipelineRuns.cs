@@ -72,8 +72,8 @@ internal static class PipelineRuns
         var worker = new Worker<EmulatedRxQueue, EmulatedTxQueue, PolicyStage>(0, [port.RxQueue(0)], [port.TxQueue(0)], new PolicyStage(pipeline), pool, Burst);
 
         // CPS: every packet is a new flow. Fast path: create all flows first, then time hits in random order.
-        Pass(frames, Enumerable.Range(flows, warm).ToArray(), pool, port, worker);
-        double createNs = Pass(frames, Enumerable.Range(0, flows).ToArray(), pool, port, worker);
+        Pass(InSendOrder(frames, Enumerable.Range(flows, warm).ToArray()), pool, port, worker);
+        double createNs = Pass(InSendOrder(frames, Enumerable.Range(0, flows).ToArray()), pool, port, worker);
         long created = pipeline.Counters.FlowsCreated - warm;
         if (created != flows)
         {
@@ -90,12 +90,8 @@ internal static class PipelineRuns
         }
 
         int[] order = Enumerable.Range(0, flows).OrderBy(_ => rng.Next()).ToArray();
-        Pass(frames, order.AsSpan(0, Math.Min(warm, flows)).ToArray(), pool, port, worker);
-        // The timed passes take their frames from one buffer laid out in send order, as a NIC's
-        // DMA reads a ring: the copy that plays the NIC's part then streams through memory. Read
-        // from a million scattered arrays, that (untimed) copy evicted the timed region's TLB
-        // entries and cache lines every burst, which a DMA engine does not do.
-        byte[] wire = Wire(frames, order, out int frameLength);
+        Pass(InSendOrder(frames, order.AsSpan(0, Math.Min(warm, flows)).ToArray()), pool, port, worker);
+        FrameRing wire = InSendOrder(frames, order);
         // Settle the heap the setup left (plan compile, frames, the shuffle) so a collection it
         // was due cannot land in the timed region; then the timed region must allocate nothing
         // and see no collection.
@@ -111,7 +107,7 @@ internal static class PipelineRuns
         double hitNs = 0;
         for (int pass = 0; pass < passes; pass++)
         {
-            hitNs += Pass(wire, frameLength, pool, port, worker) / passes;
+            hitNs += Pass(wire, pool, port, worker) / passes;
         }
 
         long allocated = GC.GetAllocatedBytesForCurrentThread() - allocated0;
@@ -127,24 +123,36 @@ internal static class PipelineRuns
         return 0;
     }
 
-    /// <summary>The frames in <paramref name="order"/>, back to back (all frames here have one length).</summary>
-    private static byte[] Wire(byte[][] frames, int[] order, out int frameLength)
+    /// <summary>Frames back to back in send order, all of one length.</summary>
+    private sealed record FrameRing(byte[] Bytes, int FrameLength)
     {
-        frameLength = frames[0].Length;
-        var wire = new byte[(long)order.Length * frameLength];
-        for (int j = 0; j < order.Length; j++)
-        {
-            frames[order[j]].CopyTo(wire, (long)j * frameLength);
-        }
-
-        return wire;
+        public int Count => Bytes.Length / FrameLength;
     }
 
-    /// <summary>Feeds <paramref name="wire"/>'s frames through the worker in bursts; returns ns per packet of worker time.</summary>
-    private static double Pass(byte[] wire, int frameLength, PacketPool pool, EmulatedPort port, IWorker worker)
+    /// <summary>
+    /// The frames in <paramref name="order"/>, laid out as a NIC's DMA reads a ring: the copy that
+    /// plays the NIC's part then streams through memory. Copied from a million scattered arrays,
+    /// that (untimed) copy evicted the timed region's TLB entries and cache lines every burst,
+    /// which a DMA engine does not do.
+    /// </summary>
+    private static FrameRing InSendOrder(byte[][] frames, int[] order)
     {
+        int length = frames[0].Length;
+        var bytes = new byte[(long)order.Length * length];
+        for (int j = 0; j < order.Length; j++)
+        {
+            frames[order[j]].CopyTo(bytes, (long)j * length);
+        }
+
+        return new FrameRing(bytes, length);
+    }
+
+    /// <summary>Feeds the wire's frames through the worker in bursts; returns ns per packet of worker time.</summary>
+    private static double Pass(FrameRing wire, PacketPool pool, EmulatedPort port, IWorker worker)
+    {
+        // The harness's own buffers, made once: the allocation check covers the whole timed loop.
         PacketRef[] burst = s_burst, drained = s_drained;
-        int count = wire.Length / frameLength;
+        int count = wire.Count, length = wire.FrameLength;
         long ticks = 0;
         int done = 0;
         while (done < count)
@@ -153,8 +161,8 @@ internal static class PipelineRuns
             pool.AllocBulk(burst.AsSpan(0, n));
             for (int k = 0; k < n; k++)
             {
-                burst[k].SetLength(frameLength);
-                wire.AsSpan((done + k) * frameLength, frameLength).CopyTo(burst[k].Data);
+                burst[k].SetLength(length);
+                wire.Bytes.AsSpan((done + k) * length, length).CopyTo(burst[k].Data);
             }
 
             port.Inject(burst.AsSpan(0, n));
@@ -171,40 +179,6 @@ internal static class PipelineRuns
         }
 
         return ticks * (1e9 / Stopwatch.Frequency) / count;
-    }
-
-    /// <summary>Feeds the frames in <paramref name="order"/> through the worker in bursts; returns ns per packet of worker time.</summary>
-    private static double Pass(byte[][] frames, int[] order, PacketPool pool, EmulatedPort port, IWorker worker)
-    {
-        // The harness's own buffers, made once: the GC check covers the whole timed loop.
-        PacketRef[] burst = s_burst, drained = s_drained;
-        long ticks = 0;
-        int done = 0;
-        while (done < order.Length)
-        {
-            int n = Math.Min(Burst, order.Length - done);
-            pool.AllocBulk(burst.AsSpan(0, n));
-            for (int k = 0; k < n; k++)
-            {
-                byte[] f = frames[order[done + k]];
-                burst[k].SetLength(f.Length);
-                f.CopyTo(burst[k].Data);
-            }
-
-            port.Inject(burst.AsSpan(0, n));
-            long t0 = Stopwatch.GetTimestamp();
-            worker.PollOnce();
-            ticks += Stopwatch.GetTimestamp() - t0;
-            int out_;
-            while ((out_ = port.Drain(drained)) > 0)
-            {
-                pool.FreeBulk(drained.AsSpan(0, out_));
-            }
-
-            done += n;
-        }
-
-        return ticks * (1e9 / Stopwatch.Frequency) / order.Length;
     }
 
     private static string Drops(IWorker worker) => string.Join(", ", worker.Counters.Drops
