@@ -200,8 +200,16 @@ public sealed class Worker<TRx, TTx, TStage> : IWorker
     // belongs to the stage), then sends one tx burst per port.
     private void Transmit(Span<PacketRef> packets, Span<ushort> egress, Span<DropReason> drops)
     {
-        WorkerCounters c = Counters;
-        long[] dropCounts = c.Drops;
+        // The common burst: every packet to one port. It goes to the driver as it is, without
+        // the staging copy (a vectorised scan of the egress column decides).
+        ushort first = egress.Length != 0 ? egress[0] : Egress.Drop;
+        if (first < _tx.Length && egress.IndexOfAnyExcept(first) < 0)
+        {
+            Send(first, packets);
+            return;
+        }
+
+        long[] dropCounts = Counters.Drops;
         for (int i = 0; i < packets.Length; i++)
         {
             ushort e = egress[i];
@@ -230,29 +238,35 @@ public sealed class Worker<TRx, TTx, TStage> : IWorker
             }
 
             _txCount[p] = 0;
-            ReadOnlySpan<PacketRef> staged = _txStaging[p].AsSpan(0, count);
-            // Sum lengths before handing over: once accepted, a packet belongs to the driver and
-            // the far end may already have freed and reused it.
-            long stagedBytes = 0;
-            for (int i = 0; i < staged.Length; i++)
-            {
-                stagedBytes += staged[i].Length;
-            }
-
-            int sent = _tx[p].TxBurst(staged);
-            if (sent < count)
-            {
-                for (int i = sent; i < count; i++)
-                {
-                    stagedBytes -= staged[i].Length;
-                }
-
-                dropCounts[(int)DropReason.TxRejected] += count - sent;
-                _pool.FreeBulk(staged[sent..]);
-            }
-
-            c.TxPackets += sent;
-            c.TxBytes += stagedBytes;
+            Send(p, _txStaging[p].AsSpan(0, count));
         }
+    }
+
+    // One tx burst on port p; what the driver refuses is counted and freed.
+    private void Send(int p, ReadOnlySpan<PacketRef> staged)
+    {
+        WorkerCounters c = Counters;
+        // Sum lengths before handing over: once accepted, a packet belongs to the driver and
+        // the far end may already have freed and reused it.
+        long stagedBytes = 0;
+        for (int i = 0; i < staged.Length; i++)
+        {
+            stagedBytes += staged[i].Length;
+        }
+
+        int sent = _tx[p].TxBurst(staged);
+        if (sent < staged.Length)
+        {
+            for (int i = sent; i < staged.Length; i++)
+            {
+                stagedBytes -= staged[i].Length;
+            }
+
+            c.Drops[(int)DropReason.TxRejected] += staged.Length - sent;
+            _pool.FreeBulk(staged[sent..]);
+        }
+
+        c.TxPackets += sent;
+        c.TxBytes += stagedBytes;
     }
 }
