@@ -21,7 +21,14 @@ public static partial class PacketParser
 
     /// <summary>Parses <paramref name="frame"/>; returns <see cref="DropReason.None"/> when usable.</summary>
     public static DropReason Parse(ReadOnlySpan<byte> frame, out ParsedPacket p) =>
-        TryParseCommon(frame, out p) || TryParseVxlan(frame, out p) ? DropReason.None : ParseLayers(frame, out p);
+        (LooksLikeVxlan(frame) ? TryParseVxlan(frame, out p) : TryParseCommon(frame, out p)) ? DropReason.None : ParseLayers(frame, out p);
+
+    // Which one-pass parser to try: UDP to port 4789 where an option-less IPv4 header puts them.
+    // Each pass refuses what the other accepts, so trying only one of them loses nothing; an
+    // overlay-carrying appliance sees mostly VXLAN and skips the plain pass's checks.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool LooksLikeVxlan(ReadOnlySpan<byte> frame) =>
+        frame.Length > 37 && frame[23] == IpProtocols.Udp && BinaryPrimitives.ReadUInt16BigEndian(frame[36..]) == TunnelPorts.Vxlan;
 
     private static DropReason ParseLayers(ReadOnlySpan<byte> frame, out ParsedPacket p)
     {
