@@ -18,7 +18,7 @@ namespace SnicRuntime.Firmware.Pipeline;
 /// </summary>
 /// <remarks>
 /// A flow is one symmetric entry for both directions. Its action word holds the outbound action
-/// (index into the generation's action array, meter class in the top 8 bits); the inbound
+/// (index into the generation's action table, meter class in the top 8 bits); the inbound
 /// direction is always "deliver to the ENI's VM", which the ENI itself describes. Flows remember
 /// the generation that decided them; a packet of an older generation's flow is decided again by
 /// the current one (kept and updated if still allowed, deleted and dropped if not).
@@ -170,7 +170,8 @@ public sealed partial class PolicyPipeline : IDisposable
     /// <summary>
     /// Phase 1: VIP, direction and ENI of every packet, then its flow key. A method of its own (as
     /// are the later phases): one small loop keeps its few live values in registers, where the
-    /// whole burst in one method spilled them to the stack on every packet.
+    /// whole burst in one method spilled them to the stack on every packet. Packets that repeat
+    /// the previous packet's VNI and ENI take a short path; the rest go through <see cref="Classify"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private unsafe void ClassifyBurst(PolicyTables t, bool ha, int ingressPort, ReadOnlySpan<PacketRef> packets, Span<ParsedPacket> meta, Span<ushort> egress, Span<DropReason> drops)
