@@ -43,7 +43,9 @@ public sealed class FirmwareMetricsTests
         using var listener = new MeterListener();
         listener.InstrumentPublished = (i, l) =>
         {
-            if (i.Meter.Name == FirmwareMetrics.MeterName)
+            // This instance's meter only: card agents in tests running alongside publish
+            // instruments of the same names under the same meter name.
+            if (i.Meter.Name == FirmwareMetrics.MeterName && ReferenceEquals(i.Meter, metrics.Meter))
             {
                 l.EnableMeasurementEvents(i);
             }
