@@ -41,7 +41,6 @@ internal static class PipelineRuns
             return 2;
         }
 
-
         var setup = Stopwatch.StartNew();
         ChangePlan plan = DashScalePlan.Build(rules, prefixes, routes, Math.Max(mappings, 1), out uint[] cas);
         var store = new PolicyStore(1);

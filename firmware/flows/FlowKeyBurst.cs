@@ -40,13 +40,19 @@ public sealed class FlowKeyBurst(int burst)
         }
         else
         {
-            // The direction goes through a local: an out straight into the array made the JIT
-            // store it and read it back while building the key.
-            int k = Count4++;
-            Keys4[k] = FlowKeyV4.Create(scope, BinaryPrimitives.ReadUInt32BigEndian(frame[(l3 + 12)..]),
-                BinaryPrimitives.ReadUInt32BigEndian(frame[(l3 + 16)..]), p.SrcPort, p.DstPort, p.L4Protocol, out bool forward);
-            Forward4[k] = forward;
-            Index4[k] = i;
+            AddV4(i, BinaryPrimitives.ReadUInt32BigEndian(frame[(l3 + 12)..]), BinaryPrimitives.ReadUInt32BigEndian(frame[(l3 + 16)..]), in p, scope);
         }
+    }
+
+    /// <summary>Adds packet <paramref name="i"/>'s IPv4 5-tuple, its addresses already read.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void AddV4(int i, uint src, uint dst, in ParsedPacket p, uint scope)
+    {
+        // The direction goes through a local: an out straight into the array made the JIT
+        // store it and read it back while building the key.
+        int k = Count4++;
+        Keys4[k] = FlowKeyV4.Create(scope, src, dst, p.SrcPort, p.DstPort, p.L4Protocol, out bool forward);
+        Forward4[k] = forward;
+        Index4[k] = i;
     }
 }

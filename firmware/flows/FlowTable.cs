@@ -223,9 +223,10 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
             positions[i] = -1;
             if (prefetchEntries)
             {
-                // Such a caller creates flows for misses: request what the insert will touch (the bucket's sequence number, its tags and its entries'
-                // lines) now, so the re-check, the locked version bump and the entry write in
-                // Insert find them in cache instead of stalling on each in turn.
+                // Such a caller creates flows for misses: request what the insert will touch (the
+                // bucket's sequence number, its tags and its entries' lines) now, so the re-check,
+                // the locked version bump and the entry write in Insert find them in cache instead
+                // of stalling on each in turn.
                 PrefetchForInsert(b);
             }
 

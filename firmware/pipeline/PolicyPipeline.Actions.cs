@@ -48,9 +48,7 @@ public sealed partial class PolicyPipeline
             PacketRef packet = packets[i];
             ref readonly ParsedPacket p = ref meta[i];
             Eni eni = enis[eniOf[i]]!;
-            int bucket = (eni.Index * PolicyTables.MaxMeterClasses + (int)(action >> 24)) * 2;
-            meter[bucket]++;
-            meter[bucket + 1] += packet.Length - p.InnerL2;
+            Meter(meter, eni, action, packet.Length - p.InnerL2);
             uint a = action & PolicyTables.NoAction;
             bool done = false;
             if (!outbound[i])
@@ -94,13 +92,17 @@ public sealed partial class PolicyPipeline
     /// <summary>Applies a flow's decision to packet <paramref name="i"/>: meter, rewrite, choose the port.</summary>
     private void Apply(int i, uint action, int ingressPort, ReadOnlySpan<PacketRef> packets, ReadOnlySpan<ParsedPacket> meta, Span<ushort> egress, Span<DropReason> drops)
     {
-        PolicyTables t = _tables;
-        Eni eni = t.Enis[_eniOf[i]]!;
-        PipelineCounters c = Counters;
-        int bucket = (eni.Index * PolicyTables.MaxMeterClasses + (int)(action >> 24)) * 2;
-        c.Meter[bucket]++;
-        c.Meter[bucket + 1] += packets[i].Length - meta[i].InnerL2;
+        Meter(Counters.Meter, _tables.Enis[_eniOf[i]]!, action, packets[i].Length - meta[i].InnerL2);
         Rewrite(i, action, ingressPort, packets, meta, egress, drops);
+    }
+
+    /// <summary>Counts a packet of <paramref name="bytes"/> in its ENI's bucket for the action word's meter class (top 8 bits).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Meter(long[] meter, Eni eni, uint action, int bytes)
+    {
+        int bucket = (eni.Index * PolicyTables.MaxMeterClasses + (int)(action >> 24)) * 2;
+        meter[bucket]++;
+        meter[bucket + 1] += bytes;
     }
 
     /// <summary>Every rewrite (the fast loop's two common ones included, when they fail), and the choice of port.</summary>

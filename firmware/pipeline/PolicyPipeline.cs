@@ -181,9 +181,6 @@ public sealed partial class PolicyPipeline : IDisposable
         short[] eniOf = _eniOf;
         bool[] outboundOf = _outbound, redirected = _redirected;
         FlowKeyBurst burst = _burst;
-        FlowKeyV4[] keys4 = burst.Keys4;
-        int[] index4 = burst.Index4;
-        bool[] forward4 = burst.Forward4;
         long outbound = 0;
         for (int i = 0; i < meta.Length; i++)
         {
@@ -210,15 +207,12 @@ public sealed partial class PolicyPipeline : IDisposable
                 eniPackets[e]++;
                 eniBytes[e] += packet.Length - p.InnerL2;
                 outbound++;
-                int k = burst.Count4++;
-                keys4[k] = FlowKeyV4.Create((uint)e, BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<uint>(f + p.InnerL3 + 12)),
-                    BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<uint>(f + p.InnerL3 + 16)), p.SrcPort, p.DstPort, p.L4Protocol, out bool forward);
-                forward4[k] = forward;
-                index4[k] = i;
+                burst.AddV4(i, BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<uint>(f + p.InnerL3 + 12)),
+                    BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<uint>(f + p.InnerL3 + 16)), in p, (uint)e);
                 continue;
             }
 
-            DropReason reason = Classify(t, packets[i], ref meta[i], i);
+            DropReason reason = Classify(t, packet, ref p, i);
             if (reason != DropReason.None)
             {
                 egress[i] = Egress.Drop;
@@ -228,15 +222,14 @@ public sealed partial class PolicyPipeline : IDisposable
 
             // A packet the peer redirected here is decided here whatever this side's mode: the peer
             // sends only what it believes this card serves, and sending it back would loop.
-            _redirected[i] = ha && RedirectedToUs(packets[i].Data, in meta[i]);
-            if (ha && ModeOfEni(_eniOf[i]) == Ha.HaMode.Standby && !_redirected[i])
+            redirected[i] = ha && RedirectedToUs(packet.Data, in p);
+            if (ha && ModeOfEni(eniOf[i]) == Ha.HaMode.Standby && !redirected[i])
             {
                 RedirectToPeer(t, i, ingressPort, packets, meta, egress, drops);
                 continue;
             }
 
-            uint scope = (uint)_eniOf[i];
-            _burst.Add(i, packet.Data, in p, scope);
+            burst.Add(i, packet.Data, in p, (uint)eniOf[i]);
         }
 
         Counters.Outbound += outbound;
