@@ -84,28 +84,28 @@ public sealed unsafe partial class FlowTable<TKey>
         BeginWrite(toBucket);
         *KeyPointer(to) = *fromKey;
         _tags[to] = _tags[from];
-        _entries[to] = _entries[from];
+        *EntryPointer(to) = *EntryPointer(from);
         EndWrite(toBucket);
 
-        ref FlowEntry e = ref _entries[to];
+        ref FlowEntry e = ref *EntryPointer(to);
         if ((e.TimerPrev & HeadBit) != 0)
         {
             _wheel[e.TimerPrev & ~HeadBit] = (uint)to;
         }
         else if (e.TimerPrev != Nil)
         {
-            _entries[e.TimerPrev].TimerNext = (uint)to;
+            EntryPointer(e.TimerPrev)->TimerNext = (uint)to;
         }
 
         if (e.TimerNext != Nil)
         {
-            _entries[e.TimerNext].TimerPrev = (uint)to;
+            EntryPointer(e.TimerNext)->TimerPrev = (uint)to;
         }
 
         BeginWrite(fromBucket);
         *fromKey = TKey.Empty;
         _tags[from] = 0;
-        _entries[from] = default;
+        *EntryPointer(from) = default;
         EndWrite(fromBucket);
 
         if (fromBucket == primary && toBucket != primary)

@@ -68,7 +68,7 @@ public sealed unsafe partial class FlowTable<TKey>
         _tags[position] = TagOf(h);
         FlowEntry e = entry;
         e.Flags |= FlowFlags.Valid;
-        _entries[position] = e;
+        *EntryPointer(position) = e;
         EndWrite(b);
         Count++;
         Counters.Created++;
@@ -79,7 +79,7 @@ public sealed unsafe partial class FlowTable<TKey>
     /// <summary>Removes the flow at <paramref name="position"/>; false if that slot is empty.</summary>
     public bool Delete(int position)
     {
-        if ((uint)position >= (uint)PositionCount || !_entries[position].IsValid)
+        if ((uint)position >= (uint)PositionCount || !EntryPointer(position)->IsValid)
         {
             return false;
         }
@@ -108,7 +108,7 @@ public sealed unsafe partial class FlowTable<TKey>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Touch(int position, uint nowMs, byte tcpFlags, int bytes)
     {
-        ref FlowEntry e = ref _entries[position];
+        ref FlowEntry e = ref *EntryPointer(position);
         e.LastSeenMs = nowMs;
         e.Packets++;
         e.Bytes += (uint)bytes;
@@ -123,7 +123,7 @@ public sealed unsafe partial class FlowTable<TKey>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void TouchTcp(int position, uint nowMs, byte tcpFlags)
     {
-        ref FlowEntry e = ref _entries[position];
+        ref FlowEntry e = ref *EntryPointer(position);
         var flags = (TcpFlags)tcpFlags;
         if ((flags & (TcpFlags.Fin | TcpFlags.Rst)) != 0)
         {
@@ -184,7 +184,7 @@ public sealed unsafe partial class FlowTable<TKey>
                 for (int s = 0; s < _slots; s++)
                 {
                     int pos = (int)(b * (uint)_slots) + s;
-                    FlowEntry e = _entries[pos];
+                    FlowEntry e = *EntryPointer(pos);
                     TKey k = *KeyPointer(pos);
                     if (e.IsValid)
                     {

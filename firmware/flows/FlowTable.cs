@@ -21,7 +21,9 @@ public enum InsertResult : byte
 /// <para>Layout. Buckets are <c>TKey.BucketBytes</c> (64 B = 4 IPv4 keys, 128 B = 3 IPv6 keys),
 /// aligned. The key itself is in the bucket, so a lookup costs one bucket fetch and one SIMD
 /// compare, not a signature fetch followed by a dependent key fetch (rte_hash's two misses).
-/// Values (<see cref="FlowEntry"/>, 32 B) sit in a parallel array at the same position.</para>
+/// Values (<see cref="FlowEntry"/>, 32 B) follow their bucket's keys in one group (see
+/// <see cref="GroupBytes"/>): a hit's entry is on the page, and next to the line, the compare
+/// just read, not a second random page.</para>
 /// <para>Placement. A key lives in its primary bucket (fastrange of its CRC32C) if there is room,
 /// else in its secondary; when both are full, a short breadth-first cuckoo search moves resident
 /// flows to their other bucket (only inserts move flows, so a position read in a burst stays
@@ -35,8 +37,8 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
 {
     private const uint SecondarySalt = 0x5BD1E995;
 
-    private readonly byte* _buckets;
-    private readonly FlowEntry* _entries;
+    // Bucket b's keys, then its slots' entries: one group, GroupBytes long (see the remarks).
+    private readonly byte* _groups;
     private readonly byte* _overflow;
     // One tag byte per slot (a byte of the key's hash, never 0; 0 = empty): a 1-byte-per-flow
     // filter that is small enough to stay in cache, so most misses never touch a bucket line.
@@ -45,6 +47,7 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
     private readonly uint _bucketCount;
     private readonly int _slots;
     private readonly int _bucketBytes;
+    private readonly nuint _groupBytes;
     private readonly uint _hashMask;
     private bool _disposed;
 
@@ -70,17 +73,21 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
         _hashMask = hashMask;
         Capacity = capacity;
         long slots = (long)_bucketCount * _slots;
-        _buckets = (byte*)LargePages.Allocate((nuint)_bucketCount * (nuint)_bucketBytes);
-        _entries = (FlowEntry*)LargePages.Allocate((nuint)slots * (nuint)sizeof(FlowEntry));
+        _groupBytes = (nuint)GroupBytes;
+        _groups = (byte*)LargePages.Allocate((nuint)_bucketCount * _groupBytes);
         _overflow = (byte*)NativeMemory.AlignedAlloc(_bucketCount, 64);
         _tags = (byte*)LargePages.Allocate((nuint)slots + 8); // +8: the last bucket's 4-byte read
         _versions = (uint*)NativeMemory.AlignedAlloc(_bucketCount * sizeof(uint), 64);
-        // Empty keys are all ones (IFlowKey contract), so marking every slot free is one fill.
-        NativeMemory.Fill(_buckets, (nuint)_bucketCount * (nuint)_bucketBytes, 0xFF);
+        // Empty keys are all ones (IFlowKey contract), so marking every slot free is one fill
+        // per bucket; entries start zeroed (invalid).
+        for (uint b = 0; b < _bucketCount; b++)
+        {
+            NativeMemory.Fill(Bucket(b), (nuint)_bucketBytes, 0xFF);
+        }
 
         NativeMemory.Clear(_overflow, _bucketCount);
         NativeMemory.Clear(_versions, _bucketCount * sizeof(uint));
-        TotalBytes = (long)_bucketCount * _bucketBytes + slots * sizeof(FlowEntry) + _bucketCount * 5L + slots;
+        TotalBytes = (long)_bucketCount * GroupBytes + _bucketCount * 5L + slots;
         InitAging(aging ?? AgingPolicy.Default, startMs);
     }
 
@@ -99,15 +106,36 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
 
     public FlowTableCounters Counters { get; } = new();
 
-    public ref FlowEntry Entry(int position) => ref _entries[position];
+    /// <summary>
+    /// Bytes of one bucket's group: its keys, then one <see cref="FlowEntry"/> per slot, rounded
+    /// up to whole cache lines (IPv4: 64 + 4 × 32 = 192, no padding; IPv6: 128 + 3 × 32 = 224,
+    /// padded to 256 so every group's keys start a line).
+    /// </summary>
+    private static int GroupBytes => (TKey.BucketBytes + TKey.SlotsPerBucket * sizeof(FlowEntry) + 63) & ~63;
+
+    public ref FlowEntry Entry(int position) => ref *EntryPointer(position);
+
+    /// <summary>
+    /// Where a position's entry is: in its bucket's group, after the keys. Slots per bucket and
+    /// bucket bytes are constants of the key type, so the division is a shift or a multiply.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private FlowEntry* EntryPointer(uint position) => EntryPointer(position / (uint)TKey.SlotsPerBucket, position % (uint)TKey.SlotsPerBucket);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void PrefetchEntry(int position) => CacheHint.Prefetch(_entries + position);
+    private FlowEntry* EntryPointer(int position) => EntryPointer((uint)position);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private FlowEntry* EntryPointer(uint bucket, uint slot) =>
+        (FlowEntry*)(_groups + (nuint)bucket * _groupBytes + (nuint)TKey.BucketBytes) + slot;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void PrefetchEntry(int position) => CacheHint.Prefetch(EntryPointer(position));
 
     public TKey KeyAt(int position) => *KeyPointer(position);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private byte* Bucket(uint b) => _buckets + (nuint)b * (nuint)_bucketBytes;
+    private byte* Bucket(uint b) => _groups + (nuint)b * _groupBytes;
 
     private TKey* KeyPointer(int position) =>
         (TKey*)(Bucket((uint)(position / _slots)) + (position % _slots) * sizeof(TKey));
@@ -214,7 +242,7 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
                 hits++;
                 if (prefetchEntries)
                 {
-                    CacheHint.Prefetch(_entries + position);
+                    CacheHint.Prefetch(EntryPointer(b, (uint)s));
                 }
 
                 continue;
@@ -259,7 +287,7 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
     {
         CacheHint.Prefetch(_versions + b);
         CacheHint.Prefetch(_tags + (nuint)b * (nuint)_slots);
-        FlowEntry* e = _entries + (nuint)b * (nuint)_slots;
+        FlowEntry* e = EntryPointer(b, 0);
         CacheHint.Prefetch(e);
         CacheHint.Prefetch((byte*)e + (sizeof(FlowEntry) * _slots) - 1);
     }
@@ -295,8 +323,7 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
         }
 
         _disposed = true;
-        LargePages.Free(_buckets);
-        LargePages.Free(_entries);
+        LargePages.Free(_groups);
         NativeMemory.AlignedFree(_overflow);
         LargePages.Free(_tags);
         NativeMemory.AlignedFree(_versions);
