@@ -21,9 +21,9 @@ public enum InsertResult : byte
 /// <para>Layout. Buckets are <c>TKey.BucketBytes</c> (64 B = 4 IPv4 keys, 128 B = 3 IPv6 keys),
 /// aligned. The key itself is in the bucket, so a lookup costs one bucket fetch and one SIMD
 /// compare, not a signature fetch followed by a dependent key fetch (rte_hash's two misses).
-/// Values (<see cref="FlowEntry"/>, 32 B) follow their bucket's keys in one group (see
-/// <see cref="GroupBytes"/>): a hit's entry is on the page, and next to the line, the compare
-/// just read, not a second random page.</para>
+/// Values (<see cref="FlowEntry"/>, 32 B) follow their bucket's keys in one group (IPv4; see
+/// <see cref="Grouped"/>): a hit's entry is on the page, and next to the line, the compare just
+/// read, not a second random page.</para>
 /// <para>Placement. A key lives in its primary bucket (fastrange of its CRC32C) if there is room,
 /// else in its secondary; when both are full, a short breadth-first cuckoo search moves resident
 /// flows to their other bucket (only inserts move flows, so a position read in a burst stays
@@ -37,8 +37,10 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
 {
     private const uint SecondarySalt = 0x5BD1E995;
 
-    // Bucket b's keys, then its slots' entries: one group, GroupBytes long (see the remarks).
+    // Bucket b's keys, then (when Grouped) its slots' entries: GroupBytes per bucket.
     private readonly byte* _groups;
+    // Entries in an array of their own, when not Grouped; null otherwise.
+    private readonly FlowEntry* _entries;
     private readonly byte* _overflow;
     // One tag byte per slot (a byte of the key's hash, never 0; 0 = empty): a 1-byte-per-flow
     // filter that is small enough to stay in cache, so most misses never touch a bucket line.
@@ -75,6 +77,7 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
         long slots = (long)_bucketCount * _slots;
         _groupBytes = (nuint)GroupBytes;
         _groups = (byte*)LargePages.Allocate((nuint)_bucketCount * _groupBytes);
+        _entries = Grouped ? null : (FlowEntry*)LargePages.Allocate((nuint)slots * (nuint)sizeof(FlowEntry));
         _overflow = (byte*)NativeMemory.AlignedAlloc(_bucketCount, 64);
         _tags = (byte*)LargePages.Allocate((nuint)slots + 8); // +8: the last bucket's 4-byte read
         _versions = (uint*)NativeMemory.AlignedAlloc(_bucketCount * sizeof(uint), 64);
@@ -87,7 +90,7 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
 
         NativeMemory.Clear(_overflow, _bucketCount);
         NativeMemory.Clear(_versions, _bucketCount * sizeof(uint));
-        TotalBytes = (long)_bucketCount * GroupBytes + _bucketCount * 5L + slots;
+        TotalBytes = (long)_bucketCount * GroupBytes + (Grouped ? 0 : slots * sizeof(FlowEntry)) + _bucketCount * 5L + slots;
         InitAging(aging ?? AgingPolicy.Default, startMs);
     }
 
@@ -107,11 +110,14 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
     public FlowTableCounters Counters { get; } = new();
 
     /// <summary>
-    /// Bytes of one bucket's group: its keys, then one <see cref="FlowEntry"/> per slot, rounded
-    /// up to whole cache lines (IPv4: 64 + 4 × 32 = 192, no padding; IPv6: 128 + 3 × 32 = 224,
-    /// padded to 256 so every group's keys start a line).
+    /// Whether a bucket's entries follow its keys in one group: when keys and entries fill whole
+    /// cache lines together (IPv4: 64 + 4 × 32 = 192 B). IPv6 (128 + 3 × 32 = 224 B) would need a
+    /// 32 B pad per group to keep every bucket line-aligned, 13 B more per flow, so its entries
+    /// stay in an array of their own. A constant per key type: the JIT drops the other branch.
     /// </summary>
-    private static int GroupBytes => (TKey.BucketBytes + TKey.SlotsPerBucket * sizeof(FlowEntry) + 63) & ~63;
+    private static bool Grouped => (TKey.BucketBytes + TKey.SlotsPerBucket * sizeof(FlowEntry)) % 64 == 0;
+
+    private static int GroupBytes => Grouped ? TKey.BucketBytes + TKey.SlotsPerBucket * sizeof(FlowEntry) : TKey.BucketBytes;
 
     public ref FlowEntry Entry(int position) => ref *EntryPointer(position);
 
@@ -127,7 +133,8 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private FlowEntry* EntryPointer(uint bucket, uint slot) =>
-        (FlowEntry*)(_groups + (nuint)bucket * _groupBytes + (nuint)TKey.BucketBytes) + slot;
+        Grouped ? (FlowEntry*)(_groups + (nuint)bucket * _groupBytes + (nuint)TKey.BucketBytes) + slot
+            : _entries + (nuint)bucket * (nuint)TKey.SlotsPerBucket + slot;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void PrefetchEntry(int position) => CacheHint.Prefetch(EntryPointer(position));
@@ -324,6 +331,7 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
 
         _disposed = true;
         LargePages.Free(_groups);
+        LargePages.Free(_entries);
         NativeMemory.AlignedFree(_overflow);
         LargePages.Free(_tags);
         NativeMemory.AlignedFree(_versions);
