@@ -106,9 +106,12 @@ public sealed unsafe partial class FlowTable<TKey>
     /// reschedules the flow on the short timeout; nothing else touches the aging wheel.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Touch(int position, uint nowMs, byte tcpFlags, int bytes)
+    public void Touch(int position, uint nowMs, byte tcpFlags, int bytes) => Touch(ref *EntryPointer(position), position, nowMs, tcpFlags, bytes);
+
+    /// <summary><see cref="Touch(int, uint, byte, int)"/> for a caller that holds the entry (from <see cref="Entry"/>) already.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Touch(ref FlowEntry e, int position, uint nowMs, byte tcpFlags, int bytes)
     {
-        ref FlowEntry e = ref *EntryPointer(position);
         e.LastSeenMs = nowMs;
         e.Packets++;
         e.Bytes += (uint)bytes;

@@ -115,9 +115,18 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
     /// 32 B pad per group to keep every bucket line-aligned, 13 B more per flow, so its entries
     /// stay in an array of their own. A constant per key type: the JIT drops the other branch.
     /// </summary>
-    private static bool Grouped => (TKey.BucketBytes + TKey.SlotsPerBucket * sizeof(FlowEntry)) % 64 == 0;
+    private static bool Grouped
+    {
+        // Inlined so the JIT folds it: a call per entry access cost more than the grouping saved.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => (TKey.BucketBytes + TKey.SlotsPerBucket * sizeof(FlowEntry)) % 64 == 0;
+    }
 
-    private static int GroupBytes => Grouped ? TKey.BucketBytes + TKey.SlotsPerBucket * sizeof(FlowEntry) : TKey.BucketBytes;
+    private static int GroupBytes
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Grouped ? TKey.BucketBytes + TKey.SlotsPerBucket * sizeof(FlowEntry) : TKey.BucketBytes;
+    }
 
     public ref FlowEntry Entry(int position) => ref *EntryPointer(position);
 

@@ -357,7 +357,7 @@ public sealed partial class PolicyPipeline : IDisposable
             }
 
             int i = index[k];
-            table.Touch(pos, now, meta[i].TcpFlags, packets[i].Length);
+            table.Touch(ref entry, pos, now, meta[i].TcpFlags, packets[i].Length);
             uint action = entry.Action;
             stash[k] = action;
             actions.Prefetch(action & PolicyTables.NoAction);
