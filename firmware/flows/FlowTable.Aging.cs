@@ -98,13 +98,13 @@ public sealed unsafe partial class FlowTable<TKey>
     private void Schedule(int position, ulong expiryMs)
     {
         uint slot = (uint)((expiryMs + _aging.TickMs - 1) / _aging.TickMs) & _wheelMask;
-        ref FlowEntry e = ref *EntryPointer(position);
+        ref FlowEntry e = ref _entries[position];
         uint head = _wheel[slot];
         e.TimerNext = head;
         e.TimerPrev = HeadBit | slot;
         if (head != Nil)
         {
-            EntryPointer(head)->TimerPrev = (uint)position;
+            _entries[head].TimerPrev = (uint)position;
         }
 
         _wheel[slot] = (uint)position;
@@ -112,7 +112,7 @@ public sealed unsafe partial class FlowTable<TKey>
 
     private void Unlink(int position)
     {
-        ref FlowEntry e = ref *EntryPointer(position);
+        ref FlowEntry e = ref _entries[position];
         uint prev = e.TimerPrev;
         uint next = e.TimerNext;
         if ((prev & HeadBit) != 0)
@@ -121,12 +121,12 @@ public sealed unsafe partial class FlowTable<TKey>
         }
         else
         {
-            EntryPointer(prev)->TimerNext = next;
+            _entries[prev].TimerNext = next;
         }
 
         if (next != Nil)
         {
-            EntryPointer(next)->TimerPrev = prev;
+            _entries[next].TimerPrev = prev;
         }
 
         e.TimerPrev = Nil;
@@ -158,7 +158,7 @@ public sealed unsafe partial class FlowTable<TKey>
             _wheel[slot] = Nil;
             while (pos != Nil)
             {
-                ref FlowEntry e = ref *EntryPointer(pos);
+                ref FlowEntry e = ref _entries[pos];
                 uint next = e.TimerNext;
                 e.TimerPrev = Nil;
                 e.TimerNext = Nil;
@@ -199,7 +199,7 @@ public sealed unsafe partial class FlowTable<TKey>
         BeginWrite(b);
         *k = TKey.Empty;
         _tags[position] = 0;
-        *EntryPointer(position) = default;
+        _entries[position] = default;
         EndWrite(b);
         Count--;
     }

@@ -84,28 +84,28 @@ public sealed unsafe partial class FlowTable<TKey>
         BeginWrite(toBucket);
         *KeyPointer(to) = *fromKey;
         _tags[to] = _tags[from];
-        *EntryPointer(to) = *EntryPointer(from);
+        _entries[to] = _entries[from];
         EndWrite(toBucket);
 
-        ref FlowEntry e = ref *EntryPointer(to);
+        ref FlowEntry e = ref _entries[to];
         if ((e.TimerPrev & HeadBit) != 0)
         {
             _wheel[e.TimerPrev & ~HeadBit] = (uint)to;
         }
         else if (e.TimerPrev != Nil)
         {
-            EntryPointer(e.TimerPrev)->TimerNext = (uint)to;
+            _entries[e.TimerPrev].TimerNext = (uint)to;
         }
 
         if (e.TimerNext != Nil)
         {
-            EntryPointer(e.TimerNext)->TimerPrev = (uint)to;
+            _entries[e.TimerNext].TimerPrev = (uint)to;
         }
 
         BeginWrite(fromBucket);
         *fromKey = TKey.Empty;
         _tags[from] = 0;
-        *EntryPointer(from) = default;
+        _entries[from] = default;
         EndWrite(fromBucket);
 
         if (fromBucket == primary && toBucket != primary)

@@ -68,7 +68,7 @@ public sealed unsafe partial class FlowTable<TKey>
         _tags[position] = TagOf(h);
         FlowEntry e = entry;
         e.Flags |= FlowFlags.Valid;
-        *EntryPointer(position) = e;
+        _entries[position] = e;
         EndWrite(b);
         Count++;
         Counters.Created++;
@@ -79,7 +79,7 @@ public sealed unsafe partial class FlowTable<TKey>
     /// <summary>Removes the flow at <paramref name="position"/>; false if that slot is empty.</summary>
     public bool Delete(int position)
     {
-        if ((uint)position >= (uint)PositionCount || !EntryPointer(position)->IsValid)
+        if ((uint)position >= (uint)PositionCount || !_entries[position].IsValid)
         {
             return false;
         }
@@ -106,7 +106,7 @@ public sealed unsafe partial class FlowTable<TKey>
     /// reschedules the flow on the short timeout; nothing else touches the aging wheel.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Touch(int position, uint nowMs, byte tcpFlags, int bytes) => Touch(ref *EntryPointer(position), position, nowMs, tcpFlags, bytes);
+    public void Touch(int position, uint nowMs, byte tcpFlags, int bytes) => Touch(ref _entries[position], position, nowMs, tcpFlags, bytes);
 
     /// <summary><see cref="Touch(int, uint, byte, int)"/> for a caller that holds the entry (from <see cref="Entry"/>) already.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -126,7 +126,7 @@ public sealed unsafe partial class FlowTable<TKey>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void TouchTcp(int position, uint nowMs, byte tcpFlags)
     {
-        ref FlowEntry e = ref *EntryPointer(position);
+        ref FlowEntry e = ref _entries[position];
         var flags = (TcpFlags)tcpFlags;
         if ((flags & (TcpFlags.Fin | TcpFlags.Rst)) != 0)
         {
@@ -187,7 +187,7 @@ public sealed unsafe partial class FlowTable<TKey>
                 for (int s = 0; s < _slots; s++)
                 {
                     int pos = (int)(b * (uint)_slots) + s;
-                    FlowEntry e = *EntryPointer(pos);
+                    FlowEntry e = _entries[pos];
                     TKey k = *KeyPointer(pos);
                     if (e.IsValid)
                     {

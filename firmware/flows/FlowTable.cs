@@ -21,9 +21,7 @@ public enum InsertResult : byte
 /// <para>Layout. Buckets are <c>TKey.BucketBytes</c> (64 B = 4 IPv4 keys, 128 B = 3 IPv6 keys),
 /// aligned. The key itself is in the bucket, so a lookup costs one bucket fetch and one SIMD
 /// compare, not a signature fetch followed by a dependent key fetch (rte_hash's two misses).
-/// Values (<see cref="FlowEntry"/>, 32 B) follow their bucket's keys in one group (IPv4; see
-/// <see cref="Grouped"/>): a hit's entry is on the page, and next to the line, the compare just
-/// read, not a second random page.</para>
+/// Values (<see cref="FlowEntry"/>, 32 B) sit in a parallel array at the same position.</para>
 /// <para>Placement. A key lives in its primary bucket (fastrange of its CRC32C) if there is room,
 /// else in its secondary; when both are full, a short breadth-first cuckoo search moves resident
 /// flows to their other bucket (only inserts move flows, so a position read in a burst stays
@@ -37,9 +35,7 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
 {
     private const uint SecondarySalt = 0x5BD1E995;
 
-    // Bucket b's keys, then (when Grouped) its slots' entries: GroupBytes per bucket.
-    private readonly byte* _groups;
-    // Entries in an array of their own, when not Grouped; null otherwise.
+    private readonly byte* _buckets;
     private readonly FlowEntry* _entries;
     private readonly byte* _overflow;
     // One tag byte per slot (a byte of the key's hash, never 0; 0 = empty): a 1-byte-per-flow
@@ -49,7 +45,6 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
     private readonly uint _bucketCount;
     private readonly int _slots;
     private readonly int _bucketBytes;
-    private readonly nuint _groupBytes;
     private readonly uint _hashMask;
     private bool _disposed;
 
@@ -75,22 +70,17 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
         _hashMask = hashMask;
         Capacity = capacity;
         long slots = (long)_bucketCount * _slots;
-        _groupBytes = (nuint)GroupBytes;
-        _groups = (byte*)LargePages.Allocate((nuint)_bucketCount * _groupBytes);
-        _entries = Grouped ? null : (FlowEntry*)LargePages.Allocate((nuint)slots * (nuint)sizeof(FlowEntry));
+        _buckets = (byte*)LargePages.Allocate((nuint)_bucketCount * (nuint)_bucketBytes);
+        _entries = (FlowEntry*)LargePages.Allocate((nuint)slots * (nuint)sizeof(FlowEntry));
         _overflow = (byte*)NativeMemory.AlignedAlloc(_bucketCount, 64);
         _tags = (byte*)LargePages.Allocate((nuint)slots + 8); // +8: the last bucket's 4-byte read
         _versions = (uint*)NativeMemory.AlignedAlloc(_bucketCount * sizeof(uint), 64);
-        // Empty keys are all ones (IFlowKey contract), so marking every slot free is one fill
-        // per bucket; entries start zeroed (invalid).
-        for (uint b = 0; b < _bucketCount; b++)
-        {
-            NativeMemory.Fill(Bucket(b), (nuint)_bucketBytes, 0xFF);
-        }
+        // Empty keys are all ones (IFlowKey contract), so marking every slot free is one fill.
+        NativeMemory.Fill(_buckets, (nuint)_bucketCount * (nuint)_bucketBytes, 0xFF);
 
         NativeMemory.Clear(_overflow, _bucketCount);
         NativeMemory.Clear(_versions, _bucketCount * sizeof(uint));
-        TotalBytes = (long)_bucketCount * GroupBytes + (Grouped ? 0 : slots * sizeof(FlowEntry)) + _bucketCount * 5L + slots;
+        TotalBytes = (long)_bucketCount * _bucketBytes + slots * sizeof(FlowEntry) + _bucketCount * 5L + slots;
         InitAging(aging ?? AgingPolicy.Default, startMs);
     }
 
@@ -109,49 +99,15 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
 
     public FlowTableCounters Counters { get; } = new();
 
-    /// <summary>
-    /// Whether a bucket's entries follow its keys in one group: when keys and entries fill whole
-    /// cache lines together (IPv4: 64 + 4 × 32 = 192 B). IPv6 (128 + 3 × 32 = 224 B) would need a
-    /// 32 B pad per group to keep every bucket line-aligned, 13 B more per flow, so its entries
-    /// stay in an array of their own. A constant per key type: the JIT drops the other branch.
-    /// </summary>
-    private static bool Grouped
-    {
-        // Inlined so the JIT folds it: a call per entry access cost more than the grouping saved.
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => (TKey.BucketBytes + TKey.SlotsPerBucket * sizeof(FlowEntry)) % 64 == 0;
-    }
-
-    private static int GroupBytes
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => Grouped ? TKey.BucketBytes + TKey.SlotsPerBucket * sizeof(FlowEntry) : TKey.BucketBytes;
-    }
-
-    public ref FlowEntry Entry(int position) => ref *EntryPointer(position);
-
-    /// <summary>
-    /// Where a position's entry is: in its bucket's group, after the keys. Slots per bucket and
-    /// bucket bytes are constants of the key type, so the division is a shift or a multiply.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private FlowEntry* EntryPointer(uint position) => EntryPointer(position / (uint)TKey.SlotsPerBucket, position % (uint)TKey.SlotsPerBucket);
+    public ref FlowEntry Entry(int position) => ref _entries[position];
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private FlowEntry* EntryPointer(int position) => EntryPointer((uint)position);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private FlowEntry* EntryPointer(uint bucket, uint slot) =>
-        Grouped ? (FlowEntry*)(_groups + (nuint)bucket * _groupBytes + (nuint)TKey.BucketBytes) + slot
-            : _entries + (nuint)bucket * (nuint)TKey.SlotsPerBucket + slot;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void PrefetchEntry(int position) => CacheHint.Prefetch(EntryPointer(position));
+    public void PrefetchEntry(int position) => CacheHint.Prefetch(_entries + position);
 
     public TKey KeyAt(int position) => *KeyPointer(position);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private byte* Bucket(uint b) => _groups + (nuint)b * _groupBytes;
+    private byte* Bucket(uint b) => _buckets + (nuint)b * (nuint)_bucketBytes;
 
     private TKey* KeyPointer(int position) =>
         (TKey*)(Bucket((uint)(position / _slots)) + (position % _slots) * sizeof(TKey));
@@ -258,7 +214,7 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
                 hits++;
                 if (prefetchEntries)
                 {
-                    CacheHint.Prefetch(EntryPointer(b, (uint)s));
+                    CacheHint.Prefetch(_entries + position);
                 }
 
                 continue;
@@ -303,7 +259,7 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
     {
         CacheHint.Prefetch(_versions + b);
         CacheHint.Prefetch(_tags + (nuint)b * (nuint)_slots);
-        FlowEntry* e = EntryPointer(b, 0);
+        FlowEntry* e = _entries + (nuint)b * (nuint)_slots;
         CacheHint.Prefetch(e);
         CacheHint.Prefetch((byte*)e + (sizeof(FlowEntry) * _slots) - 1);
     }
@@ -339,7 +295,7 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
         }
 
         _disposed = true;
-        LargePages.Free(_groups);
+        LargePages.Free(_buckets);
         LargePages.Free(_entries);
         NativeMemory.AlignedFree(_overflow);
         LargePages.Free(_tags);
