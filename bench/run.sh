@@ -91,6 +91,10 @@ if [[ "$what" == "acl" ]]; then
 fi
 
 if [[ "$what" == "cps" || "$what" == "fastpath" ]]; then
+  # One worker on one core, as on the card (a DPDK lcore is pinned too): unpinned, the scheduler
+  # moved the process between this VM's two cores mid-run and one run of three could be 40 %
+  # off (7.1, 7.3, 12.0 Mpps, same build); pinned runs of one build agree within ~10 %.
+  command -v taskset >/dev/null && (( $(nproc) > 1 )) && fullopt=(taskset -c "$(( $(nproc) - 1 ))" "${fullopt[@]}")
   json="bench/results/$what.json"
   unit=$([[ "$what" == cps ]] && echo cps_per_core || echo mpps_per_core)
   vals=() line=""
