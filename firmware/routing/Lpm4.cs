@@ -70,10 +70,10 @@ public sealed unsafe class Lpm4 : IDisposable
     }
 
     /// <summary>
-    /// Looks up a burst: all first-level reads are issued (prefetched) before any is used, then the
-    /// second-level ones. Writes -1 for no route. Returns the number found.
+    /// Looks up a burst: every first-level line is requested before any is read, then the entries
+    /// are read and the rare second-level ones looked up. Writes -1 for no route. Returns the
+    /// number found.
     /// </summary>
-    [SkipLocalsInit]
     public int LookupBulk(ReadOnlySpan<uint> addresses, Span<long> nextHops)
     {
         if (addresses.Length > 256 || nextHops.Length < addresses.Length)
@@ -81,18 +81,21 @@ public sealed unsafe class Lpm4 : IDisposable
             throw new ArgumentException("a burst is at most 256 addresses and needs as many results");
         }
 
-        // Phase 1: every first-level load issued back to back (independent, so they overlap).
-        Span<uint> first = stackalloc uint[addresses.Length];
+        // Phase 1: every first-level line requested back to back. Prefetches, not loads: a
+        // prefetch retires at once, while a load that misses holds its place in the reorder
+        // buffer until the line arrives, so a phase of loads into a stack array (the version
+        // before) filled the window with one burst and ran 15 % slower (1M routes, pinned
+        // interleaved runs: 14.1-17.9 -> 12.0-12.3 ns; rte_lpm 10.6-11.5 beside it).
         for (int i = 0; i < addresses.Length; i++)
         {
-            first[i] = _tbl24[addresses[i] >> 8];
+            CacheHint.Prefetch(_tbl24 + (addresses[i] >> 8));
         }
 
-        // Phase 2: the rare second-level reads, then validity; no branch on the common path.
+        // Phase 2: read each entry (its line is on the way), the rare second-level ones too.
         int found = 0;
         for (int i = 0; i < addresses.Length; i++)
         {
-            uint e = first[i];
+            uint e = _tbl24[addresses[i] >> 8];
             if ((e & Extended) != 0)
             {
                 e = _tbl8[(nuint)(e & PayloadMask) * GroupEntries + (addresses[i] & 0xFF)];
