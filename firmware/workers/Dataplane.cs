@@ -108,13 +108,13 @@ public sealed class Dataplane : IDisposable
             switch (options.Stage)
             {
                 case StageKind.Policy:
-                    var pipeline = new Pipeline.PolicyPipeline(options.Policy!, options.FlowsPerWorker, options.Aging, board.Queues.Burst);
+                    var pipeline = new Pipeline.PolicyPipeline(options.Policy!, options.FlowsPerWorker, options.Aging, WorkerVector.MaxPackets);
                     pipelines.Add(pipeline);
                     return new Worker<TRx, TTx, Pipeline.PolicyStage>(w, rx, tx, new Pipeline.PolicyStage(pipeline), pool, board.Queues.Burst);
                 case StageKind.Forward:
                     return new Worker<TRx, TTx, PortForwardStage>(w, rx, tx, forward, pool, board.Queues.Burst);
                 default:
-                    var wf = new WorkerFlows<DefaultFlowPolicy>(options.FlowsPerWorker, new DefaultFlowPolicy(forward, options.Creation), options.Aging, board.Queues.Burst);
+                    var wf = new WorkerFlows<DefaultFlowPolicy>(options.FlowsPerWorker, new DefaultFlowPolicy(forward, options.Creation), options.Aging, WorkerVector.MaxPackets);
                     flows.Add(wf);
                     return new Worker<TRx, TTx, FlowStage<DefaultFlowPolicy>>(w, rx, tx, new FlowStage<DefaultFlowPolicy>(wf), pool, board.Queues.Burst);
             }
