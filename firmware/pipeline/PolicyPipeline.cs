@@ -319,26 +319,25 @@ public sealed partial class PolicyPipeline : IDisposable
         return DropReason.None;
     }
 
-    /// <summary>Phases 3 and 4 for one family: read the hits' entries, then apply their actions.</summary>
+    /// <summary>Phases 3 and 4 for one family: read the hits' entries, request their action records, then apply them.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void ApplyHits<TKey>(FlowTable<TKey> table, int n, int[] index, int[] positions, ReadOnlySpan<PacketRef> packets,
         ReadOnlySpan<ParsedPacket> meta, Span<ushort> egress, Span<DropReason> drops, int ingressPort) where TKey : unmanaged, IFlowKey<TKey>
     {
         ReadHits(table, n, index, positions, packets, meta);
+        RequestActions(n, positions);
         ApplyActions(table, n, index, positions, packets, meta, egress, drops, ingressPort);
     }
 
     /// <summary>
-    /// Phase 3: the entries were requested by LookupBulk as each hit was found. Read each entry
-    /// (generation check, counters) and request its action record, so the action misses overlap
-    /// too; phase 4 applies only once every request is out.
+    /// Phase 3: the entries were requested by LookupBulk's last loop. Read each entry (generation
+    /// check, counters) and keep its action word for <see cref="RequestActions"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ReadHits<TKey>(FlowTable<TKey> table, int n, int[] index, int[] positions, ReadOnlySpan<PacketRef> packets,
         ReadOnlySpan<ParsedPacket> meta) where TKey : unmanaged, IFlowKey<TKey>
     {
         ushort generation = _tables.Generation16;
-        ActionTable actions = _tables.Actions;
         uint[] stash = _action;
         uint now = NowMs;
         for (int k = 0; k < n; k++)
@@ -360,7 +359,25 @@ public sealed partial class PolicyPipeline : IDisposable
             table.Touch(ref entry, pos, now, meta[i].TcpFlags, packets[i].Length);
             uint action = entry.Action;
             stash[k] = action;
-            actions.Prefetch(action & PolicyTables.NoAction);
+        }
+    }
+
+    /// <summary>
+    /// Requests every hit's action record, in a loop that does nothing else: requested from
+    /// <see cref="ReadHits"/>, each waited behind that loop's own entry reads, and far fewer were
+    /// in flight at once (see <see cref="FlowTable{TKey}.LookupBulk"/>). Phase 4 then finds them.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void RequestActions(int n, int[] positions)
+    {
+        ActionTable actions = _tables.Actions;
+        uint[] stash = _action;
+        for (int k = 0; k < n; k++)
+        {
+            if (positions[k] >= 0)
+            {
+                actions.Prefetch(stash[k] & PolicyTables.NoAction);
+            }
         }
     }
 
