@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 using SnicRuntime.Hal;
 
 namespace SnicRuntime.Firmware.Routing;
@@ -18,7 +19,7 @@ namespace SnicRuntime.Firmware.Routing;
 /// a longer one and a delete can restore what the next-shorter covering rule says. The rule set
 /// itself is kept beside the tables (setup-time memory) for deletes and dumps.
 /// </remarks>
-public sealed unsafe class Lpm4 : IDisposable
+public sealed unsafe partial class Lpm4 : IDisposable
 {
     public const uint MaxNextHop = 0xFFFFFF;
     private const uint Valid = 1u << 31;
@@ -91,9 +92,16 @@ public sealed unsafe class Lpm4 : IDisposable
             CacheHint.Prefetch(_tbl24 + (addresses[i] >> 8));
         }
 
-        // Phase 2: read each entry (its line is on the way), the rare second-level ones too.
+        // Phase 2: read each entry (its line is on the way), the rare second-level ones too;
+        // eight at a time with one gather where the CPU has one (Lpm4.X64.cs).
         int found = 0;
-        for (int i = 0; i < addresses.Length; i++)
+        int start = 0;
+        if (Avx2.IsSupported)
+        {
+            start = ReadGathered(addresses, nextHops, ref found);
+        }
+
+        for (int i = start; i < addresses.Length; i++)
         {
             uint e = _tbl24[addresses[i] >> 8];
             if ((e & Extended) != 0)

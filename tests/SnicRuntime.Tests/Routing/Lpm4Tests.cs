@@ -74,6 +74,42 @@ public class Lpm4Tests
     }
 
     [Fact]
+    public void Bulk_lookup_of_every_length_agrees_with_one_by_one()
+    {
+        // Bursts of 1..80 over addresses where hits, misses and second-level entries mix within
+        // every group of eight (the gathered path) and in the tails (the scalar loop).
+        var rng = new Random(7);
+        using var lpm = new Lpm4(maxLongGroups: 64);
+        lpm.Add(0x0A000000, 8, 1);
+        for (uint b = 0; b < 32; b++)
+        {
+            lpm.Add(0x0A000000 | b << 9, 24, 100 + b);   // every other /24 under 10/8
+            lpm.Add(0x0A000080 | b << 9, 25, 200 + b);   // a second-level entry in it
+            lpm.Add(0x0B000000 | b << 8, 24, 300 + b);   // an island outside any default
+        }
+
+        uint Pick() => rng.Next(4) switch
+        {
+            0 => 0x0A000000 | (uint)rng.Next(1 << 16),
+            1 => 0x0B000000 | (uint)rng.Next(1 << 13),
+            2 => (uint)rng.Next(),
+            _ => 0x0A000000 | (uint)rng.Next(32) << 9 | (uint)rng.Next(256),
+        };
+
+        for (int length = 1; length <= 80; length++)
+        {
+            uint[] burst = Enumerable.Range(0, length).Select(_ => Pick()).ToArray();
+            long[] hops = new long[length];
+            int found = lpm.LookupBulk(burst, hops);
+            long[] expected = burst.Select(lpm.Lookup).ToArray();
+            Assert.Equal(expected, hops);
+            Assert.Equal(expected.Count(h => h >= 0), found);
+        }
+
+        Assert.Contains(Enumerable.Range(0, 1000).Select(_ => lpm.Lookup(Pick())), h => h >= 200 && h < 232);
+    }
+
+    [Fact]
     public void Default_route_host_routes_and_removal_fall_back()
     {
         using var lpm = new Lpm4(16);
