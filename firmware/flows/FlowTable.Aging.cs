@@ -188,7 +188,7 @@ public sealed unsafe partial class FlowTable<TKey>
     // so an expired entry is removed without unlinking.
     private void RemoveDetached(int position)
     {
-        uint b = (uint)(position / _slots);
+        uint b = (uint)(position / Slots);
         TKey* k = KeyPointer(position);
         uint primary = Primary(HashOf(*k));
         if (primary != b && _overflow[primary] != byte.MaxValue)

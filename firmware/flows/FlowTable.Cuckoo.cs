@@ -29,26 +29,26 @@ public sealed unsafe partial class FlowTable<TKey>
         for (int head = 0; head < tail; head++)
         {
             uint bucket = _search[head].Bucket;
-            for (int s = 0; s < _slots; s++)
+            for (int s = 0; s < Slots; s++)
             {
                 uint alt = AlternateOf(bucket, s);
                 int free = empty.FindIn(Bucket(alt));
                 if (free >= 0)
                 {
                     // Found: shift keys one hop each, from the end of the chain back to its root.
-                    Move((int)(bucket * (uint)_slots) + s, (int)(alt * (uint)_slots) + free);
+                    Move((int)(bucket * (uint)Slots) + s, (int)(alt * (uint)Slots) + free);
                     int node = head;
                     int freedSlot = s;
                     while (_search[node].Parent >= 0)
                     {
                         SearchNode n = _search[node];
                         uint parentBucket = _search[n.Parent].Bucket;
-                        Move((int)(parentBucket * (uint)_slots) + n.ParentSlot, (int)(n.Bucket * (uint)_slots) + freedSlot);
+                        Move((int)(parentBucket * (uint)Slots) + n.ParentSlot, (int)(n.Bucket * (uint)Slots) + freedSlot);
                         freedSlot = n.ParentSlot;
                         node = n.Parent;
                     }
 
-                    return (int)(_search[node].Bucket * (uint)_slots) + freedSlot;
+                    return (int)(_search[node].Bucket * (uint)Slots) + freedSlot;
                 }
 
                 if (tail < MaxSearchNodes)
@@ -76,8 +76,8 @@ public sealed unsafe partial class FlowTable<TKey>
     /// </summary>
     private void Move(int from, int to)
     {
-        uint fromBucket = (uint)(from / _slots);
-        uint toBucket = (uint)(to / _slots);
+        uint fromBucket = (uint)(from / Slots);
+        uint toBucket = (uint)(to / Slots);
         TKey* fromKey = KeyPointer(from);
         uint primary = Primary(HashOf(*fromKey));
 

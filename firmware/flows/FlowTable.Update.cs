@@ -17,13 +17,13 @@ public sealed unsafe partial class FlowTable<TKey>
         int s = key.FindIn(Bucket(b1));
         if (s >= 0)
         {
-            position = (int)(b1 * (uint)_slots) + s;
+            position = (int)(b1 * (uint)Slots) + s;
             return InsertResult.Exists;
         }
 
         if (_overflow[b1] != 0 && (s = key.FindIn(Bucket(b2))) >= 0)
         {
-            position = (int)(b2 * (uint)_slots) + s;
+            position = (int)(b2 * (uint)Slots) + s;
             return InsertResult.Exists;
         }
 
@@ -52,8 +52,8 @@ public sealed unsafe partial class FlowTable<TKey>
                     return InsertResult.Full;
                 }
 
-                b = (uint)(freed / _slots);
-                s = freed % _slots;
+                b = (uint)(freed / Slots);
+                s = freed % Slots;
             }
         }
 
@@ -62,7 +62,7 @@ public sealed unsafe partial class FlowTable<TKey>
             _overflow[b1]++; // saturates: a saturated bucket always checks its secondary
         }
 
-        position = (int)(b * (uint)_slots) + s;
+        position = (int)(b * (uint)Slots) + s;
         BeginWrite(b);
         *(TKey*)(Bucket(b) + s * sizeof(TKey)) = key;
         _tags[position] = TagOf(h);
@@ -167,7 +167,7 @@ public sealed unsafe partial class FlowTable<TKey>
         uint b = (uint)Math.Max(0, startBucket);
         for (; b < _bucketCount; b++)
         {
-            if (output.Length - count < _slots)
+            if (output.Length - count < Slots)
             {
                 nextBucket = (int)b;
                 return count;
@@ -184,9 +184,9 @@ public sealed unsafe partial class FlowTable<TKey>
                 }
 
                 got = 0;
-                for (int s = 0; s < _slots; s++)
+                for (int s = 0; s < Slots; s++)
                 {
-                    int pos = (int)(b * (uint)_slots) + s;
+                    int pos = (int)(b * (uint)Slots) + s;
                     FlowEntry e = _entries[pos];
                     TKey k = *KeyPointer(pos);
                     if (e.IsValid)
