@@ -56,7 +56,8 @@ ours="bench/SnicRuntime.Bench/bin/Release/net10.0/SnicRuntime.Bench.dll"
 peer="bench/peers/out/rte_hash_peer"
 
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
-median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+# Median of an odd number of figures.
+median() { printf '%s\n' "$@" | sort -g | sed -n "$(( ($# + 1) / 2 ))p"; }
 
 # The new runs time our side with tiered compilation off: every method is fully optimised from
 # the first call, as in the NativeAOT firmware, so no tier-0 code lands in a timed region.
@@ -75,7 +76,7 @@ peer_case() {
       exit 1
     fi
   done
-  echo "$(median3 "${os[@]}") $(median3 "${ps[@]}") $(echo "$o" | field found) $(echo "$p" | field found)"
+  echo "$(median "${os[@]}") $(median "${ps[@]}") $(echo "$o" | field found) $(echo "$p" | field found)"
 }
 
 if [[ "$what" == "acl" ]]; then
@@ -103,7 +104,7 @@ if [[ "$what" == "cps" || "$what" == "fastpath" ]]; then
     line=$("${fullopt[@]}" dotnet "$ours" "$what" --flows 1000000)
     vals+=("$(echo "$line" | field "$unit")")
   done
-  med=$(printf '%s\n' "${vals[@]}" | sort -g | sed -n 3p)
+  med=$(median "${vals[@]}")
   case_name=$(echo "$line" | awk '{print $2}')
   echo "$what $case_name $unit=$med"
   printf '[\n  {"case": "%s", "%s": %s, "runs": [%s]}\n]\n' "$case_name" "$unit" "$med" "$(IFS=,; echo "${vals[*]}")" > "$json"

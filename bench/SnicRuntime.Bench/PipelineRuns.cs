@@ -17,9 +17,9 @@ namespace SnicRuntime.Bench;
 /// </summary>
 internal static class PipelineRuns
 {
-    private const int MaxBurst = WorkerVector.MaxPackets;
-    private static readonly PacketRef[] s_burst = new PacketRef[MaxBurst];
-    private static readonly PacketRef[] s_drained = new PacketRef[MaxBurst * 2];
+    private const int MaxVector = WorkerVector.MaxPackets;
+    private static readonly PacketRef[] s_burst = new PacketRef[MaxVector];
+    private static readonly PacketRef[] s_drained = new PacketRef[MaxVector * 2];
 
     public static int Run(string mode, string[] args)
     {
@@ -37,9 +37,9 @@ internal static class PipelineRuns
         long packets = PeerTiming.Long(a, "--packets", 4_000_000);
         int burst = (int)PeerTiming.Long(a, "--burst", 32);
         int vector = (int)PeerTiming.Long(a, "--vector", WorkerVector.MaxPackets);
-        if (flows < 1 || rules < 1 || prefixes < 1 || routes < 1 || mappings < 0 || packets < 1 || burst < 1 || vector < burst || vector > MaxBurst)
+        if (flows < 1 || rules < 1 || prefixes < 1 || routes < 1 || mappings < 0 || packets < 1 || burst < 1 || vector < burst || vector > MaxVector)
         {
-            Console.Error.WriteLine($"{mode}: --flows, --rules, --prefixes, --routes and --packets must be at least 1, --mappings at least 0, --burst 1..--vector, --vector up to {MaxBurst}");
+            Console.Error.WriteLine($"{mode}: --flows, --rules, --prefixes, --routes and --packets must be at least 1, --mappings at least 0, --burst 1..--vector, --vector up to {MaxVector}");
             return 2;
         }
 

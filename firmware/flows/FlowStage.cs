@@ -64,7 +64,7 @@ public sealed class WorkerFlows<TMiss> : IDisposable where TMiss : struct, IFlow
     private readonly FlowKeyBurst _burst;
     private TMiss _miss;
 
-    public WorkerFlows(int capacityPerFamily, TMiss miss, AgingPolicy? aging = null, int burst = 256)
+    public WorkerFlows(int capacityPerFamily, TMiss miss, AgingPolicy? aging = null, int burst = WorkerVector.MaxPackets)
     {
         V4 = new FlowTable<FlowKeyV4>(capacityPerFamily, aging: aging);
         V6 = new FlowTable<FlowKeyV6>(capacityPerFamily, aging: aging);

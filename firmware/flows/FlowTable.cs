@@ -174,8 +174,7 @@ public sealed unsafe partial class FlowTable<TKey> : IDisposable where TKey : un
     /// <summary>
     /// Looks up a burst: hashes every key and prefetches its primary bucket (and the overflow byte
     /// and tags a miss there reads), then compares, then prefetches and compares the secondary
-    /// buckets of the few that need it. Positions get -1 for
-    /// a miss. Returns the number of hits. With <paramref name="prefetchEntries"/> (a caller that
+    /// buckets of the few that need it. Positions get -1 for a miss. Returns the number of hits. With <paramref name="prefetchEntries"/> (a caller that
     /// applies hits and inserts misses), a last loop requests each hit's entry and each miss's
     /// insert lines (<see cref="PrefetchForInsert"/>), so the caller's reads find them on the way.
     /// </summary>

@@ -44,7 +44,7 @@ public sealed partial class PolicyPipeline : IDisposable
     // The cached ENI exists and is up: with an outbound VNI, the condition for ClassifyBurst's short path.
     private bool _lastEniUp;
 
-    public PolicyPipeline(PolicyStore store, int flowCapacityPerFamily, AgingPolicy? aging = null, int burst = 256)
+    public PolicyPipeline(PolicyStore store, int flowCapacityPerFamily, AgingPolicy? aging = null, int burst = WorkerVector.MaxPackets)
     {
         _store = store ?? throw new ArgumentNullException(nameof(store));
         V4 = new FlowTable<FlowKeyV4>(flowCapacityPerFamily, aging: aging);

@@ -17,8 +17,9 @@ public sealed unsafe partial class Lpm4
     /// Why a gather: the loop waits on DRAM (a 64 MB first level, random addresses), and how many
     /// misses the core keeps in flight depends on how many instructions sit between the loads:
     /// the scalar loop's ~12 per entry fill the reorder buffer before one burst's misses are all
-    /// out. With one gather per eight entries, 1M routes on the Zen 5 VM of 2026-12-02: 9.8 → 6.x ns
-    /// per lookup (a C loop gcc vectorises gets 5.9; rte_lpm 8.0). A group with a second-level
+    /// out. With one gather per eight entries, 1M routes on the Zen 5 VM of 2026-12-02 (pinned,
+    /// interleaved): 9.3–9.5 → 7.3–7.5 ns per lookup (a C loop gcc vectorises gets 5.9; rte_lpm
+    /// 7.9 in the same session). A group with a second-level
     /// entry (about one in twenty-five at 1M routes) is redone by the scalar loop, whose lines are
     /// now in cache.
     /// </remarks>

@@ -54,7 +54,7 @@ public sealed class Worker<TRx, TTx, TStage> : IWorker
     private readonly TTx[] _tx;
     private TStage _stage;
     private readonly PacketPool _pool;
-    private readonly PacketRef[] _burst;
+    private readonly PacketRef[] _vector;
     private readonly ParsedPacket[] _meta;
     private readonly ushort[] _egress;
     private readonly DropReason[] _drops;
@@ -95,7 +95,7 @@ public sealed class Worker<TRx, TTx, TStage> : IWorker
         _pool = pool;
         _burstSize = burstSize;
         _vectorSize = vectorSize - vectorSize % burstSize; // whole bursts
-        _burst = new PacketRef[_vectorSize];
+        _vector = new PacketRef[_vectorSize];
         _meta = new ParsedPacket[_vectorSize];
         _egress = new ushort[_vectorSize];
         _drops = new DropReason[_vectorSize];
@@ -153,16 +153,16 @@ public sealed class Worker<TRx, TTx, TStage> : IWorker
             int n = Receive(ref _rx[port]);
             if (n != 0)
             {
-                ProcessBurst(port, n);
+                ProcessVector(port, n);
                 total += n;
             }
         }
 
         // Packets the stage held (HA: first packets of new flows) that may leave now.
-        int released = _stage.Release(_burst, _egress, _drops);
+        int released = _stage.Release(_vector, _egress, _drops);
         if (released != 0)
         {
-            Transmit(_burst.AsSpan(0, released), _egress.AsSpan(0, released), _drops.AsSpan(0, released));
+            Transmit(_vector.AsSpan(0, released), _egress.AsSpan(0, released), _drops.AsSpan(0, released));
             total += released;
         }
 
@@ -176,7 +176,7 @@ public sealed class Worker<TRx, TTx, TStage> : IWorker
         int burst = _burstSize, n = 0, got;
         do
         {
-            got = rx.RxBurst(_burst.AsSpan(n, burst));
+            got = rx.RxBurst(_vector.AsSpan(n, burst));
             n += got;
         }
         while (got == burst && n + burst <= _vectorSize);
@@ -185,7 +185,7 @@ public sealed class Worker<TRx, TTx, TStage> : IWorker
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private unsafe void ProcessBurst(int port, int n)
+    private unsafe void ProcessVector(int port, int n)
     {
         WorkerCounters c = Counters;
         // Two clock reads per burst (vDSO, ~20 ns each: under a nanosecond per packet at bursts
@@ -193,7 +193,7 @@ public sealed class Worker<TRx, TTx, TStage> : IWorker
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         c.Bursts++;
         c.RxPackets += n;
-        Span<PacketRef> packets = _burst.AsSpan(0, n);
+        Span<PacketRef> packets = _vector.AsSpan(0, n);
         Span<ParsedPacket> meta = _meta.AsSpan(0, n);
         Span<ushort> egress = _egress.AsSpan(0, n);
         Span<DropReason> drops = _drops.AsSpan(0, n);
@@ -294,18 +294,17 @@ public sealed class Worker<TRx, TTx, TStage> : IWorker
 
         // In driver-sized bursts (a driver may take no more than its burst per call), until one
         // comes back short: the queue is full, and the rest is the driver's refusal.
-        int sent = 0, took;
-        do
+        int sent = 0;
+        while (sent < staged.Length)
         {
             int offer = Math.Min(_burstSize, staged.Length - sent);
-            took = _tx[p].TxBurst(staged.Slice(sent, offer));
+            int took = _tx[p].TxBurst(staged.Slice(sent, offer));
             sent += took;
             if (took < offer)
             {
                 break;
             }
         }
-        while (sent < staged.Length);
 
         if (sent < staged.Length)
         {

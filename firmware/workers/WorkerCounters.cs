@@ -18,6 +18,7 @@ public sealed class WorkerCounters
     public long RxBytes;
     public long TxPackets;
     public long TxBytes;
+    /// <summary>Vectors the stage processed (one per poll and queue that had packets; see <see cref="WorkerVector"/>).</summary>
     public long Bursts;
     public long IdlePolls;
     /// <summary>Time spent on bursts that carried packets, in <see cref="System.Diagnostics.Stopwatch"/> ticks (idle polling excluded).</summary>
