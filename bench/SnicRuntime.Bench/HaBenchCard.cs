@@ -1,3 +1,4 @@
+using SnicRuntime.Firmware.Card;
 using System.Net;
 using System.Net.Sockets;
 using SnicRuntime.Firmware.Flows;

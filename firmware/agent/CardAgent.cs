@@ -1,3 +1,4 @@
+using SnicRuntime.Firmware.Card;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;

@@ -1,3 +1,4 @@
+using SnicRuntime.Firmware.Card;
 using System.Globalization;
 using SnicRuntime.Firmware.Workers;
 

@@ -1,3 +1,4 @@
+using SnicRuntime.Firmware.Card;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using SnicRuntime.Firmware.Workers;

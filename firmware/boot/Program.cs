@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using SnicRuntime.Firmware.Card;
 using SnicRuntime.Firmware.Workers;
 using SnicRuntime.Hal.Board;
 

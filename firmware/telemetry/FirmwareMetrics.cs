@@ -1,3 +1,4 @@
+using SnicRuntime.Firmware.Card;
 using System.Diagnostics.Metrics;
 using SnicRuntime.Firmware.Pipeline;
 using SnicRuntime.Firmware.Workers;

@@ -1,10 +1,11 @@
+using SnicRuntime.Hal.Board;
 using System.Runtime.InteropServices;
 using static SnicRuntime.Hal.AfPacket.LinuxSockets;
 
 namespace SnicRuntime.Hal.AfPacket;
 
 /// <summary>Why an AF_PACKET port could not be opened, in plain words (interface missing, not root, ...).</summary>
-public sealed class AfPacketException(string message) : Exception(message);
+public sealed class AfPacketException(string message) : HalException(message);
 
 /// <summary>
 /// A Linux network interface as a port: one AF_PACKET raw socket per queue, bound to the
@@ -226,17 +227,5 @@ public sealed unsafe class AfPacketPort : IPort
         {
             s.Dispose();
         }
-    }
-}
-
-/// <summary>The AF_PACKET driver: a board's port name is the Linux interface to open.</summary>
-public sealed class AfPacketDriver(string? netns = null) : IHalDriver
-{
-    public string Name => "afpacket";
-
-    public IPort OpenPort(PortSpec spec, PacketPool pool, IRssClassifier? rss)
-    {
-        ArgumentNullException.ThrowIfNull(spec);
-        return AfPacketPort.Open(spec, pool, spec.Name, netns);
     }
 }

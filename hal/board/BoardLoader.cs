@@ -15,7 +15,6 @@ public sealed class BoardException(string file, IReadOnlyList<string> errors)
 /// <summary>Reads and validates board files. Every error is reported, not just the first.</summary>
 public static class BoardLoader
 {
-    public static readonly string[] KnownDrivers = ["emulated", "afpacket", "pcap", "dpdk", "virtio"];
     public static readonly string[] KnownArchitectures = ["x86-64", "arm64"];
     public static readonly string[] KnownRuntimeIdentifiers = ["linux-x64", "linux-arm64"];
     public static readonly string[] KnownX64InstructionSets = ["x86-x64-v2", "x86-x64-v3", "x86-x64-v4"];
@@ -157,9 +156,15 @@ public static class BoardLoader
             e.Add($"$.memory.totalMiB: {b.Memory.TotalMiB} must be positive");
         }
 
-        if (!KnownDrivers.Contains(b.Hal.Driver))
+        // The driver checks its own arguments (each driver's folder knows what it takes).
+        HalDriver? driver = HalDrivers.Find(b.Hal.Driver);
+        if (driver is null)
         {
-            e.Add($"$.hal.driver: '{b.Hal.Driver}' is not one of {string.Join(", ", KnownDrivers)}");
+            e.Add($"$.hal.driver: '{b.Hal.Driver}' is not one of {string.Join(", ", HalDrivers.Names)}");
+        }
+        else
+        {
+            driver.ValidateBoard(b, e);
         }
 
         if (!KnownRuntimeIdentifiers.Contains(b.RuntimeIdentifier))
@@ -200,10 +205,9 @@ public static class BoardLoader
         }
 
         // The capability of the board's own driver must be listed: tests pick boards by it.
-        string driverCapability = b.Hal.Driver == "emulated" ? "emulated-io" : b.Hal.Driver == "virtio" ? "vhost-user" : b.Hal.Driver;
-        if (Array.IndexOf(KnownDrivers, b.Hal.Driver) >= 0 && !b.Supported.Contains(driverCapability))
+        if (HalDrivers.Find(b.Hal.Driver) is HalDriver d && !b.Supported.Contains(d.Capability))
         {
-            e.Add($"$.supported: the board uses driver '{b.Hal.Driver}' but does not list '{driverCapability}'");
+            e.Add($"$.supported: the board uses driver '{b.Hal.Driver}' but does not list '{d.Capability}'");
         }
 
         return e;

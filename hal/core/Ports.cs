@@ -32,11 +32,3 @@ public interface IRssClassifier
 {
     uint Hash(ReadOnlySpan<byte> frame);
 }
-
-/// <summary>A driver: opens ports for a board (VPP's vnet/dev "driver" level).</summary>
-public interface IHalDriver
-{
-    string Name { get; }
-
-    IPort OpenPort(PortSpec spec, PacketPool pool, IRssClassifier? rss);
-}

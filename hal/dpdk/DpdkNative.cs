@@ -1,9 +1,10 @@
+using SnicRuntime.Hal.Board;
 using System.Runtime.InteropServices;
 
 namespace SnicRuntime.Hal.Dpdk;
 
 /// <summary>A DPDK setup failure or a missing DPDK, with the reason in plain words.</summary>
-public sealed class DpdkException(string message) : Exception(message);
+public sealed class DpdkException(string message) : HalException(message);
 
 /// <summary>
 /// The C shim (hal/dpdk/shim/snic_dpdk.c, libsnic_dpdk.so), loaded explicitly so a missing shim

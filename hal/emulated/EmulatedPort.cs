@@ -251,11 +251,3 @@ public sealed class EmulatedPort : IPort
     private static int RoundUp(int depth) =>
         (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Clamp(depth, 2, 1 << 20));
 }
-
-/// <summary>The emulated driver: in-memory ports, the default for tests, demos and benchmarks.</summary>
-public sealed class EmulatedDriver : IHalDriver
-{
-    public string Name => "emulated";
-
-    public IPort OpenPort(PortSpec spec, PacketPool pool, IRssClassifier? rss) => new EmulatedPort(spec, pool, rss);
-}

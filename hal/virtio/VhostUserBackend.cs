@@ -1,3 +1,4 @@
+using SnicRuntime.Hal.Board;
 using System.Runtime.InteropServices;
 using System.Text;
 using static SnicRuntime.Hal.Virtio.VhostNative;
@@ -403,4 +404,4 @@ public sealed unsafe class VhostUserBackend : IDisposable
 }
 
 /// <summary>A vhost-user setup failure, in plain words.</summary>
-public sealed class VhostException(string message) : Exception(message);
+public sealed class VhostException(string message) : HalException(message);

@@ -1,3 +1,4 @@
+using SnicRuntime.Firmware.Card;
 using SnicRuntime.Hal.Board;
 using SnicRuntime.Firmware.Boot;
 using Xunit;
@@ -125,7 +126,7 @@ public class BoardCatalogTests
         Assert.Contains("network interface 'eth2': not present on this system", missing);
         Assert.Contains(missing, m => m.Contains("MiB for 8192 packet buffers: 4 MiB of memory is available", StringComparison.Ordinal));
         Assert.Equal(2, missing.Count);
-        var e = Assert.Throws<SnicRuntime.Firmware.Workers.BoardNotSupportedException>(() => BoardRequirements.Check(q, 1, Facts(2, 20_000)));
+        var e = Assert.Throws<SnicRuntime.Firmware.Card.BoardNotSupportedException>(() => BoardRequirements.Check(q, 1, Facts(2, 20_000)));
         Assert.Contains("board 'qemu-x64' cannot run here", e.Message);
     }
 

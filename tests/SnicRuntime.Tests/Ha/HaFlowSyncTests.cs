@@ -1,3 +1,4 @@
+using SnicRuntime.Firmware.Card;
 using SnicRuntime.Firmware.Flows;
 using SnicRuntime.Firmware.Ha;
 using SnicRuntime.Firmware.Parsing;

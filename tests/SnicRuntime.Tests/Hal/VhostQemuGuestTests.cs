@@ -1,3 +1,4 @@
+using SnicRuntime.Firmware.Card;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using SnicRuntime.Firmware.Workers;

@@ -1,3 +1,4 @@
+using SnicRuntime.Firmware.Card;
 using System.Net;
 using SnicRuntime.Firmware.Agent;
 using SnicRuntime.Firmware.Pipeline;

@@ -1,4 +1,5 @@
 using SnicRuntime.Firmware.Boot;
+using SnicRuntime.Firmware.Card;
 using SnicRuntime.Firmware.Pipeline;
 using SnicRuntime.Firmware.Workers;
 using SnicRuntime.Hal.Board;

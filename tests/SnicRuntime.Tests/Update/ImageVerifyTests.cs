@@ -171,7 +171,8 @@ public sealed class ImageVerifyTests : IDisposable
         string board = _f.Write("dpdk-board.json", File.ReadAllText(Path.Combine(TestPaths.BoardsDirectory, "emulated", "emulated.json"))
             .Replace("\"id\": \"emulated\"", "\"id\": \"dpdk-board\"", StringComparison.Ordinal)
             .Replace("\"driver\": \"emulated\"", "\"driver\": \"dpdk\"", StringComparison.Ordinal)
-            .Replace("\"emulated-io\"", "\"dpdk\"", StringComparison.Ordinal));
+            .Replace("\"emulated-io\"", "\"dpdk\"", StringComparison.Ordinal)
+            .Replace("\"speedGbps\": 100 }", "\"speedGbps\": 100, \"device\": \"net_null0\" }", StringComparison.Ordinal));
         string image = _f.Path("dpdk.snimg");
         SnicRuntime.Management.Images.ImageBuilder.Build(new SnicRuntime.Management.Images.ImageBuildRequest(board, image, dir, null, "1"), _f.Key, _ => { });
         VerifiedImage v = _f.Verify(image, "dpdk-board");

@@ -36,7 +36,7 @@ public class FirmwareProgramTests
             Assert.Empty(parseErrors);
             Assert.Equal(4096, o.FlowCapacity);
             Assert.Equal(1, o.Workers); // the command line wins
-            Assert.Equal(Firmware.Workers.StageKind.Forward, o.Stage);
+            Assert.Equal(Firmware.Card.StageKind.Forward, o.Stage);
 
             string bad = Path.Combine(dir, "bad.json");
             File.WriteAllText(bad, "{ \"slots\": \"/x\", \"flows\": true }");
