@@ -72,22 +72,30 @@ if ((system)); then first_filter=""; fi
 
 passed=0
 failed=0
+skipped=0
+results=$(mktemp -d)
 run_tests() {
   local label="$1"; shift
   local f_arg="$1"; shift
   local log
   log=$(mktemp)
+  local dir="$results/$((passed + failed + skipped))-$RANDOM"
   echo "== tests ($label)"
   set +e
-  env "$@" dotnet test SnicRuntime.sln -c Release --no-build -nologo ${f_arg:+--filter "$f_arg"} 2>&1 | tee "$log"
+  env "$@" dotnet test SnicRuntime.sln -c Release --no-build -nologo ${f_arg:+--filter "$f_arg"} \
+    --logger "trx" --results-directory "$dir" 2>&1 | tee "$log"
   local rc=${PIPESTATUS[0]}
   set -e
-  local p f
+  local p f s
   p=$(grep -oE 'Passed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
   f=$(grep -oE 'Failed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+  s=$(grep -oE 'Skipped: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
   rm -f "$log"
+  # Every skipped test with its reason (the test's Skip.If message), from the run's trx report.
+  /usr/bin/python3 tests/skipped.py "$dir" "$label"
   passed=$((passed + p))
   failed=$((failed + f))
+  skipped=$((skipped + s))
   if ((rc != 0 && f == 0)); then failed=$((failed + 1)); fi
 }
 
@@ -137,5 +145,6 @@ echo "== benchmarks, one dry iteration each (speed is measured by bench/run.sh, 
 dotnet run -c Release --no-build --project bench/SnicRuntime.Bench -- --filter '*' --smoke >/tmp/snic-bench-dry.log 2>&1 \
   || { tail -40 /tmp/snic-bench-dry.log; failed=$((failed + 1)); }
 
-echo "tests: $passed passed, $failed failed"
+rm -rf "$results"
+echo "tests: $passed passed, $failed failed, $skipped skipped"
 ((failed == 0))

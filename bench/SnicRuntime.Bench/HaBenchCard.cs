@@ -1,4 +1,5 @@
 using SnicRuntime.Firmware.Card;
+using SnicRuntime.Firmware.Ha.Channel;
 using System.Net;
 using System.Net.Sockets;
 using SnicRuntime.Firmware.Flows;

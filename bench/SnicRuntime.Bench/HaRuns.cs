@@ -1,3 +1,5 @@
+using SnicRuntime.Firmware.Ha.Channel;
+using SnicRuntime.Firmware.Ha.Sync;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;

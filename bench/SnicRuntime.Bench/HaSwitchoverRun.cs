@@ -1,3 +1,5 @@
+using SnicRuntime.Firmware.Ha.Channel;
+using SnicRuntime.Firmware;
 using System.Buffers.Binary;
 using SnicRuntime.Firmware.Ha;
 using SnicRuntime.Firmware.Parsing;

@@ -1,3 +1,6 @@
+using SnicRuntime.Firmware.Ha.Channel;
+using SnicRuntime.Firmware.Ha.Sync;
+using SnicRuntime.Firmware;
 using System.Buffers.Binary;
 using SnicRuntime.Firmware.Flows;
 using SnicRuntime.Firmware.Ha;

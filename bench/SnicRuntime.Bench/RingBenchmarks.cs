@@ -7,7 +7,7 @@ namespace SnicRuntime.Bench;
 public class RingBenchmarks
 {
     private const int Burst = 32;
-    private SpscRing _ring = null!;
+    private SpscRing<PacketRef> _ring = null!;
     private PacketPool _pool = null!;
     private readonly PacketRef[] _in = new PacketRef[Burst];
     private readonly PacketRef[] _out = new PacketRef[Burst];
@@ -15,7 +15,7 @@ public class RingBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _ring = new SpscRing(1024);
+        _ring = new SpscRing<PacketRef>(1024);
         _pool = new PacketPool(4096);
         _pool.AllocBulk(_in);
     }

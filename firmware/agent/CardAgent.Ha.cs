@@ -1,3 +1,4 @@
+using SnicRuntime.Firmware.Ha.Channel;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;

@@ -1,5 +1,6 @@
 using SnicRuntime.Firmware.Pipeline;
 using SnicRuntime.Firmware.Plans;
+using SnicRuntime.Firmware.Routing;
 using SnicRuntime.Hal.Emulated;
 
 namespace SnicRuntime.Firmware.Boot;

@@ -43,7 +43,7 @@ internal static class PortRun
                 c.TxPackets, c.TxBytes, c.TxLinkDownDrops, c.TxRingFullDrops);
         }
 
-        foreach ((Parsing.DropReason reason, long count) in dataplane.DropsByReason())
+        foreach ((DropReason reason, long count) in dataplane.DropsByReason())
         {
             log.LogInformation("  dropped {Count} for {Reason}", count, reason);
         }

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
-using SnicRuntime.Firmware.Pipeline;
 using SnicRuntime.Hal;
 using SnicRuntime.Hal.Net;
 

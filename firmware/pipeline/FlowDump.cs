@@ -1,3 +1,4 @@
+using SnicRuntime.Firmware.Encap;
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Net;

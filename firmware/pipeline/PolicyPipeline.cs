@@ -223,7 +223,7 @@ public sealed partial class PolicyPipeline : IDisposable
             // A packet the peer redirected here is decided here whatever this side's mode: the peer
             // sends only what it believes this card serves, and sending it back would loop.
             redirected[i] = ha && RedirectedToUs(packet.Data, in p);
-            if (ha && ModeOfEni(eniOf[i]) == Ha.HaMode.Standby && !redirected[i])
+            if (ha && ModeOfEni(eniOf[i]) == Ha.Sync.HaMode.Standby && !redirected[i])
             {
                 RedirectToPeer(t, i, ingressPort, packets, meta, egress, drops);
                 continue;

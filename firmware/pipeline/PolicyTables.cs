@@ -1,106 +1,10 @@
 using SnicRuntime.Firmware.Acl;
+using SnicRuntime.Firmware.Encap;
+using SnicRuntime.Firmware.Nat;
 using SnicRuntime.Firmware.Plans;
 using SnicRuntime.Firmware.Routing;
 
 namespace SnicRuntime.Firmware.Pipeline;
-
-/// <summary>What an outbound action does to the packet.</summary>
-public enum TunnelActionKind : byte
-{
-    /// <summary>Replace the outer headers: tunnel to <see cref="TunnelAction.UnderlayDestination"/>.</summary>
-    Encap,
-    /// <summary>Remove the outer headers and send the inner frame to the underlay next hop (route action "direct").</summary>
-    Direct,
-    /// <summary>Translate the inner IPv4 packet to IPv6 (NAT46), then encapsulate (route action "service-tunnel").</summary>
-    ServiceTunnel,
-}
-
-public enum EncapKind : byte
-{
-    Vxlan,
-    Nvgre,
-}
-
-/// <summary>
-/// One compiled outbound action, shared by every flow that resolves to it (one per mapping, per
-/// ECMP member, per direct route). Flows store its index, so a generation's action table is the
-/// only place tunnel parameters live.
-/// </summary>
-/// <remarks>
-/// <para>Packed into 16 bytes, four to a cache line: with a million mappings the fast path reads
-/// one record at random per packet, and a smaller table is fewer lines and fewer pages to miss on.</para>
-/// <code>
-///  0                               6          8             12                   15   16
-///  | inner destination MAC (48 bits) | service | underlay dst | VNI (24 bits)      |kind|encap|
-/// </code>
-/// <para><see cref="Service"/>: index into <see cref="PolicyTables.ServiceTunnels"/> for
-/// service-tunnel actions, -1 otherwise (stored as 0xFFFF).</para>
-/// </remarks>
-public readonly record struct TunnelAction
-{
-    private const ushort NoService = 0xFFFF;
-
-    private readonly ulong _macService;
-    private readonly uint _underlay;
-    private readonly uint _vniKind;
-
-    public TunnelAction(TunnelActionKind kind, EncapKind encap, uint underlayDestination, uint vni, ulong innerDestinationMac, int service = -1)
-    {
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(vni, 0xFF_FFFFu);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(innerDestinationMac, 0xFFFF_FFFF_FFFFUL);
-        ArgumentOutOfRangeException.ThrowIfLessThan(service, -1);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(service, PolicyTables.MaxServiceTunnels);
-        _macService = innerDestinationMac | (ulong)(service < 0 ? NoService : (ushort)service) << 48;
-        _underlay = underlayDestination;
-        _vniKind = vni | (uint)kind << 24 | (uint)encap << 28;
-    }
-
-    public TunnelActionKind Kind => (TunnelActionKind)((_vniKind >> 24) & 0xF);
-
-    public EncapKind Encap => (EncapKind)(_vniKind >> 28);
-
-    public uint UnderlayDestination => _underlay;
-
-    public uint Vni => _vniKind & 0xFF_FFFF;
-
-    public ulong InnerDestinationMac => _macService & 0xFFFF_FFFF_FFFFUL;
-
-    public int Service
-    {
-        get
-        {
-            ushort s = (ushort)(_macService >> 48);
-            return s == NoService ? -1 : s;
-        }
-    }
-}
-
-/// <summary>A compiled service tunnel: the /96 prefixes that embed IPv4 addresses on each side.</summary>
-public sealed record ServiceTunnel(string Name, UInt128 SourcePrefix, UInt128 DestinationPrefix, int Action);
-
-public enum RouteKind : byte
-{
-    Vnet,
-    VnetDirect,
-    Direct,
-    Drop,
-    ServiceTunnel,
-}
-
-/// <summary>A compiled route: what to do for destinations under its prefix. A struct, so a route table's routes sit in one array (one cache line per lookup, no pointer chase).</summary>
-/// <remarks><see cref="EcmpActions"/>: the action of each member of the route's ECMP group (null when the route has none).</remarks>
-public readonly record struct Route(RouteKind Kind, int Vnet, IpPrefix? OverlayIp, int[]? EcmpActions, byte MeterClass, int ServiceAction = -1);
-
-/// <summary>An ENI's outbound route table: LPM per family to an index into <see cref="Routes"/>.</summary>
-public sealed record RouteTable(string Name, IntervalMap<uint> V4, Lpm6 V6, Route[] Routes);
-
-public enum InboundRouteAction : byte
-{
-    Decap,
-    DecapPaValidate,
-}
-
-public readonly record struct InboundRoute(uint Vni, uint UnderlayFirst, uint UnderlayLast, int Length, InboundRouteAction Action);
 
 /// <summary>An ENI in compiled form. Index is stable across generations for the same name (flows are keyed by it).</summary>
 public sealed class Eni
@@ -136,7 +40,7 @@ public sealed class PolicyTables
     public const int MaxMeterClasses = 16;
 
     /// <summary>Service tunnels a plan may hold (an action keeps the index in 16 bits).</summary>
-    public const int MaxServiceTunnels = 0xFFFE;
+    public const int MaxServiceTunnels = TunnelAction.MaxServices;
 
     /// <summary>Action index meaning "no outbound action" (a reply the policy could not route).</summary>
     public const uint NoAction = 0xFFFFFF;

@@ -1,4 +1,6 @@
 using SnicRuntime.Firmware.Acl;
+using SnicRuntime.Firmware.Encap;
+using SnicRuntime.Firmware.Nat;
 using SnicRuntime.Firmware.Pipeline;
 using SnicRuntime.Firmware.Routing;
 

@@ -1,4 +1,5 @@
 using SnicRuntime.Firmware.Pipeline;
+using SnicRuntime.Firmware.Routing;
 
 namespace SnicRuntime.Firmware.Plans;
 

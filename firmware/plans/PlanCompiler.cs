@@ -150,25 +150,6 @@ public static partial class PlanCompiler
             }
         }
 
-        public void MeterClasses(List<MeterClassSpec>? classes)
-        {
-            for (int i = 0; i < (classes?.Count ?? 0); i++)
-            {
-                string path = $"$.meter_classes[{i}]";
-                MeterClassSpec m = classes![i];
-                if (m.Id is not long id || id < 0 || id >= PolicyTables.MaxMeterClasses)
-                {
-                    Error(path + ".id", $"meter class id must be 0..{PolicyTables.MaxMeterClasses - 1}");
-                    continue;
-                }
-
-                if (!_meterClasses.TryAdd(id, m.Name ?? $"class{id}"))
-                {
-                    Error(path + ".id", $"meter class {id} is defined twice");
-                }
-            }
-        }
-
         public void Vnets(List<VnetSpec>? vnets)
         {
             for (int i = 0; i < (vnets?.Count ?? 0); i++)

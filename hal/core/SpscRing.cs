@@ -4,28 +4,21 @@ using System.Runtime.InteropServices;
 namespace SnicRuntime.Hal;
 
 /// <summary>
-/// Lock-free single-producer/single-consumer ring of packet references: the emulated NIC's
-/// descriptor ring. One thread enqueues, one thread dequeues; bursts move many packets for one
-/// release-store of a cursor.
+/// Lock-free single-producer/single-consumer ring of unmanaged values in native memory: the
+/// emulated NIC's descriptor rings (<see cref="PacketRef"/>) and the queues between a worker and
+/// the HA sync thread (flow records). One thread enqueues, one thread dequeues; bursts move many
+/// items for one release-store of a cursor.
 /// </summary>
 /// <remarks>
 /// Each side keeps a cached copy of the other side's cursor and re-reads the shared one only when
 /// the cached view says full/empty (the trick DPDK's rte_ring and LMAX use), so in steady state a
 /// burst touches the other side's cache line about once per ring wrap, not once per burst.
 /// </remarks>
-public sealed unsafe class SpscRing : IDisposable
+public sealed unsafe class SpscRing<T> : IDisposable
+    where T : unmanaged
 {
-    [StructLayout(LayoutKind.Explicit, Size = 192)]
-    private struct Cursors
-    {
-        [FieldOffset(64)] public long Head;        // producer-owned: next slot to write
-        [FieldOffset(72)] public long CachedTail;  // producer's last view of Tail
-        [FieldOffset(128)] public long Tail;       // consumer-owned: next slot to read
-        [FieldOffset(136)] public long CachedHead; // consumer's last view of Head
-    }
-
-    private readonly nint* _slots;
-    private readonly Cursors* _cursors;
+    private readonly T* _slots;
+    private readonly SpscCursors* _cursors;
     private readonly long _mask;
     private bool _disposed;
 
@@ -38,8 +31,8 @@ public sealed unsafe class SpscRing : IDisposable
 
         Capacity = capacityPowerOfTwo;
         _mask = capacityPowerOfTwo - 1;
-        _slots = (nint*)NativeMemory.AlignedAlloc((nuint)(sizeof(nint) * capacityPowerOfTwo), 64);
-        _cursors = (Cursors*)NativeMemory.AlignedAlloc((nuint)sizeof(Cursors), 64);
+        _slots = (T*)NativeMemory.AlignedAlloc((nuint)(sizeof(T) * capacityPowerOfTwo), 64);
+        _cursors = (SpscCursors*)NativeMemory.AlignedAlloc((nuint)sizeof(SpscCursors), 64);
         *_cursors = default;
     }
 
@@ -50,9 +43,9 @@ public sealed unsafe class SpscRing : IDisposable
 
     /// <summary>Producer side. Enqueues as many as fit; returns how many.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public int EnqueueBurst(ReadOnlySpan<PacketRef> packets)
+    public int EnqueueBurst(ReadOnlySpan<T> packets)
     {
-        Cursors* c = _cursors;
+        SpscCursors* c = _cursors;
         long head = c->Head;
         long free = Capacity - (head - c->CachedTail);
         if (free < packets.Length)
@@ -62,10 +55,10 @@ public sealed unsafe class SpscRing : IDisposable
         }
 
         int n = (int)Math.Min(free, packets.Length);
-        ref PacketRef src = ref MemoryMarshal.GetReference(packets);
+        ref T src = ref MemoryMarshal.GetReference(packets);
         for (int i = 0; i < n; i++)
         {
-            _slots[(head + i) & _mask] = Unsafe.Add(ref src, i).Raw;
+            _slots[(head + i) & _mask] = Unsafe.Add(ref src, i);
         }
 
         Volatile.Write(ref c->Head, head + n); // release: slots are visible before the cursor
@@ -74,9 +67,9 @@ public sealed unsafe class SpscRing : IDisposable
 
     /// <summary>Consumer side. Dequeues up to <c>packets.Length</c>; returns how many.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public int DequeueBurst(Span<PacketRef> packets)
+    public int DequeueBurst(Span<T> packets)
     {
-        Cursors* c = _cursors;
+        SpscCursors* c = _cursors;
         long tail = c->Tail;
         long ready = c->CachedHead - tail;
         if (ready < packets.Length)
@@ -86,14 +79,24 @@ public sealed unsafe class SpscRing : IDisposable
         }
 
         int n = (int)Math.Min(ready, packets.Length);
-        ref PacketRef dst = ref MemoryMarshal.GetReference(packets);
+        ref T dst = ref MemoryMarshal.GetReference(packets);
         for (int i = 0; i < n; i++)
         {
-            Unsafe.Add(ref dst, i) = PacketRef.FromRaw(_slots[(tail + i) & _mask]);
+            Unsafe.Add(ref dst, i) = _slots[(tail + i) & _mask];
         }
 
         Volatile.Write(ref c->Tail, tail + n);
         return n;
+    }
+
+    /// <summary>Producer side, one item: false when the ring is full.</summary>
+    public bool TryEnqueue(in T item) => EnqueueBurst(new ReadOnlySpan<T>(in item)) == 1;
+
+    /// <summary>Consumer side, one item: false when the ring is empty.</summary>
+    public bool TryDequeue(out T item)
+    {
+        item = default;
+        return DequeueBurst(new Span<T>(ref item)) == 1;
     }
 
     public void Dispose()
@@ -113,4 +116,18 @@ public sealed unsafe class SpscRing : IDisposable
     {
         Dispose();
     }
+}
+
+/// <summary>
+/// The cursors of an <see cref="SpscRing{T}"/>, producer's and consumer's each on its own cache
+/// line so the two threads do not false-share. Outside the ring because a generic type (or a type
+/// nested in one) cannot have explicit layout.
+/// </summary>
+[StructLayout(LayoutKind.Explicit, Size = 192)]
+internal struct SpscCursors
+{
+    [FieldOffset(64)] public long Head;        // producer-owned: next slot to write
+    [FieldOffset(72)] public long CachedTail;  // producer's last view of Tail
+    [FieldOffset(128)] public long Tail;       // consumer-owned: next slot to read
+    [FieldOffset(136)] public long CachedHead; // consumer's last view of Head
 }

@@ -17,8 +17,8 @@ public sealed class EmulatedPort : IPort
     private const int RetaSize = 128;
 
     private readonly PacketPool _pool;
-    private readonly SpscRing[] _rxRings;
-    private SpscRing[] _txRings;
+    private readonly SpscRing<PacketRef>[] _rxRings;
+    private SpscRing<PacketRef>[] _txRings;
     private readonly QueueCounters[] _rxCounters;
     private readonly QueueCounters[] _txCounters;
     private readonly IRssClassifier? _rss;
@@ -48,16 +48,16 @@ public sealed class EmulatedPort : IPort
         QueueCount = spec.QueueCount;
         _pool = pool;
         _rss = rss;
-        _rxRings = new SpscRing[QueueCount];
-        _txRings = new SpscRing[QueueCount];
+        _rxRings = new SpscRing<PacketRef>[QueueCount];
+        _txRings = new SpscRing<PacketRef>[QueueCount];
         _rxCounters = new QueueCounters[QueueCount];
         _txCounters = new QueueCounters[QueueCount];
         _staging = new PacketRef[QueueCount][];
         _stagingCount = new int[QueueCount];
         for (int q = 0; q < QueueCount; q++)
         {
-            _rxRings[q] = new SpscRing(RoundUp(spec.RxDepth));
-            _txRings[q] = new SpscRing(RoundUp(spec.TxDepth));
+            _rxRings[q] = new SpscRing<PacketRef>(RoundUp(spec.RxDepth));
+            _txRings[q] = new SpscRing<PacketRef>(RoundUp(spec.TxDepth));
             _rxCounters[q] = new QueueCounters();
             _txCounters[q] = new QueueCounters();
             _staging[q] = new PacketRef[StagingSize];
@@ -124,12 +124,12 @@ public sealed class EmulatedPort : IPort
             throw new InvalidOperationException($"ports '{a.Name}' and '{b.Name}' cannot be cabled: one is already connected or they are the same port");
         }
 
-        foreach (SpscRing r in a._txRings)
+        foreach (SpscRing<PacketRef> r in a._txRings)
         {
             r.Dispose();
         }
 
-        foreach (SpscRing r in b._txRings)
+        foreach (SpscRing<PacketRef> r in b._txRings)
         {
             r.Dispose();
         }
@@ -234,14 +234,14 @@ public sealed class EmulatedPort : IPort
 
     public void Dispose()
     {
-        foreach (SpscRing r in _rxRings)
+        foreach (SpscRing<PacketRef> r in _rxRings)
         {
             r.Dispose();
         }
 
         if (_peer is null)
         {
-            foreach (SpscRing r in _txRings)
+            foreach (SpscRing<PacketRef> r in _txRings)
             {
                 r.Dispose();
             }

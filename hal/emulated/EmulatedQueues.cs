@@ -5,10 +5,10 @@ namespace SnicRuntime.Hal.Emulated;
 /// <summary>Worker end of an emulated rx queue: dequeues from the queue's ring.</summary>
 public readonly struct EmulatedRxQueue : IRxQueue
 {
-    private readonly SpscRing _ring;
+    private readonly SpscRing<PacketRef> _ring;
     private readonly QueueCounters _counters;
 
-    internal EmulatedRxQueue(SpscRing ring, QueueCounters counters)
+    internal EmulatedRxQueue(SpscRing<PacketRef> ring, QueueCounters counters)
     {
         _ring = ring;
         _counters = counters;
@@ -28,12 +28,12 @@ public readonly struct EmulatedRxQueue : IRxQueue
 /// <summary>Worker end of an emulated tx queue: enqueues onto the wire's ring.</summary>
 public readonly struct EmulatedTxQueue : ITxQueue
 {
-    private readonly SpscRing _ring;
+    private readonly SpscRing<PacketRef> _ring;
     private readonly QueueCounters _counters;
     private readonly EmulatedPort _port;
     private readonly QueueCounters? _peerRx;
 
-    internal EmulatedTxQueue(SpscRing ring, QueueCounters counters, EmulatedPort port, QueueCounters? peerRx)
+    internal EmulatedTxQueue(SpscRing<PacketRef> ring, QueueCounters counters, EmulatedPort port, QueueCounters? peerRx)
     {
         _ring = ring;
         _counters = counters;

@@ -1,3 +1,4 @@
+using SnicRuntime.Firmware.Ha.Channel;
 using System.Buffers.Binary;
 using SnicRuntime.Firmware.Ha;
 using Xunit;

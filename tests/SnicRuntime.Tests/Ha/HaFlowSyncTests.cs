@@ -1,9 +1,11 @@
 using SnicRuntime.Firmware.Card;
 using SnicRuntime.Firmware.Flows;
+using SnicRuntime.Firmware.Ha.Channel;
 using SnicRuntime.Firmware.Ha;
 using SnicRuntime.Firmware.Parsing;
 using SnicRuntime.Firmware.Pipeline;
 using SnicRuntime.Firmware.Workers;
+using SnicRuntime.Firmware;
 using SnicRuntime.Hal;
 using SnicRuntime.Hal.Board;
 using SnicRuntime.Hal.Net;

@@ -101,7 +101,7 @@ public sealed class HaScenarioTests
         Assert.True(heldAtMost > 0, $"seed {seed}: new flows' first packets waited for the lost peer");
         // A poll lets go of at most a burst's worth.
         bed.RunUntil(() => card.Pipeline.Hold!.Count == 0, 100);
-        long counted = card.Dp.Workers[0].Counters.Drops[(int)SnicRuntime.Firmware.Parsing.DropReason.HaFenced];
+        long counted = card.Dp.Workers[0].Counters.Drops[(int)SnicRuntime.Firmware.DropReason.HaFenced];
         Assert.True(card.Pipeline.Hold!.Count == 0, $"seed {seed}: {card.Pipeline.Hold.Count} packets still held after the fence");
         Assert.True(counted > 0 && counted == card.Pipeline.Sync!.Fenced, $"seed {seed}: {counted} counted drops, {card.Pipeline.Sync!.Fenced} let go");
     }

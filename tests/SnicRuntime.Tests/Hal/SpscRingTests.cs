@@ -11,7 +11,7 @@ public class SpscRingTests
     [Fact]
     public void Burst_enqueue_dequeue_keeps_order_and_respects_capacity()
     {
-        using var ring = new SpscRing(8);
+        using var ring = new SpscRing<PacketRef>(8);
         var input = Enumerable.Range(1, 10).Select(i => Seq(i)).ToArray();
         Assert.Equal(8, ring.EnqueueBurst(input));
         Assert.Equal(0, ring.EnqueueBurst(input.AsSpan(8)));
@@ -33,14 +33,14 @@ public class SpscRingTests
     [InlineData(6)]
     public void Rejects_sizes_that_are_not_powers_of_two(int size)
     {
-        Assert.Throws<ArgumentOutOfRangeException>(() => new SpscRing(size));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new SpscRing<PacketRef>(size));
     }
 
     [Fact]
     public void Two_threads_hammering_one_ring_see_every_item_once_in_order()
     {
         const long items = 5_000_000;
-        using var ring = new SpscRing(256);
+        using var ring = new SpscRing<PacketRef>(256);
         long mismatches = 0;
         long received = 0;
         var consumer = new Thread(() =>
@@ -93,5 +93,28 @@ public class SpscRingTests
         Assert.True(consumer.Join(TimeSpan.FromSeconds(60)), "consumer did not finish");
         Assert.Equal(0, mismatches);
         Assert.Equal(items, received);
+    }
+
+    private readonly record struct Wide(long A, long B, long C);
+
+    [Fact]
+    public void One_item_at_a_time_of_a_wide_value_keeps_order_and_reports_full_and_empty()
+    {
+        using var ring = new SpscRing<Wide>(4);
+        Assert.False(ring.TryDequeue(out _));
+        for (int i = 0; i < 4; i++)
+        {
+            Assert.True(ring.TryEnqueue(new Wide(i, -i, i * 3)));
+        }
+
+        Assert.False(ring.TryEnqueue(new Wide(9, 9, 9)));
+        for (int round = 0; round < 10; round++)
+        {
+            Assert.True(ring.TryDequeue(out Wide w));
+            Assert.Equal(new Wide(round, -round, round * 3), w);
+            Assert.True(ring.TryEnqueue(new Wide(round + 4, -(round + 4), (round + 4) * 3)));
+        }
+
+        Assert.Equal(4, ring.Count);
     }
 }

@@ -1,3 +1,4 @@
+using SnicRuntime.Firmware;
 using System.Diagnostics;
 using SnicRuntime.Firmware.Parsing;
 using SnicRuntime.Hal;

@@ -1,3 +1,4 @@
+using SnicRuntime.Firmware;
 using System.Text.Json;
 using SnicRuntime.Firmware.Parsing;
 using SnicRuntime.Hal.Pcap;

@@ -1,4 +1,5 @@
 using SnicRuntime.Firmware.Parsing;
+using SnicRuntime.Firmware;
 using SnicRuntime.Hal.Emulated;
 using SnicRuntime.Hal.Pcap;
 using SnicRuntime.Hal;

@@ -1,3 +1,4 @@
+using SnicRuntime.Firmware.Encap;
 using System.Runtime.CompilerServices;
 using SnicRuntime.Firmware.Pipeline;
 using Xunit;

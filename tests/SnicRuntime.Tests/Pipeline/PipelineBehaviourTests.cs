@@ -1,3 +1,4 @@
+using SnicRuntime.Firmware;
 using Xunit;
 using System.Buffers.Binary;
 using System.Text.Json.Nodes;

@@ -1,4 +1,5 @@
 using SnicRuntime.Firmware.Parsing;
+using SnicRuntime.Firmware;
 using SnicRuntime.Hal.Net;
 using Xunit;
 

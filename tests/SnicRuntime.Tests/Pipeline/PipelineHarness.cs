@@ -1,3 +1,4 @@
+using SnicRuntime.Firmware;
 using Xunit;
 using SnicRuntime.Firmware.Parsing;
 using SnicRuntime.Firmware.Pipeline;

@@ -38,7 +38,7 @@ public sealed class PolicyDataplaneTests
         long encapsulated = dp.Pipelines.Sum(p => p.Counters.Encapsulated);
         Assert.True(encapsulated >= rx * 95 / 100, $"{encapsulated} of {rx} packets went through policy and out");
         Assert.Equal(dp.FlowTotals().Created, dp.Pipelines.Sum(p => p.Counters.FlowsCreated));
-        Assert.DoesNotContain(dp.DropsByReason().Keys, r => r is Firmware.Parsing.DropReason.AclDeny or Firmware.Parsing.DropReason.UnknownEni
-            or Firmware.Parsing.DropReason.PaValidationFailed or Firmware.Parsing.DropReason.MappingMiss);
+        Assert.DoesNotContain(dp.DropsByReason().Keys, r => r is Firmware.DropReason.AclDeny or Firmware.DropReason.UnknownEni
+            or Firmware.DropReason.PaValidationFailed or Firmware.DropReason.MappingMiss);
     }
 }

@@ -1,4 +1,5 @@
 using SnicRuntime.Firmware.Acl;
+using SnicRuntime.Firmware.Encap;
 using SnicRuntime.Firmware.Parsing;
 using SnicRuntime.Firmware.Pipeline;
 using Xunit;

@@ -2,6 +2,7 @@ using SnicRuntime.Firmware.Card;
 using SnicRuntime.Firmware.Flows;
 using SnicRuntime.Firmware.Parsing;
 using SnicRuntime.Firmware.Workers;
+using SnicRuntime.Firmware;
 using SnicRuntime.Hal;
 using SnicRuntime.Hal.Board;
 using SnicRuntime.Hal.Emulated;

@@ -1,5 +1,6 @@
 using SnicRuntime.Firmware.Parsing;
 using SnicRuntime.Firmware.Workers;
+using SnicRuntime.Firmware;
 using SnicRuntime.Hal;
 using SnicRuntime.Hal.Emulated;
 using Xunit;

@@ -1,3 +1,4 @@
+using SnicRuntime.Firmware.Ha.Channel;
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Serialization;

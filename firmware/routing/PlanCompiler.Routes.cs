@@ -1,4 +1,6 @@
+using SnicRuntime.Firmware.Encap;
 using SnicRuntime.Firmware.Pipeline;
+using SnicRuntime.Firmware.Routing;
 
 namespace SnicRuntime.Firmware.Plans;
 
@@ -6,71 +8,10 @@ public static partial class PlanCompiler
 {
     private sealed record ParsedRoute(IpPrefix Prefix, RouteKind Kind, int Vnet, IpPrefix? OverlayIp, string? EcmpGroup, byte MeterClass, string? ServiceTunnel = null);
 
-    private sealed record ParsedServiceTunnel(string Name, UInt128 SourcePrefix, UInt128 DestinationPrefix, uint Pa, uint Vni, ulong Mac);
-
-    private sealed record ParsedMapping(int Vnet, IpPrefix Ca, uint Pa, ulong Mac, uint Vni, EncapKind Encap);
-
     private sealed partial class Context
     {
         private readonly Dictionary<string, List<uint>> _ecmpGroups = new(StringComparer.Ordinal);
         private readonly Dictionary<string, List<ParsedRoute>> _routeTables = new(StringComparer.Ordinal);
-        private readonly List<ParsedMapping> _mappings = [];
-        private readonly Dictionary<string, ParsedServiceTunnel> _serviceTunnels = new(StringComparer.Ordinal);
-
-        public void ServiceTunnels(List<ServiceTunnelSpec>? tunnels)
-        {
-            if (tunnels?.Count > PolicyTables.MaxServiceTunnels)
-            {
-                Error("$.service_tunnels", $"{tunnels.Count} service tunnels; a plan holds at most {PolicyTables.MaxServiceTunnels}");
-                return;
-            }
-
-            for (int i = 0; i < (tunnels?.Count ?? 0); i++)
-            {
-                string path = $"$.service_tunnels[{i}]";
-                ServiceTunnelSpec st = tunnels![i];
-                bool ok = Name(path + ".name", st.Name, "a service tunnel");
-                UInt128 src = Prefix96(path + ".overlay_src_prefix", st.OverlaySrcPrefix, ref ok);
-                UInt128 dst = Prefix96(path + ".overlay_dst_prefix", st.OverlayDstPrefix, ref ok);
-                if (!PlanSyntax.TryIpv4(st.UnderlayIp, out uint pa, out string why))
-                {
-                    Error(path + ".underlay_ip", why);
-                    ok = false;
-                }
-
-                ok &= Vni(path + ".vni", st.Vni);
-                ulong mac = 0;
-                if (st.Mac is not null && !PlanSyntax.TryMac(st.Mac, out mac, out why))
-                {
-                    Error(path + ".mac", why);
-                    ok = false;
-                }
-
-                if (ok && !_serviceTunnels.TryAdd(st.Name!, new ParsedServiceTunnel(st.Name!, src, dst, pa, (uint)st.Vni!.Value, mac)))
-                {
-                    Error(path + ".name", $"service tunnel '{st.Name}' is defined twice");
-                }
-            }
-        }
-
-        /// <summary>An IPv6 /96 (RFC 6052 embedding of IPv4 addresses in the low 32 bits).</summary>
-        private UInt128 Prefix96(string path, string? text, ref bool ok)
-        {
-            if (!PlanSyntax.TryPrefix(text, out IpPrefix p, out string why))
-            {
-                Error(path, why);
-                ok = false;
-                return 0;
-            }
-
-            if (!p.IsIpv6 || p.Length != 96)
-            {
-                Error(path, $"'{text}' must be an IPv6 /96 (IPv4 addresses are embedded in its last 32 bits)");
-                ok = false;
-            }
-
-            return p.Address;
-        }
 
         public void EcmpGroups(List<EcmpGroupSpec>? groups)
         {
@@ -238,70 +179,6 @@ public static partial class PlanCompiler
             }
 
             return ok ? new ParsedRoute(prefix, kind.Value, vnet, overlay, spec.EcmpGroup, meter, service) : null;
-        }
-
-        public void Mappings(List<MappingSpec>? mappings)
-        {
-            var seen = new Dictionary<(int, IpPrefix), int>();
-            for (int i = 0; i < (mappings?.Count ?? 0); i++)
-            {
-                string path = $"$.mappings[{i}]";
-                MappingSpec m = mappings![i];
-                int vnet = VnetRef(path + ".vnet", m.Vnet);
-                bool ok = vnet >= 0;
-                if (!PlanSyntax.TryAddress(m.Ip, out IpPrefix ca, out string why))
-                {
-                    Error(path + ".ip", why);
-                    ok = false;
-                }
-
-                if (!PlanSyntax.TryIpv4(m.UnderlayIp, out uint pa, out why))
-                {
-                    Error(path + ".underlay_ip", why);
-                    ok = false;
-                }
-
-                ulong mac = 0;
-                if (m.Mac is not null && !PlanSyntax.TryMac(m.Mac, out mac, out why))
-                {
-                    Error(path + ".mac", why);
-                    ok = false;
-                }
-
-                uint vni = 0;
-                if (m.Vni is not null)
-                {
-                    ok &= Vni(path + ".vni", m.Vni);
-                    vni = (uint)(m.Vni ?? 0);
-                }
-                else if (vnet >= 0)
-                {
-                    vni = _vnetList[vnet].Vni;
-                }
-
-                EncapKind? encap = m.Encap switch
-                {
-                    null or "vxlan" => EncapKind.Vxlan,
-                    "nvgre" => EncapKind.Nvgre,
-                    _ => null,
-                };
-                if (encap is null)
-                {
-                    Error(path + ".encap", $"encap must be \"vxlan\" or \"nvgre\", not '{m.Encap}'");
-                    ok = false;
-                }
-
-                if (ok && !seen.TryAdd((vnet, ca), i))
-                {
-                    Error(path + ".ip", $"{m.Ip} is mapped twice in VNET '{m.Vnet}' (also at $.mappings[{seen[(vnet, ca)]}])");
-                    ok = false;
-                }
-
-                if (ok)
-                {
-                    _mappings.Add(new ParsedMapping(vnet, ca, pa, mac, vni, encap!.Value));
-                }
-            }
         }
     }
 }

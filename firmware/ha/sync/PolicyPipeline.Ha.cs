@@ -1,3 +1,5 @@
+using SnicRuntime.Firmware.Encap;
+using SnicRuntime.Firmware.Ha.Sync;
 using System.Runtime.CompilerServices;
 using SnicRuntime.Firmware.Flows;
 using SnicRuntime.Firmware.Ha;

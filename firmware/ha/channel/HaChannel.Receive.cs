@@ -1,4 +1,4 @@
-namespace SnicRuntime.Firmware.Ha;
+namespace SnicRuntime.Firmware.Ha.Channel;
 
 public sealed partial class HaChannel
 {

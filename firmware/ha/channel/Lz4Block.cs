@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Numerics;
 
-namespace SnicRuntime.Firmware.Ha;
+namespace SnicRuntime.Firmware.Ha.Channel;
 
 /// <summary>
 /// Compression of replication frames in the LZ4 block format (the format of lz4's

@@ -1,4 +1,5 @@
 using SnicRuntime.Firmware.Card;
+using SnicRuntime.Firmware.Ha.Channel;
 using System.Net;
 using SnicRuntime.Firmware.Pipeline;
 using SnicRuntime.Firmware.Workers;

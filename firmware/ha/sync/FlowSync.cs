@@ -1,4 +1,6 @@
-namespace SnicRuntime.Firmware.Ha;
+using SnicRuntime.Firmware.Ha.Channel;
+
+namespace SnicRuntime.Firmware.Ha.Sync;
 
 /// <summary>
 /// The card's flow-sync engine, on the HA sync thread: packs the workers' outboxes into channel

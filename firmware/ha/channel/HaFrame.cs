@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace SnicRuntime.Firmware.Ha;
+namespace SnicRuntime.Firmware.Ha.Channel;
 
 /// <summary>Kinds of replication-channel frames.</summary>
 public enum HaFrameType : byte

@@ -1,4 +1,4 @@
-namespace SnicRuntime.Firmware.Ha;
+namespace SnicRuntime.Firmware.Ha.Channel;
 
 /// <summary>
 /// Anti-replay for datagram counters (as IPsec ESP does it, RFC 4303 §3.4.3): the highest counter

@@ -1,4 +1,4 @@
-namespace SnicRuntime.Firmware.Ha;
+namespace SnicRuntime.Firmware.Ha.Channel;
 
 /// <summary>Settings of a replication channel.</summary>
 public sealed record HaChannelOptions

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using SnicRuntime.Hal;
 
-namespace SnicRuntime.Firmware.Pipeline;
+namespace SnicRuntime.Firmware.Encap;
 
 /// <summary>
 /// A generation's compiled actions in native memory backed by 2 MiB pages where Linux gives them
@@ -11,7 +11,7 @@ namespace SnicRuntime.Firmware.Pipeline;
 /// prefetch instruction was the hottest one in the hit loop at 10K flows).
 /// </summary>
 /// <remarks>
-/// Immutable after construction, like the rest of <see cref="PolicyTables"/>. The memory is freed
+/// Immutable after construction, like the rest of the policy generation that holds it. The memory is freed
 /// by the finalizer, so it lives exactly as long as someone can still reach the table: a worker
 /// holds its generation in a field for the whole burst, and the indexer returns a copy, never a
 /// reference into memory the finalizer could free.

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace SnicRuntime.Firmware.Ha;
+namespace SnicRuntime.Firmware.Ha.Channel;
 
 /// <summary>
 /// An unreliable datagram path between two cards: what the replication channel and the liveness

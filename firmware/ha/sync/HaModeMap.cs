@@ -1,4 +1,4 @@
-namespace SnicRuntime.Firmware.Ha;
+namespace SnicRuntime.Firmware.Ha.Sync;
 
 /// <summary>
 /// The HA mode of every ENI (by its stable index), published by the card's HA node and read by

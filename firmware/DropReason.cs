@@ -1,4 +1,4 @@
-namespace SnicRuntime.Firmware.Parsing;
+namespace SnicRuntime.Firmware;
 
 /// <summary>
 /// Why a packet was dropped. Every drop in the dataplane has exactly one reason and is counted

@@ -1,7 +1,7 @@
 using SnicRuntime.Firmware.Flows;
 using SnicRuntime.Hal;
 
-namespace SnicRuntime.Firmware.Ha;
+namespace SnicRuntime.Firmware.Ha.Sync;
 
 /// <summary>How the pipeline treats an ENI's traffic, from its HA scope's state.</summary>
 public enum HaMode : byte
@@ -29,9 +29,9 @@ public sealed class WorkerSync(int id, int outboxCapacity = 1 << 16, int inboxCa
 {
     public int Id { get; } = id;
 
-    public SpscQueue<SyncRecord> Outbox { get; } = new(outboxCapacity);
+    public SpscRing<SyncRecord> Outbox { get; } = new(outboxCapacity);
 
-    public SpscQueue<SyncRecord> Inbox { get; } = new(inboxCapacity);
+    public SpscRing<SyncRecord> Inbox { get; } = new(inboxCapacity);
 
     /// <summary>Records the worker put in the outbox (its record numbers run 1..Produced). Worker-written.</summary>
     public long Produced;

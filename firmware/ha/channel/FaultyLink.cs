@@ -1,4 +1,4 @@
-namespace SnicRuntime.Firmware.Ha;
+namespace SnicRuntime.Firmware.Ha.Channel;
 
 /// <summary>What a <see cref="FaultyNetwork"/> does to datagrams; change it at any time.</summary>
 public sealed class FaultPlan

@@ -1,45 +1,10 @@
+using SnicRuntime.Firmware.Ha.Channel;
+using SnicRuntime.Firmware.Ha.Sync;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using SnicRuntime.Firmware.Pipeline;
 
 namespace SnicRuntime.Firmware.Ha;
-
-/// <summary>What connects a card's workers to HA: their sync queues and the per-ENI modes they read.</summary>
-public sealed record HaAttachment(IReadOnlyList<WorkerSync> Workers, HaModeMap Modes);
-
-/// <summary>One HA scope as the management plane configures it on a card.</summary>
-public sealed record HaScopeConfig(string Name, IReadOnlyList<string> Enis, HaRole Role, long Term);
-
-/// <summary>A card's HA pairing: who it is, who the peer is, the key, the scopes, the liveness timers.</summary>
-public sealed record HaConfig
-{
-    public required uint CardId { get; init; }
-
-    public required uint PeerId { get; init; }
-
-    /// <summary>32-byte pairing key (set by the management plane at pairing).</summary>
-    public required byte[] PairingKey { get; init; }
-
-    public required IReadOnlyList<HaScopeConfig> Scopes { get; init; }
-
-    /// <summary>Probe interval; the peer is lost after <see cref="ProbeMultiplier"/> intervals of silence (BFD's detect multiplier).</summary>
-    public int ProbeIntervalMs { get; init; } = 20;
-
-    public int ProbeMultiplier { get; init; } = 5;
-
-    /// <summary>This card's and the peer's underlay addresses (IPv4, host order) for redirecting standby traffic.</summary>
-    public uint LocalUnderlay { get; init; }
-
-    public uint PeerUnderlay { get; init; }
-
-    /// <summary>Where terms are kept durably (null: memory only, for tests).</summary>
-    public string? TermFile { get; init; }
-
-    /// <summary>Silence after which the management plane (once it has shown up) counts as lost.</summary>
-    public int WitnessSilenceMs { get; init; } = 500;
-
-    public HaChannelOptions Channel { get; init; } = new();
-}
 
 /// <summary>
 /// A card's HA node: the state machine of each scope, the replication channel and flow sync, the
@@ -47,7 +12,7 @@ public sealed record HaConfig
 /// with a millisecond clock — on its own thread in the firmware (<see cref="Start"/>), step by
 /// step in tests.
 /// </summary>
-public sealed class HaNode : IDisposable
+public sealed partial class HaNode : IDisposable
 {
     private readonly HaConfig _config;
     private readonly PolicyStore _policy;
@@ -315,50 +280,6 @@ public sealed class HaNode : IDisposable
         return true;
     }
 
-    private byte[] ProbePayload()
-    {
-        _probe[0] = (byte)_scopes.Length;
-        for (int i = 0; i < _scopes.Length; i++)
-        {
-            Span<byte> b = _probe.AsSpan(1 + (i * 13));
-            BinaryPrimitives.WriteUInt32LittleEndian(b, _scopeIds[i]);
-            b[4] = (byte)_scopes[i].State;
-            BinaryPrimitives.WriteInt64LittleEndian(b[5..], _scopes[i].Term);
-        }
-
-        return _probe;
-    }
-
-    private void OnProbe(ReadOnlySpan<byte> payload)
-    {
-        if (payload.IsEmpty || payload.Length < 1 + (payload[0] * 13))
-        {
-            return;
-        }
-
-        for (int k = 0; k < payload[0]; k++)
-        {
-            ReadOnlySpan<byte> b = payload.Slice(1 + (k * 13), 13);
-            int i = Array.IndexOf(_scopeIds, BinaryPrimitives.ReadUInt32LittleEndian(b));
-            if (i < 0 || b[4] > (byte)HaState.SwitchingToStandby)
-            {
-                continue; // a scope this card does not have (configured on one side only)
-            }
-
-            var peerState = (HaState)b[4];
-            Raise(_scopes[i], new HaEvent(HaEventKind.PeerState, PeerState: peerState, PeerTerm: BinaryPrimitives.ReadInt64LittleEndian(b[5..])), NowMs);
-
-            // The standby lost us and came back (its probes stopped arriving for a while) while we
-            // kept hearing it: it is initializing again and waits for a bulk sync we have not
-            // started. Start one — once per peer run, or again if the last one is a second old.
-            if (peerState == HaState.InitializingToStandby && _scopes[i].State is HaState.Active or HaState.InitializingToActive
-                && !Sync.BulkInProgress && (Channel.PeerEpoch != _bulkPeerEpoch || NowMs - _bulkRequestedMs > 1000))
-            {
-                RequestBulk();
-            }
-        }
-    }
-
     private void RequestBulk()
     {
         Sync.RequestBulk();
@@ -428,21 +349,6 @@ public sealed class HaNode : IDisposable
             RaiseAll(new HaEvent(HaEventKind.Unpair));
             Modes.Publish([]);
             Sync.Abandon();
-        }
-    }
-
-    /// <summary>The management plane (the witness) just reached this card.</summary>
-    public void WitnessHeard()
-    {
-        lock (_gate)
-        {
-            bool wasLost = _witnessHeardAt >= 0 && !_witnessUp;
-            _witnessHeardAt = NowMs;
-            _witnessUp = true;
-            if (wasLost)
-            {
-                RaiseAll(new HaEvent(HaEventKind.WitnessUp));
-            }
         }
     }
 

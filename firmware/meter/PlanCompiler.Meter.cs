@@ -1,0 +1,31 @@
+using SnicRuntime.Firmware.Encap;
+using SnicRuntime.Firmware.Pipeline;
+using SnicRuntime.Firmware.Routing;
+
+namespace SnicRuntime.Firmware.Plans;
+
+/// <summary>The metering part of plan validation: meter classes, each id once, within the classes a flow's action word can carry.</summary>
+public static partial class PlanCompiler
+{
+    private sealed partial class Context
+    {
+        public void MeterClasses(List<MeterClassSpec>? classes)
+        {
+            for (int i = 0; i < (classes?.Count ?? 0); i++)
+            {
+                string path = $"$.meter_classes[{i}]";
+                MeterClassSpec m = classes![i];
+                if (m.Id is not long id || id < 0 || id >= PolicyTables.MaxMeterClasses)
+                {
+                    Error(path + ".id", $"meter class id must be 0..{PolicyTables.MaxMeterClasses - 1}");
+                    continue;
+                }
+
+                if (!_meterClasses.TryAdd(id, m.Name ?? $"class{id}"))
+                {
+                    Error(path + ".id", $"meter class {id} is defined twice");
+                }
+            }
+        }
+    }
+}
