@@ -1,5 +1,4 @@
 using SnicRuntime.Firmware.Encap;
-using SnicRuntime.Firmware.Pipeline;
 using SnicRuntime.Firmware.Routing;
 
 namespace SnicRuntime.Firmware.Plans;

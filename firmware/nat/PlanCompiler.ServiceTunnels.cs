@@ -1,4 +1,3 @@
-using SnicRuntime.Firmware.Encap;
 using SnicRuntime.Firmware.Pipeline;
 using SnicRuntime.Firmware.Routing;
 

@@ -1,13 +1,7 @@
 using System.Buffers.Binary;
-using System.Numerics;
 using System.Runtime.CompilerServices;
-using SnicRuntime.Firmware.Acl;
-using SnicRuntime.Firmware.Encap;
-using SnicRuntime.Firmware.Flows;
 using SnicRuntime.Firmware.Nat;
 using SnicRuntime.Firmware.Parsing;
-using SnicRuntime.Firmware.Routing;
-using SnicRuntime.Hal;
 using SnicRuntime.Hal.Net;
 
 namespace SnicRuntime.Firmware.Pipeline;
