@@ -1,3 +1,4 @@
+using SnicRuntime.Contracts.Plans;
 using System.Net;
 using SnicRuntime.Firmware.Plans;
 

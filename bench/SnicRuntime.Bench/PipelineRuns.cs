@@ -1,3 +1,4 @@
+using SnicRuntime.Contracts.Plans;
 using SnicRuntime.Firmware;
 using System.Diagnostics;
 using SnicRuntime.Firmware.Parsing;

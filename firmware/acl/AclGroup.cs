@@ -1,3 +1,4 @@
+using SnicRuntime.Contracts.Plans;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using SnicRuntime.Firmware.Routing;

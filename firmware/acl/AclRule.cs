@@ -1,24 +1,8 @@
+using SnicRuntime.Contracts.Plans;
 using System.Numerics;
 using SnicRuntime.Firmware.Routing;
 
 namespace SnicRuntime.Firmware.Acl;
-
-/// <summary>ACL rule actions, as in SONiC DASH.</summary>
-public enum AclAction : byte
-{
-    Permit,
-    Deny,
-    /// <summary>Remember "permit" and go on to the next stage.</summary>
-    PermitAndContinue,
-    /// <summary>Remember "deny" and go on to the next stage (a later stage may still permit).</summary>
-    DenyAndContinue,
-}
-
-/// <summary>An inclusive port range.</summary>
-public readonly record struct PortRange(ushort First, ushort Last)
-{
-    public bool Contains(ushort port) => port >= First && port <= Last;
-}
 
 /// <summary>
 /// One rule of an ACL group in compiled form. An empty prefix, protocol or port list means "any".
@@ -75,4 +59,21 @@ public sealed record AclRule<T>(
 
         return false;
     }
+}
+
+/// <summary>Turns a validated plan's ACL group into the classifier's rules for one address family.</summary>
+public static class AclRules
+{
+    public static List<AclRule<T>> Of<T>(PlanValidator.ParsedAclGroup group, Func<IpPrefix, T> address)
+        where T : unmanaged, IBinaryInteger<T>, IUnsignedNumber<T>
+    {
+        ArgumentNullException.ThrowIfNull(group);
+        ArgumentNullException.ThrowIfNull(address);
+        return group.Rules.Select(r => new AclRule<T>(r.Priority, r.Action, Ranges(r.Source, address), Ranges(r.Destination, address),
+            r.Protocols, r.SourcePorts, r.DestinationPorts)).ToList();
+    }
+
+    private static List<PrefixRange<T>> Ranges<T>(IReadOnlyList<IpPrefix> prefixes, Func<IpPrefix, T> address)
+        where T : unmanaged, IBinaryInteger<T>, IUnsignedNumber<T> =>
+        prefixes.Select(p => PrefixRange<T>.Of(address(p), p.Length, 0)).ToList();
 }

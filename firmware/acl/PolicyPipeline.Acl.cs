@@ -1,3 +1,4 @@
+using SnicRuntime.Contracts.Plans;
 using System.Numerics;
 using SnicRuntime.Firmware.Acl;
 using SnicRuntime.Firmware.Parsing;

@@ -1,3 +1,5 @@
+using SnicRuntime.Contracts.Agent;
+using SnicRuntime.Contracts.Images;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;

@@ -1,3 +1,4 @@
+using SnicRuntime.Contracts.Agent;
 using SnicRuntime.Firmware.Ha.Channel;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;

@@ -1,3 +1,4 @@
+using SnicRuntime.Contracts.Agent;
 using SnicRuntime.Firmware.Card;
 using System.Diagnostics;
 using System.Globalization;
@@ -30,7 +31,7 @@ namespace SnicRuntime.Firmware.Agent;
 public sealed partial class CardAgent : IAsyncDisposable
 {
     /// <summary>Largest plan body accepted (a 1M-mapping plan is ~100 MB of JSON).</summary>
-    public const long MaxPlanBytes = Plans.PlanJson.MaxBytes;
+    public const long MaxPlanBytes = SnicRuntime.Contracts.Plans.PlanJson.MaxBytes;
 
     private readonly WebApplication _app;
     private readonly Dataplane _dataplane;
@@ -190,7 +191,7 @@ public sealed partial class CardAgent : IAsyncDisposable
             return;
         }
 
-        Plans.ChangePlan? plan = Plans.PlanJson.Parse(body, out Plans.PlanError? parseError);
+        SnicRuntime.Contracts.Plans.ChangePlan? plan = SnicRuntime.Contracts.Plans.PlanJson.Parse(body, out SnicRuntime.Contracts.Plans.PlanError? parseError);
         ApplyResult result = plan is null
             ? new ApplyResult(false, _policy.Current?.Generation ?? 0, [parseError!.Value])
             : _policy.Apply(plan);

@@ -1,3 +1,4 @@
+using SnicRuntime.Contracts.Images;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using SnicRuntime.Firmware.Update;

@@ -1,3 +1,4 @@
+using SnicRuntime.Contracts.Plans;
 using SnicRuntime.Firmware.Pipeline;
 using SnicRuntime.Firmware.Plans;
 using SnicRuntime.Firmware.Routing;

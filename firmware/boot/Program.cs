@@ -39,6 +39,11 @@ public static class Program
             return BootCommand.Run(args[1..]);
         }
 
+        if (args.Length > 0 && args[0] == "replay")
+        {
+            return ReplayCommand.Run(args[1..]);
+        }
+
         FirmwareLifetime.Reset();
         var configErrors = new List<string>();
         List<string> expanded = FirmwareOptions.ExpandConfig(args, configErrors);
@@ -117,7 +122,7 @@ public static class Program
             if (!applied.Accepted)
             {
                 Console.Error.WriteLine($"snic-firmware: plan '{options.PlanPath}' has {applied.Errors.Count} error(s); nothing applied:");
-                foreach (Plans.PlanError error in applied.Errors)
+                foreach (SnicRuntime.Contracts.Plans.PlanError error in applied.Errors)
                 {
                     Console.Error.WriteLine($"  {error}");
                 }
@@ -151,12 +156,12 @@ public static class Program
             if (options.AgentPort is int agentPort)
             {
                 string? token = null;
-                Agent.AgentTls? tls = null;
+                SnicRuntime.Contracts.Agent.AgentTls? tls = null;
                 try
                 {
                     if (options.AgentTlsDirectory is string dir)
                     {
-                        tls = new Agent.AgentTls(Agent.AgentCertificates.Load(Path.Combine(dir, "card.pem")), Agent.AgentCertificates.Load(Path.Combine(dir, "ca.pem")));
+                        tls = new SnicRuntime.Contracts.Agent.AgentTls(SnicRuntime.Contracts.Agent.AgentCertificates.Load(Path.Combine(dir, "card.pem")), SnicRuntime.Contracts.Agent.AgentCertificates.Load(Path.Combine(dir, "ca.pem")));
                         if (!tls.Server.HasPrivateKey)
                         {
                             Console.Error.WriteLine($"snic-firmware: {Path.Combine(dir, "card.pem")} has no private key");
@@ -186,9 +191,9 @@ public static class Program
                     try
                     {
                         updates = new Agent.FirmwareUpdates(new Update.SlotStore(Path.GetFullPath(slots), null), options.BootSlot ?? Update.SlotStore.Factory,
-                            options.ImageTrustFile is string trust ? Update.ImageKeys.LoadTrusted(trust) : [], board);
+                            options.ImageTrustFile is string trust ? SnicRuntime.Contracts.Images.ImageKeys.LoadTrusted(trust) : [], board);
                     }
-                    catch (Update.ImageException e)
+                    catch (SnicRuntime.Contracts.Images.ImageException e)
                     {
                         Console.Error.WriteLine($"snic-firmware: {e.Message}");
                         return 2;

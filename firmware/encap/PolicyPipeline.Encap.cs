@@ -1,3 +1,4 @@
+using SnicRuntime.Contracts.Plans;
 using System.Runtime.CompilerServices;
 using SnicRuntime.Firmware.Encap;
 using SnicRuntime.Firmware.Nat;

@@ -1,3 +1,5 @@
+using SnicRuntime.Contracts.Plans;
+
 namespace SnicRuntime.Firmware.Encap;
 
 /// <summary>What an outbound action does to the packet.</summary>
@@ -9,12 +11,6 @@ public enum TunnelActionKind : byte
     Direct,
     /// <summary>Translate the inner IPv4 packet to IPv6 (NAT46), then encapsulate (route action "service-tunnel").</summary>
     ServiceTunnel,
-}
-
-public enum EncapKind : byte
-{
-    Vxlan,
-    Nvgre,
 }
 
 /// <summary>
@@ -37,7 +33,7 @@ public readonly record struct TunnelAction
     private const ushort NoService = 0xFFFF;
 
     /// <summary>Service tunnels an action can name (the index is kept in 16 bits, 0xFFFF meaning none).</summary>
-    public const int MaxServices = 0xFFFE;
+    public const int MaxServices = PlanLimits.MaxServiceTunnels;
 
     private readonly ulong _macService;
     private readonly uint _underlay;

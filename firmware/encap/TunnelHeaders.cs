@@ -1,3 +1,4 @@
+using SnicRuntime.Contracts.Plans;
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using SnicRuntime.Hal;

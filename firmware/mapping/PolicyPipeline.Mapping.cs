@@ -1,3 +1,4 @@
+using SnicRuntime.Contracts.Plans;
 using SnicRuntime.Firmware.Routing;
 
 namespace SnicRuntime.Firmware.Pipeline;

@@ -1,3 +1,4 @@
+using SnicRuntime.Contracts.Plans;
 using SnicRuntime.Firmware.Encap;
 using System.Buffers.Binary;
 using System.Globalization;

@@ -1,3 +1,4 @@
+using SnicRuntime.Contracts.Plans;
 using SnicRuntime.Firmware.Plans;
 
 namespace SnicRuntime.Firmware.Pipeline;

@@ -1,3 +1,4 @@
+using SnicRuntime.Contracts.Plans;
 using SnicRuntime.Firmware.Acl;
 using SnicRuntime.Firmware.Encap;
 using SnicRuntime.Firmware.Nat;
@@ -34,13 +35,13 @@ public sealed class Eni
 public sealed class PolicyTables
 {
     /// <summary>ENI indices are flow-key scopes and counter slots: at most this many ENIs.</summary>
-    public const int MaxEnis = 1024;
+    public const int MaxEnis = PlanLimits.MaxEnis;
 
     /// <summary>Meter classes 0..MaxMeterClasses-1 (a flow's action word keeps the class in its top 8 bits).</summary>
-    public const int MaxMeterClasses = 16;
+    public const int MaxMeterClasses = PlanLimits.MaxMeterClasses;
 
     /// <summary>Service tunnels a plan may hold (an action keeps the index in 16 bits).</summary>
-    public const int MaxServiceTunnels = TunnelAction.MaxServices;
+    public const int MaxServiceTunnels = PlanLimits.MaxServiceTunnels;
 
     /// <summary>Action index meaning "no outbound action" (a reply the policy could not route).</summary>
     public const uint NoAction = 0xFFFFFF;

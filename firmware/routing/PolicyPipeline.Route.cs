@@ -1,3 +1,4 @@
+using SnicRuntime.Contracts.Plans;
 using System.Buffers.Binary;
 using SnicRuntime.Firmware.Encap;
 using SnicRuntime.Firmware.Nat;

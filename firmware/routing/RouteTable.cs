@@ -1,13 +1,6 @@
-namespace SnicRuntime.Firmware.Routing;
+using SnicRuntime.Contracts.Plans;
 
-public enum RouteKind : byte
-{
-    Vnet,
-    VnetDirect,
-    Direct,
-    Drop,
-    ServiceTunnel,
-}
+namespace SnicRuntime.Firmware.Routing;
 
 /// <summary>A compiled route: what to do for destinations under its prefix. A struct, so a route table's routes sit in one array (one cache line per lookup, no pointer chase).</summary>
 /// <remarks><see cref="EcmpActions"/>: the action of each member of the route's ECMP group (null when the route has none).</remarks>
@@ -16,10 +9,3 @@ public readonly record struct Route(RouteKind Kind, int Vnet, IpPrefix? OverlayI
 /// <summary>An ENI's outbound route table: LPM per family to an index into <see cref="Routes"/>.</summary>
 public sealed record RouteTable(string Name, IntervalMap<uint> V4, Lpm6 V6, Route[] Routes);
 
-public enum InboundRouteAction : byte
-{
-    Decap,
-    DecapPaValidate,
-}
-
-public readonly record struct InboundRoute(uint Vni, uint UnderlayFirst, uint UnderlayLast, int Length, InboundRouteAction Action);

@@ -1,3 +1,5 @@
+using SnicRuntime.Contracts.Images;
+using System.Text.Json.Serialization;
 using System.Text.Json;
 
 namespace SnicRuntime.Firmware.Update;
@@ -32,7 +34,7 @@ public sealed class BootState
 
         try
         {
-            return JsonSerializer.Deserialize(File.ReadAllBytes(path), ImageJsonContext.Default.BootState) ?? new BootState();
+            return JsonSerializer.Deserialize(File.ReadAllBytes(path), BootStateJsonContext.Default.BootState) ?? new BootState();
         }
         catch (JsonException e)
         {
@@ -45,10 +47,18 @@ public sealed class BootState
         string temporary = path + ".new";
         using (var f = new FileStream(temporary, FileMode.Create, FileAccess.Write))
         {
-            JsonSerializer.Serialize(f, this, ImageJsonContext.Default.BootState);
+            JsonSerializer.Serialize(f, this, BootStateJsonContext.Default.BootState);
             f.Flush(flushToDisk: true);
         }
 
         File.Move(temporary, path, overwrite: true);
     }
 }
+
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    WriteIndented = true,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow)]
+[JsonSerializable(typeof(BootState))]
+internal sealed partial class BootStateJsonContext : JsonSerializerContext;

@@ -1,3 +1,4 @@
+using SnicRuntime.Contracts.Images;
 using System.Security.Cryptography;
 
 namespace SnicRuntime.Firmware.Update;

@@ -40,7 +40,7 @@ public sealed class AgentClient(Card card, TimeSpan? timeout = null, ManagementI
             {
                 ClientCertificates = [identity.Client],
                 RemoteCertificateValidationCallback = (_, cert, _, _) => cert is not null &&
-                    Firmware.Agent.AgentCertificates.ChainsTo(System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(cert.GetRawCertData()), identity.Authority),
+                    SnicRuntime.Contracts.Agent.AgentCertificates.ChainsTo(System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(cert.GetRawCertData()), identity.Authority),
             };
         }
 

@@ -1,3 +1,4 @@
+using SnicRuntime.Contracts.Agent;
 using System.Text.Json;
 
 namespace SnicRuntime.Management;
@@ -32,20 +33,28 @@ public sealed record CardSample(
     /// <summary>Reads the agent's counters reply; the unbounded last latency bucket (sent as -1) becomes +Inf.</summary>
     public static CardSample Parse(JsonElement body, DateTimeOffset at)
     {
-        var workers = body.GetProperty("workers").EnumerateArray().Select(w => new WorkerSample(
-            w.GetProperty("id").GetInt32(), w.GetProperty("rx_packets").GetInt64(), w.GetProperty("tx_packets").GetInt64(),
-            w.GetProperty("drops").GetInt64(), w.GetProperty("busy_ns").GetInt64(), w.GetProperty("latency_sum_ns").GetInt64(),
-            w.GetProperty("latency_buckets").EnumerateArray().Select(b => b.GetInt64()).ToList())).ToList();
-        var queues = body.GetProperty("ports").EnumerateArray().SelectMany(p => p.GetProperty("rx_queue_depths").EnumerateArray()
-            .Select((d, q) => new QueueDepth(p.GetProperty("name").GetString()!, q, d.GetInt32()))).ToList();
-        var bounds = body.GetProperty("latency_bounds_ns").EnumerateArray()
-            .Select(b => b.GetDouble() < 0 ? double.PositiveInfinity : b.GetDouble()).ToList();
-        return new CardSample(at, body.GetProperty("generation").GetInt64(), workers,
-            body.GetProperty("drops_by_reason").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetInt64()),
-            body.GetProperty("flows_active").GetInt64(), body.GetProperty("flows_capacity").GetInt64(), queues,
-            body.GetProperty("cpu_mhz").GetDouble(), bounds,
-            // HA fields are optional: a card of an earlier firmware has none (and is not paired).
-            body.TryGetProperty("ha_sync_lag", out JsonElement lag) ? lag.GetInt64() : -1,
-            body.TryGetProperty("ha_peer_up", out JsonElement peer) && peer.ValueKind != JsonValueKind.Null ? peer.GetBoolean() : null);
+        // The card's own reply type (contracts/agent), read with the same source-generated
+        // serializer the agent writes with: a renamed field breaks the build, not a dashboard.
+        CountersReply r;
+        try
+        {
+            r = body.Deserialize(AgentJsonContext.Default.CountersReply) ?? throw new FormatException("the counters reply is null");
+        }
+        catch (JsonException e)
+        {
+            throw new FormatException(e.Message, e);
+        }
+
+        if (r.Workers is null || r.Ports is null || r.DropsByReason is null || r.LatencyBoundsNs is null)
+        {
+            throw new FormatException("the counters reply lacks workers, ports, drops_by_reason or latency_bounds_ns");
+        }
+
+        var workers = r.Workers.Select(w => new WorkerSample(w.Id, w.RxPackets, w.TxPackets, w.Drops, w.BusyNs, w.LatencySumNs,
+            (w.LatencyBuckets ?? []).ToList())).ToList();
+        var queues = r.Ports.SelectMany(p => (p.RxQueueDepths ?? []).Select((d, q) => new QueueDepth(p.Name, q, d))).ToList();
+        var bounds = r.LatencyBoundsNs.Select(b => b < 0 ? double.PositiveInfinity : b).ToList();
+        return new CardSample(at, r.Generation, workers, r.DropsByReason.ToDictionary(), r.FlowsActive, r.FlowsCapacity, queues,
+            r.CpuMhz, bounds, r.HaSyncLag, r.HaPeerUp);
     }
 }

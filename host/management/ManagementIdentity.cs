@@ -1,5 +1,5 @@
+using SnicRuntime.Contracts.Agent;
 using System.Security.Cryptography.X509Certificates;
-using SnicRuntime.Firmware.Agent;
 
 namespace SnicRuntime.Management;
 

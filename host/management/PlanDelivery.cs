@@ -1,6 +1,6 @@
+using SnicRuntime.Contracts.Plans;
 using System.Security.Cryptography;
 using System.Text;
-using SnicRuntime.Firmware.Plans;
 
 namespace SnicRuntime.Management;
 
@@ -34,7 +34,7 @@ public sealed class PlanDelivery(ManagementStore store, ManagementIdentity? iden
         long next = (store.Latest()?.Generation ?? 0) + 1;
         plan.Generation = next;
         var errors = new List<PlanError>();
-        if (PlanCompiler.Compile(plan, null, errors) is null)
+        if (PlanValidator.Validate(plan, errors) is null)
         {
             return new ApplyOutcome(0, errors, []);
         }

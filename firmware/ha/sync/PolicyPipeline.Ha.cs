@@ -1,3 +1,4 @@
+using SnicRuntime.Contracts.Plans;
 using SnicRuntime.Firmware.Encap;
 using SnicRuntime.Firmware.Ha.Sync;
 using System.Runtime.CompilerServices;

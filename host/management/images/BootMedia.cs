@@ -1,5 +1,5 @@
+using SnicRuntime.Contracts.Images;
 using System.Diagnostics;
-using SnicRuntime.Firmware.Update;
 
 namespace SnicRuntime.Management.Images;
 
@@ -122,7 +122,7 @@ public static class BootMedia
                 }
             }
 
-            throw new Firmware.Update.ImageException([$"boot media: {name} (needed by the firmware) is not under {root}"]);
+            throw new SnicRuntime.Contracts.Images.ImageException([$"boot media: {name} (needed by the firmware) is not under {root}"]);
         }
 
         (string? interpreter, List<string> needed) = ReadElf(binary);

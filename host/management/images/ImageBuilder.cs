@@ -1,5 +1,5 @@
+using SnicRuntime.Contracts.Images;
 using System.Security.Cryptography;
-using SnicRuntime.Firmware.Update;
 using SnicRuntime.Hal.Board;
 
 namespace SnicRuntime.Management.Images;

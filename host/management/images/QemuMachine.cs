@@ -1,6 +1,6 @@
+using SnicRuntime.Contracts.Images;
 using System.Diagnostics;
 using System.Security.Cryptography;
-using SnicRuntime.Firmware.Update;
 using SnicRuntime.Hal.Board;
 
 namespace SnicRuntime.Management.Images;

@@ -1,6 +1,6 @@
+using SnicRuntime.Contracts.Images;
 using System.CommandLine;
 using System.Security.Cryptography;
-using SnicRuntime.Firmware.Update;
 using SnicRuntime.Hal.Board;
 using SnicRuntime.Management.Images;
 
@@ -52,7 +52,7 @@ internal static class ImageCommands
             {
                 using ECDsa signer = LoadKey(parse, parse.GetValue(key));
                 string firmwareDir = parse.GetValue(firmware) ?? PublishFor(definition);
-                string v = parse.GetValue(version) ?? SnicRuntime.Firmware.Agent.FirmwareIdentity.Version;
+                string v = parse.GetValue(version) ?? (System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>(typeof(ImageCommands).Assembly)?.InformationalVersion ?? "unknown");
                 string outPath = parse.GetValue(output) ?? Path.Combine("out", "images", $"{definition.Id}-{SafeName(v)}.snimg");
                 Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
                 ImageBuilder.Build(new ImageBuildRequest(boardFile, outPath, firmwareDir, parse.GetValue(config), v, parse.GetValue(bootRoot)), signer, Console.WriteLine);

@@ -12,11 +12,10 @@ internal static class PlanCommands
         validate.SetAction(parse =>
         {
             string path = parse.GetValue(file)!;
-            int rc = PlanFiles.Load(path, 0, out var store);
+            int rc = PlanFiles.Load(path, 0, out var plan);
             if (rc == ExitCodes.Ok)
             {
-                var t = store.Current!;
-                Console.WriteLine($"{path}: valid, generation {t.Generation}: {t.EniCount} ENIs, {t.VnetNames.Length} VNETs, {t.Actions.Length - 1} tunnel actions");
+                Console.WriteLine($"{path}: valid, generation {plan!.GenerationNumber}: {plan.EniList.Count} ENIs, {plan.VnetList.Count} VNETs, {plan.MappingList.Count} mappings, {plan.RouteTablesByName.Count} route tables");
             }
 
             return rc;

@@ -1,15 +1,15 @@
-using SnicRuntime.Firmware.Pipeline;
-using SnicRuntime.Firmware.Plans;
+using SnicRuntime.Contracts.Plans;
 
 namespace SnicRuntime.Ctl;
 
 /// <summary>Loading a plan file with errors a user can act on (file, JSON path, reason).</summary>
 internal static class PlanFiles
 {
-    /// <summary>Reads and applies <paramref name="path"/> to a fresh store; prints every error and returns an exit code.</summary>
-    public static int Load(string path, int portCount, out PolicyStore store)
+    /// <summary>Reads and validates <paramref name="path"/> as a whole plan; prints every error and returns an exit code.</summary>
+    /// <param name="portCount">Ports of the board the plan is for, to check its uplink port (0: not checked).</param>
+    public static int Load(string path, int portCount, out PlanValidator.ValidPlan? plan)
     {
-        store = new PolicyStore(portCount);
+        plan = null;
         string json;
         try
         {
@@ -21,11 +21,12 @@ internal static class PlanFiles
             return ExitCodes.InputError;
         }
 
-        ApplyResult result = store.Apply(json);
-        if (!result.Accepted)
+        var errors = new List<PlanError>();
+        plan = PlanValidator.Validate(json, errors, portCount);
+        if (plan is null)
         {
-            Console.Error.WriteLine($"snicctl: plan '{path}' has {result.Errors.Count} error(s); nothing applied:");
-            foreach (PlanError error in result.Errors)
+            Console.Error.WriteLine($"snicctl: plan '{path}' has {errors.Count} error(s); nothing applied:");
+            foreach (PlanError error in errors)
             {
                 Console.Error.WriteLine($"  {error.Path}: {error.Reason}");
             }

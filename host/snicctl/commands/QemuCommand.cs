@@ -1,7 +1,7 @@
+using SnicRuntime.Contracts.Images;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
-using SnicRuntime.Firmware.Update;
 using SnicRuntime.Management;
 using SnicRuntime.Management.Images;
 

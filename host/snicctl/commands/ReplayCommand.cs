@@ -1,12 +1,13 @@
 using System.CommandLine;
-using SnicRuntime.Firmware.Pipeline;
+using SnicRuntime.Management.Images;
 using SnicRuntime.Hal.Pcap;
 
 namespace SnicRuntime.Ctl;
 
 /// <summary>
 /// <c>snicctl replay --plan p.json --in x.pcap [--in-port N] [--ports N] --out-dir d</c>: runs a
-/// capture through the full pipeline as the emulated board would; writes d/port&lt;N&gt;.pcap for
+/// capture through the full pipeline as the emulated board would (by running the firmware executable:
+/// <c>snic-firmware replay</c>); writes d/port&lt;N&gt;.pcap for
 /// every port and d/summary.json (counters, drops by reason).
 /// </summary>
 internal static class ReplayCommand
@@ -37,16 +38,17 @@ internal static class ReplayCommand
             return ExitCodes.Usage;
         }
 
-        int rc = PlanFiles.Load(planPath, portCount, out PolicyStore store);
+        // The plan and the capture are checked here so their errors read as snicctl's; the replay
+        // itself runs in the firmware executable (the host never links the dataplane).
+        int rc = PlanFiles.Load(planPath, portCount, out _);
         if (rc != ExitCodes.Ok)
         {
             return rc;
         }
 
-        List<PcapRecord> records;
         try
         {
-            records = PcapReader.ReadAll(inputPath);
+            _ = PcapReader.ReadAll(inputPath);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or PcapFormatException)
         {
@@ -54,26 +56,16 @@ internal static class ReplayCommand
             return ExitCodes.InputError;
         }
 
-        ReplaySummary summary;
-        try
+        System.Diagnostics.ProcessStartInfo? start = FirmwareBinary.Start(
+            ["replay", "--plan", planPath, "--in", inputPath, "--in-port", $"{inPort}", "--ports", $"{portCount}", "--out-dir", outDir], out string why);
+        if (start is null)
         {
-            summary = PcapReplay.Run(store, records, inPort, portCount, outDir);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            Console.Error.WriteLine($"snicctl replay: cannot write to '{outDir}': {e.Message}");
+            Console.Error.WriteLine($"snicctl replay: {why}");
             return ExitCodes.InputError;
         }
 
-        string json = summary.ToJson();
-        File.WriteAllText(Path.Combine(outDir, "summary.json"), json);
-        Console.WriteLine($"replayed {summary.PacketsIn} packets: {summary.PacketsOut} out, {summary.Dropped} dropped");
-        foreach ((string reason, long n) in summary.DropsByReason.OrderByDescending(x => x.Value))
-        {
-            Console.WriteLine($"  drop {reason}: {n}");
-        }
-
-        Console.WriteLine($"outputs in {outDir} (port<N>.pcap, summary.json)");
-        return ExitCodes.Ok;
+        using System.Diagnostics.Process firmware = System.Diagnostics.Process.Start(start)!;
+        firmware.WaitForExit();
+        return firmware.ExitCode;
     }
 }

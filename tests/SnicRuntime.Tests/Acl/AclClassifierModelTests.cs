@@ -1,4 +1,5 @@
 using FsCheck.Xunit;
+using SnicRuntime.Contracts.Plans;
 using SnicRuntime.Firmware.Acl;
 using SnicRuntime.Firmware.Routing;
 using Xunit;

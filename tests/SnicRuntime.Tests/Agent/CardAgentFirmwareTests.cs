@@ -1,3 +1,4 @@
+using SnicRuntime.Contracts.Images;
 using SnicRuntime.Firmware.Card;
 using System.Net;
 using System.Net.Http.Headers;

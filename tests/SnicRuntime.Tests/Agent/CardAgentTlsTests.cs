@@ -1,3 +1,4 @@
+using SnicRuntime.Contracts.Agent;
 using SnicRuntime.Firmware.Card;
 using System.Net;
 using System.Net.Security;

@@ -100,7 +100,7 @@ public sealed class SnicctlFlashTests : IDisposable
         // 2. The same image with one byte of the binary changed: the card refuses it, names the file.
         string corrupt = Path.Combine(_dir, "corrupt.snimg");
         File.Copy(good, corrupt);
-        (long offset, long _) = SnicRuntime.Firmware.Update.ImageArchive.Index(corrupt)["bin/snic-firmware"];
+        (long offset, long _) = SnicRuntime.Contracts.Images.ImageArchive.Index(corrupt)["bin/snic-firmware"];
         using (var f = new FileStream(corrupt, FileMode.Open, FileAccess.ReadWrite))
         {
             f.Position = offset + 4096;

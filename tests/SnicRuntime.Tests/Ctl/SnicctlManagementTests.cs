@@ -176,11 +176,11 @@ public sealed class SnicctlManagementTests : IAsyncLifetime
         string pki = Path.Combine(_dir, "tls0");
         var enroll = Snicctl("cards", "enroll", "tls0", "--out", pki);
         Assert.True(enroll.Code == 0, enroll.Err);
-        var card = Firmware.Agent.AgentCertificates.Load(Path.Combine(pki, "card.pem"));
-        var authority = Firmware.Agent.AgentCertificates.Load(Path.Combine(pki, "ca.pem"));
+        var card = SnicRuntime.Contracts.Agent.AgentCertificates.Load(Path.Combine(pki, "card.pem"));
+        var authority = SnicRuntime.Contracts.Agent.AgentCertificates.Load(Path.Combine(pki, "ca.pem"));
         Assert.True(card.HasPrivateKey);
         Assert.False(authority.HasPrivateKey); // the card gets the authority's certificate, never its key
-        Assert.True(Firmware.Agent.AgentCertificates.ChainsTo(card, authority));
+        Assert.True(SnicRuntime.Contracts.Agent.AgentCertificates.ChainsTo(card, authority));
         Assert.Equal(0, Snicctl("cards", "add", "tls0", "--address", "https://127.0.0.1:9/").Code);
     }
 }

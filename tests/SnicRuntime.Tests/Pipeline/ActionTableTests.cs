@@ -1,3 +1,4 @@
+using SnicRuntime.Contracts.Plans;
 using SnicRuntime.Firmware.Encap;
 using System.Runtime.CompilerServices;
 using SnicRuntime.Firmware.Pipeline;

@@ -1,3 +1,4 @@
+using SnicRuntime.Contracts.Plans;
 using System.Text.Json.Nodes;
 using SnicRuntime.Firmware.Pipeline;
 using SnicRuntime.Firmware.Plans;

@@ -1,3 +1,4 @@
+using SnicRuntime.Contracts.Plans;
 using SnicRuntime.Firmware.Acl;
 using SnicRuntime.Firmware.Encap;
 using SnicRuntime.Firmware.Parsing;

@@ -1,3 +1,4 @@
+using SnicRuntime.Contracts.Images;
 using SnicRuntime.Firmware.Update;
 using Xunit;
 

@@ -1,3 +1,4 @@
+using SnicRuntime.Contracts.Images;
 using System.Security.Cryptography;
 using SnicRuntime.Firmware.Update;
 using SnicRuntime.Hal.Board;

@@ -1,3 +1,4 @@
+using SnicRuntime.Contracts.Images;
 using System.Diagnostics;
 using System.Formats.Tar;
 using System.Security.Cryptography;

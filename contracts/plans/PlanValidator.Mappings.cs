@@ -1,14 +1,11 @@
-using SnicRuntime.Firmware.Encap;
-using SnicRuntime.Firmware.Routing;
-
-namespace SnicRuntime.Firmware.Plans;
+namespace SnicRuntime.Contracts.Plans;
 
 /// <summary>The mapping part of plan validation: CA to PA mappings per VNET (address, PA, MAC, VNI, encap), each CA once per VNET.</summary>
-public static partial class PlanCompiler
+public static partial class PlanValidator
 {
-    private sealed record ParsedMapping(int Vnet, IpPrefix Ca, uint Pa, ulong Mac, uint Vni, EncapKind Encap);
+    public sealed record ParsedMapping(int Vnet, IpPrefix Ca, uint Pa, ulong Mac, uint Vni, EncapKind Encap);
 
-    private sealed partial class Context
+    public sealed partial class ValidPlan
     {
         private readonly List<ParsedMapping> _mappings = [];
 

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace SnicRuntime.Firmware.Plans;
+namespace SnicRuntime.Contracts.Plans;
 
 /// <summary>Reflection-free (source-generated) JSON for change plans: unknown fields are errors, so a typo is reported, not ignored.</summary>
 [JsonSourceGenerationOptions(

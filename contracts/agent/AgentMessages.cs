@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace SnicRuntime.Firmware.Agent;
+namespace SnicRuntime.Contracts.Agent;
 
 // What the card agent's API sends and receives (snake_case JSON, source-generated).
 
@@ -93,4 +93,4 @@ public sealed record HaTransitionReply(string Scope, string From, string To, boo
 [JsonSerializable(typeof(FirmwareStatusReply))]
 [JsonSerializable(typeof(FirmwareInstallReply))]
 [JsonSerializable(typeof(FirmwareRebootReply))]
-internal sealed partial class AgentJsonContext : JsonSerializerContext;
+public sealed partial class AgentJsonContext : JsonSerializerContext;

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 
-namespace SnicRuntime.Firmware.Routing;
+namespace SnicRuntime.Contracts.Plans;
 
 /// <summary>An IP address or prefix from a plan: IPv4 in the low 32 bits of <see cref="Address"/>, IPv6 in all 128.</summary>
 public readonly record struct IpPrefix(bool IsIpv6, UInt128 Address, int Length)

@@ -2,7 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
-namespace SnicRuntime.Firmware.Agent;
+namespace SnicRuntime.Contracts.Agent;
 
 /// <summary>Mutual TLS material of a card agent: its server certificate (with key) and the authority callers' certificates must chain to.</summary>
 public sealed record AgentTls(X509Certificate2 Server, X509Certificate2 Authority);

@@ -1,22 +1,19 @@
-using SnicRuntime.Firmware.Pipeline;
-using SnicRuntime.Firmware.Routing;
-
-namespace SnicRuntime.Firmware.Plans;
+namespace SnicRuntime.Contracts.Plans;
 
 /// <summary>The service-tunnel part of plan validation (NAT46/64): the /96 prefixes that embed IPv4 addresses, and the tunnel's underlay.</summary>
-public static partial class PlanCompiler
+public static partial class PlanValidator
 {
-    private sealed record ParsedServiceTunnel(string Name, UInt128 SourcePrefix, UInt128 DestinationPrefix, uint Pa, uint Vni, ulong Mac);
+    public sealed record ParsedServiceTunnel(string Name, UInt128 SourcePrefix, UInt128 DestinationPrefix, uint Pa, uint Vni, ulong Mac);
 
-    private sealed partial class Context
+    public sealed partial class ValidPlan
     {
         private readonly Dictionary<string, ParsedServiceTunnel> _serviceTunnels = new(StringComparer.Ordinal);
 
         public void ServiceTunnels(List<ServiceTunnelSpec>? tunnels)
         {
-            if (tunnels?.Count > PolicyTables.MaxServiceTunnels)
+            if (tunnels?.Count > PlanLimits.MaxServiceTunnels)
             {
-                Error("$.service_tunnels", $"{tunnels.Count} service tunnels; a plan holds at most {PolicyTables.MaxServiceTunnels}");
+                Error("$.service_tunnels", $"{tunnels.Count} service tunnels; a plan holds at most {PlanLimits.MaxServiceTunnels}");
                 return;
             }
 

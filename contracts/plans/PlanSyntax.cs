@@ -2,10 +2,8 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using SnicRuntime.Firmware.Acl;
-using SnicRuntime.Firmware.Routing;
 
-namespace SnicRuntime.Firmware.Plans;
+namespace SnicRuntime.Contracts.Plans;
 
 /// <summary>Parsers for the text forms in a plan, each returning a plain reason on failure.</summary>
 public static class PlanSyntax

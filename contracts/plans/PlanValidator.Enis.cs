@@ -1,16 +1,13 @@
-using SnicRuntime.Firmware.Pipeline;
-using SnicRuntime.Firmware.Routing;
+namespace SnicRuntime.Contracts.Plans;
 
-namespace SnicRuntime.Firmware.Plans;
-
-public static partial class PlanCompiler
+public static partial class PlanValidator
 {
-    private sealed record ParsedEni(
+    public sealed record ParsedEni(
         string Name, ulong Mac, int Vnet, bool AdminUp, uint VmVni, uint VmUnderlayIp, string? RouteTable,
         string?[] OutboundV4, string?[] InboundV4, string?[] OutboundV6, string?[] InboundV6,
         List<InboundRoute> InboundRoutes, List<(uint Internal, uint External)> Nat);
 
-    private sealed partial class Context
+    public sealed partial class ValidPlan
     {
         private readonly List<ParsedEni> _enis = [];
 
@@ -19,9 +16,9 @@ public static partial class PlanCompiler
             var names = new Dictionary<string, int>(StringComparer.Ordinal);
             var macs = new Dictionary<ulong, int>();
             int count = enis?.Count ?? 0;
-            if (count > PolicyTables.MaxEnis)
+            if (count > PlanLimits.MaxEnis)
             {
-                Error("$.enis", $"{count} ENIs; a card holds at most {PolicyTables.MaxEnis}");
+                Error("$.enis", $"{count} ENIs; a card holds at most {PlanLimits.MaxEnis}");
                 return;
             }
 

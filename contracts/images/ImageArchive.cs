@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace SnicRuntime.Firmware.Update;
+namespace SnicRuntime.Contracts.Images;
 
 /// <summary>
 /// Reads a firmware image: a POSIX ustar archive (what <c>tar</c> lists) of regular files only.

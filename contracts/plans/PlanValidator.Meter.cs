@@ -1,11 +1,9 @@
-using SnicRuntime.Firmware.Pipeline;
-
-namespace SnicRuntime.Firmware.Plans;
+namespace SnicRuntime.Contracts.Plans;
 
 /// <summary>The metering part of plan validation: meter classes, each id once, within the classes a flow's action word can carry.</summary>
-public static partial class PlanCompiler
+public static partial class PlanValidator
 {
-    private sealed partial class Context
+    public sealed partial class ValidPlan
     {
         public void MeterClasses(List<MeterClassSpec>? classes)
         {
@@ -13,9 +11,9 @@ public static partial class PlanCompiler
             {
                 string path = $"$.meter_classes[{i}]";
                 MeterClassSpec m = classes![i];
-                if (m.Id is not long id || id < 0 || id >= PolicyTables.MaxMeterClasses)
+                if (m.Id is not long id || id < 0 || id >= PlanLimits.MaxMeterClasses)
                 {
-                    Error(path + ".id", $"meter class id must be 0..{PolicyTables.MaxMeterClasses - 1}");
+                    Error(path + ".id", $"meter class id must be 0..{PlanLimits.MaxMeterClasses - 1}");
                     continue;
                 }
 

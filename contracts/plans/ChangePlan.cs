@@ -1,4 +1,4 @@
-namespace SnicRuntime.Firmware.Plans;
+namespace SnicRuntime.Contracts.Plans;
 
 // The change-plan document as JSON sees it (snake_case names, schema in docs/change-plan.md).
 // Every field is nullable: the validator, not the JSON reader, decides what is missing, so a plan

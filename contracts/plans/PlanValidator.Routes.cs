@@ -1,14 +1,10 @@
-using SnicRuntime.Firmware.Encap;
-using SnicRuntime.Firmware.Pipeline;
-using SnicRuntime.Firmware.Routing;
+namespace SnicRuntime.Contracts.Plans;
 
-namespace SnicRuntime.Firmware.Plans;
-
-public static partial class PlanCompiler
+public static partial class PlanValidator
 {
-    private sealed record ParsedRoute(IpPrefix Prefix, RouteKind Kind, int Vnet, IpPrefix? OverlayIp, string? EcmpGroup, byte MeterClass, string? ServiceTunnel = null);
+    public sealed record ParsedRoute(IpPrefix Prefix, RouteKind Kind, int Vnet, IpPrefix? OverlayIp, string? EcmpGroup, byte MeterClass, string? ServiceTunnel = null);
 
-    private sealed partial class Context
+    public sealed partial class ValidPlan
     {
         private readonly Dictionary<string, List<uint>> _ecmpGroups = new(StringComparer.Ordinal);
         private readonly Dictionary<string, List<ParsedRoute>> _routeTables = new(StringComparer.Ordinal);

@@ -1,13 +1,17 @@
-using SnicRuntime.Firmware.Acl;
-using SnicRuntime.Firmware.Routing;
+namespace SnicRuntime.Contracts.Plans;
 
-namespace SnicRuntime.Firmware.Plans;
-
-public static partial class PlanCompiler
+public static partial class PlanValidator
 {
-    private sealed partial class Context
+    /// <summary>An ACL group as validated: its family and its rules (priorities unique).</summary>
+    public sealed record ParsedAclGroup(string Name, bool Ipv6, IReadOnlyList<ParsedAclRule> Rules);
+
+    /// <summary>One rule; an empty prefix, protocol or port list means "any". Lower priority wins.</summary>
+    public sealed record ParsedAclRule(int Priority, AclAction Action, IReadOnlyList<IpPrefix> Source, IReadOnlyList<IpPrefix> Destination,
+        IReadOnlyList<byte> Protocols, IReadOnlyList<PortRange> SourcePorts, IReadOnlyList<PortRange> DestinationPorts);
+
+    public sealed partial class ValidPlan
     {
-        private readonly Dictionary<string, (bool Ipv6, List<AclRule<uint>> V4, List<AclRule<UInt128>> V6)> _aclGroups = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, ParsedAclGroup> _aclGroups = new(StringComparer.Ordinal);
 
         public void AclGroups(List<AclGroupSpec>? groups)
         {
@@ -23,8 +27,7 @@ public static partial class PlanCompiler
                     continue;
                 }
 
-                var v4 = new List<AclRule<uint>>();
-                var v6 = new List<AclRule<UInt128>>();
+                var rules = new List<ParsedAclRule>();
                 var priorities = new Dictionary<long, int>();
                 for (int r = 0; r < (spec.Rules?.Count ?? 0); r++)
                 {
@@ -74,27 +77,16 @@ public static partial class PlanCompiler
                     var dstPorts = Ports(rulePath + ".dst_ports", rule.DstPorts);
                     if (action is AclAction a)
                     {
-                        if (ipv6)
-                        {
-                            v6.Add(new AclRule<UInt128>((int)priority, a, Convert(src, x => x.Address), Convert(dst, x => x.Address), protocols, srcPorts, dstPorts));
-                        }
-                        else
-                        {
-                            v4.Add(new AclRule<uint>((int)priority, a, Convert(src, x => x.V4), Convert(dst, x => x.V4), protocols, srcPorts, dstPorts));
-                        }
+                        rules.Add(new ParsedAclRule((int)priority, a, src, dst, protocols, srcPorts, dstPorts));
                     }
                 }
 
-                if (named && !_aclGroups.TryAdd(spec.Name!, (ipv6, v4, v6)))
+                if (named && !_aclGroups.TryAdd(spec.Name!, new ParsedAclGroup(spec.Name!, ipv6, rules)))
                 {
                     Error(path + ".name", $"ACL group '{spec.Name}' is defined twice");
                 }
             }
         }
-
-        private static List<PrefixRange<T>> Convert<T>(List<IpPrefix> prefixes, Func<IpPrefix, T> address)
-            where T : unmanaged, System.Numerics.IBinaryInteger<T>, System.Numerics.IUnsignedNumber<T> =>
-            prefixes.Select(p => PrefixRange<T>.Of(address(p), p.Length, 0)).ToList();
 
         private List<IpPrefix> Prefixes(string path, List<string>? texts, bool ipv6)
         {

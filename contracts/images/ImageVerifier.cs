@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 
-namespace SnicRuntime.Firmware.Update;
+namespace SnicRuntime.Contracts.Images;
 
 /// <summary>An image whose signature and every file's hash checked out.</summary>
 public sealed record VerifiedImage(ImageManifest Manifest, Dictionary<string, (long Offset, long Size)> Entries);

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 
-namespace SnicRuntime.Firmware.Update;
+namespace SnicRuntime.Contracts.Images;
 
 /// <summary>
 /// Image-signing keys: ECDSA P-256 with SHA-256 over the manifest's bytes, the signature in IEEE

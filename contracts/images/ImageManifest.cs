@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace SnicRuntime.Firmware.Update;
+namespace SnicRuntime.Contracts.Images;
 
 /// <summary>
 /// manifest.json of a firmware image: what the image is for and the SHA-256 of every file in it.
@@ -88,5 +88,4 @@ public sealed class ImageException(IReadOnlyList<string> errors) : Exception(str
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow)]
 [JsonSerializable(typeof(ImageManifest))]
-[JsonSerializable(typeof(BootState))]
 internal sealed partial class ImageJsonContext : JsonSerializerContext;
