@@ -1,5 +1,6 @@
 using SnicRuntime.Firmware.Card;
 using SnicRuntime.Firmware.Ha.Channel;
+using SnicRuntime.Firmware.Plans;
 using System.Net;
 using System.Net.Sockets;
 using SnicRuntime.Firmware.Flows;

@@ -1,4 +1,5 @@
 using SnicRuntime.Contracts.Plans;
+using SnicRuntime.Firmware.Plans;
 using System.Numerics;
 using SnicRuntime.Firmware.Acl;
 using SnicRuntime.Firmware.Parsing;

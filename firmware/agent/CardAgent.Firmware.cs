@@ -1,10 +1,10 @@
 using SnicRuntime.Contracts.Agent;
 using SnicRuntime.Contracts.Images;
+using SnicRuntime.Firmware.Card;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
-using SnicRuntime.Firmware.Boot;
 using SnicRuntime.Firmware.Update;
 using SnicRuntime.Hal.Board;
 

@@ -38,7 +38,7 @@ internal sealed class EmulatedDemo(Dataplane dataplane, FirmwareOptions options,
             log.LogInformation("generation {Generation} received", policy.Current.Generation);
         }
 
-        if (policy?.Current is Pipeline.PolicyTables tables)
+        if (policy?.Current is SnicRuntime.Firmware.Plans.PolicyTables tables)
         {
             DashEndpoints? dash = DemoTraffic.From(tables, out string why);
             if (dash is null)

@@ -1,4 +1,5 @@
 using SnicRuntime.Contracts.Plans;
+using SnicRuntime.Firmware.Plans;
 using SnicRuntime.Firmware.Routing;
 
 namespace SnicRuntime.Firmware.Pipeline;

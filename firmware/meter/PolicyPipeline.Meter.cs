@@ -1,3 +1,4 @@
+using SnicRuntime.Firmware.Plans;
 using System.Runtime.CompilerServices;
 
 namespace SnicRuntime.Firmware.Pipeline;

@@ -1,3 +1,4 @@
+using SnicRuntime.Firmware.Plans;
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using SnicRuntime.Firmware.Nat;

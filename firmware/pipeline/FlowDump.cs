@@ -1,5 +1,6 @@
 using SnicRuntime.Contracts.Plans;
 using SnicRuntime.Firmware.Encap;
+using SnicRuntime.Firmware.Plans;
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Net;

@@ -1,3 +1,5 @@
+using SnicRuntime.Firmware.Plans;
+
 namespace SnicRuntime.Firmware.Pipeline;
 
 /// <summary>

@@ -1,4 +1,5 @@
 using SnicRuntime.Contracts.Plans;
+using SnicRuntime.Firmware.Plans;
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using SnicRuntime.Firmware.Encap;

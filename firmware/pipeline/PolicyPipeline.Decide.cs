@@ -1,3 +1,4 @@
+using SnicRuntime.Firmware.Plans;
 using SnicRuntime.Firmware.Routing;
 using System.Buffers.Binary;
 using System.Numerics;

@@ -1,4 +1,5 @@
 using SnicRuntime.Firmware.Encap;
+using SnicRuntime.Firmware.Plans;
 using SnicRuntime.Firmware.Routing;
 using System.Buffers.Binary;
 using System.Numerics;

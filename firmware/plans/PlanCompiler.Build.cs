@@ -2,7 +2,6 @@ using SnicRuntime.Contracts.Plans;
 using SnicRuntime.Firmware.Acl;
 using SnicRuntime.Firmware.Encap;
 using SnicRuntime.Firmware.Nat;
-using SnicRuntime.Firmware.Pipeline;
 using SnicRuntime.Firmware.Routing;
 
 namespace SnicRuntime.Firmware.Plans;

@@ -1,5 +1,4 @@
 using SnicRuntime.Contracts.Plans;
-using SnicRuntime.Firmware.Pipeline;
 
 namespace SnicRuntime.Firmware.Plans;
 

@@ -1,4 +1,5 @@
 using SnicRuntime.Contracts.Plans;
+using SnicRuntime.Firmware.Plans;
 using System.Buffers.Binary;
 using SnicRuntime.Firmware.Encap;
 using SnicRuntime.Firmware.Nat;

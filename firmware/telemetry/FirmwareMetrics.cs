@@ -1,4 +1,5 @@
 using SnicRuntime.Firmware.Card;
+using SnicRuntime.Firmware.Plans;
 using System.Diagnostics.Metrics;
 using SnicRuntime.Firmware.Pipeline;
 using SnicRuntime.Firmware.Workers;

@@ -1,5 +1,6 @@
 using SnicRuntime.Firmware.Ha.Channel;
 using SnicRuntime.Firmware.Ha.Sync;
+using SnicRuntime.Firmware.Plans;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using SnicRuntime.Firmware.Pipeline;

@@ -1,9 +1,9 @@
 using SnicRuntime.Contracts.Plans;
 using SnicRuntime.Firmware.Encap;
 using SnicRuntime.Firmware.Ha.Sync;
+using SnicRuntime.Firmware.Plans;
 using System.Runtime.CompilerServices;
 using SnicRuntime.Firmware.Flows;
-using SnicRuntime.Firmware.Ha;
 using SnicRuntime.Firmware.Parsing;
 using SnicRuntime.Firmware.Workers;
 using SnicRuntime.Hal;

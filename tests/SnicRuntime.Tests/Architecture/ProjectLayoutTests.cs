@@ -54,4 +54,84 @@ public class ProjectLayoutTests
             .ToList();
         Assert.True(tooLong.Count == 0, "over 400 lines: " + string.Join(", ", tooLong.Select(x => $"{x.File} ({x.Lines})")));
     }
+
+    /// <summary>
+    /// Firmware namespaces form layers: a namespace's <c>using</c> directives and qualified names
+    /// (<c>Pipeline.PolicyStore</c>) are its edges, and no chain of them comes back to where it
+    /// started (the architecture issue broke encap↔pipeline, plans↔pipeline, ha↔pipeline,
+    /// flows↔workers, workers↔boot). A partial class in a feature folder keeps its class's
+    /// namespace, so it counts for that namespace.
+    /// </summary>
+    [Fact]
+    public void Firmware_namespaces_have_no_cycle()
+    {
+        var edges = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
+        var qualified = new System.Text.RegularExpressions.Regex(
+            @"(?<![\w.])(?:SnicRuntime\.Firmware\.)?(Acl|Agent|Boot|Card|Encap|Flows|Ha|Mapping|Meter|Nat|Parsing|Pipeline|Plans|Routing|Telemetry|Update|Workers)\.(?:(Channel|Sync)\.)?[A-Z]\w*");
+        foreach (string file in Directory.EnumerateFiles(Path.Combine(Root, "firmware"), "*.cs", SearchOption.AllDirectories)
+                     .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal)))
+        {
+            string[] lines = File.ReadAllLines(file);
+            string ns = lines.First(l => l.StartsWith("namespace ", StringComparison.Ordinal))["namespace ".Length..].TrimEnd(';');
+            HashSet<string> to = edges.TryGetValue(ns, out var set) ? set : edges[ns] = new HashSet<string>(StringComparer.Ordinal);
+            foreach (string line in lines)
+            {
+                if (line.StartsWith("using SnicRuntime.Firmware", StringComparison.Ordinal))
+                {
+                    to.Add(line["using ".Length..].TrimEnd(';'));
+                }
+                else if (!line.StartsWith("namespace ", StringComparison.Ordinal))
+                {
+                    foreach (System.Text.RegularExpressions.Match m in qualified.Matches(line))
+                    {
+                        to.Add("SnicRuntime.Firmware." + m.Groups[1].Value + (m.Groups[2].Success ? "." + m.Groups[2].Value : ""));
+                    }
+                }
+            }
+
+            to.Remove(ns);
+        }
+
+        // Depth-first search; a back edge closes a cycle, reported as its path.
+        var state = new Dictionary<string, int>(StringComparer.Ordinal); // 1 on the path, 2 done
+        var path = new List<string>();
+        string? cycle = null;
+        void Visit(string n)
+        {
+            state[n] = 1;
+            path.Add(n);
+            foreach (string m in edges.GetValueOrDefault(n) ?? [])
+            {
+                if (cycle is not null)
+                {
+                    return;
+                }
+
+                if (state.GetValueOrDefault(m) == 1)
+                {
+                    cycle = string.Join(" -> ", path.Skip(path.IndexOf(m)).Append(m)).Replace("SnicRuntime.Firmware.", "", StringComparison.Ordinal);
+                    return;
+                }
+
+                if (state.GetValueOrDefault(m) == 0)
+                {
+                    Visit(m);
+                }
+            }
+
+            path.RemoveAt(path.Count - 1);
+            state[n] = 2;
+        }
+
+        foreach (string n in edges.Keys.Order(StringComparer.Ordinal))
+        {
+            if (state.GetValueOrDefault(n) == 0 && cycle is null)
+            {
+                Visit(n);
+            }
+        }
+
+        Assert.True(cycle is null, $"namespace cycle: {cycle}");
+        Assert.True(edges.Count >= 15, $"only {edges.Count} firmware namespaces were read");
+    }
 }

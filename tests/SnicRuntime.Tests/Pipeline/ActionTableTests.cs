@@ -1,5 +1,6 @@
 using SnicRuntime.Contracts.Plans;
 using SnicRuntime.Firmware.Encap;
+using SnicRuntime.Firmware.Plans;
 using System.Runtime.CompilerServices;
 using SnicRuntime.Firmware.Pipeline;
 using Xunit;

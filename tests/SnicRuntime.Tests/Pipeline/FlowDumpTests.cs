@@ -1,6 +1,7 @@
 using SnicRuntime.Firmware.Boot;
 using SnicRuntime.Firmware.Card;
 using SnicRuntime.Firmware.Pipeline;
+using SnicRuntime.Firmware.Plans;
 using SnicRuntime.Firmware.Workers;
 using SnicRuntime.Hal.Board;
 using SnicRuntime.Hal.Emulated;

@@ -1,4 +1,4 @@
-namespace SnicRuntime.Firmware.Boot;
+namespace SnicRuntime.Firmware.Card;
 
 /// <summary>
 /// How the firmware's main loops learn to stop before their time: SIGTERM (a supervisor or an

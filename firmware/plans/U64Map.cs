@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace SnicRuntime.Firmware.Pipeline;
+namespace SnicRuntime.Firmware.Plans;
 
 /// <summary>
 /// An immutable open-addressing hash map from 64-bit keys to ints, for the per-packet lookups of a

@@ -5,7 +5,7 @@ using SnicRuntime.Firmware.Nat;
 using SnicRuntime.Firmware.Plans;
 using SnicRuntime.Firmware.Routing;
 
-namespace SnicRuntime.Firmware.Pipeline;
+namespace SnicRuntime.Firmware.Plans;
 
 /// <summary>An ENI in compiled form. Index is stable across generations for the same name (flows are keyed by it).</summary>
 public sealed class Eni
