@@ -1,5 +1,6 @@
 using SnicRuntime.Firmware.Ha.Channel;
 using SnicRuntime.Firmware.Ha.Sync;
+using SnicRuntime.TestKit.Ha;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -94,10 +95,10 @@ internal static class HaRuns
     /// </summary>
     private static List<(string, double)> Inline()
     {
-        (UdpLink la, UdpLink lb) = HaBenchCard.LoopbackPair();
+        (UdpLink la, UdpLink lb) = HaCard.LoopbackPair();
         var options = new HaChannelOptions { RetransmitMs = 20 };
-        using var ca = new HaChannel(la, HaBenchCard.Key, 1, 2, options);
-        using var cb = new HaChannel(lb, HaBenchCard.Key, 2, 1, options);
+        using var ca = new HaChannel(la, HaCard.Key, 1, 2, options);
+        using var cb = new HaChannel(lb, HaCard.Key, 2, 1, options);
         var wa = new WorkerSync(0, outboxCapacity: 1 << 16);
         var wb = new WorkerSync(0, inboxCapacity: 1 << 16);
         var sa = new FlowSync(ca, [wa], _ => 0);
@@ -164,9 +165,9 @@ internal static class HaRuns
 
     private static List<double> FirstPacketLatencies(int flows, bool pair)
     {
-        (UdpLink la, UdpLink lb) = HaBenchCard.LoopbackPair();
-        using var a = new HaBenchCard(1, 2, la, HaRole.Active, 1, 65_536);
-        using var b = new HaBenchCard(2, 1, lb, HaRole.Standby, 1, 65_536);
+        (UdpLink la, UdpLink lb) = HaCard.LoopbackPair();
+        using var a = new HaCard(1, 2, la, HaRole.Active, 1, 65_536);
+        using var b = new HaCard(2, 1, lb, HaRole.Standby, 1, 65_536);
         IWorker wa = a.Dp.Workers[0], wb = b.Dp.Workers[0];
         a.Node.Start();
         if (pair)
@@ -182,7 +183,7 @@ internal static class HaRuns
         var latencies = new List<double>();
         for (int f = 0; f < flows + 200; f++)
         {
-            a.Inject(HaBenchCard.Frame((ushort)(1000 + f), TcpFlags.Syn));
+            a.Inject(HaCard.Frame((ushort)(1000 + f), TcpFlags.Syn));
             long start = Stopwatch.GetTimestamp();
             int sent;
             while ((sent = a.DrainUplink()) == 0)
@@ -206,8 +207,8 @@ internal static class HaRuns
     /// <summary>Bulk sync: the active holds <paramref name="flows"/> flows; a standby joins; time until it holds them all.</summary>
     private static List<(string, double)> Bulk(int flows)
     {
-        (UdpLink la, UdpLink lb) = HaBenchCard.LoopbackPair();
-        using var a = new HaBenchCard(1, 2, la, HaRole.Active, 1, flows + (flows / 2), probeMs: 20);
+        (UdpLink la, UdpLink lb) = HaCard.LoopbackPair();
+        using var a = new HaCard(1, 2, la, HaRole.Active, 1, flows + (flows / 2), probeMs: 20);
         a.Preload(flows);
         if (a.Pipeline.V4.Count != flows)
         {
@@ -218,7 +219,7 @@ internal static class HaRuns
         a.Node.Start();
         WaitFor(() => a.State == HaState.Standalone, 5000, "the active alone");
         var clock = Stopwatch.StartNew();
-        using var b = new HaBenchCard(2, 1, lb, HaRole.Standby, 1, flows + (flows / 2), probeMs: 20);
+        using var b = new HaCard(2, 1, lb, HaRole.Standby, 1, flows + (flows / 2), probeMs: 20);
         b.Dp.Start();
         b.Node.Start();
         WaitFor(() => b.State == HaState.Standby, 60_000, "bulk sync");
@@ -247,9 +248,9 @@ internal static class HaRuns
         long lost = 0, acknowledged = 0;
         for (int k = 0; k < kills; k++)
         {
-            (UdpLink la, UdpLink lb) = HaBenchCard.LoopbackPair();
-            var a = new HaBenchCard(1, 2, la, HaRole.Active, 1, flows * 2);
-            using var b = new HaBenchCard(2, 1, lb, HaRole.Standby, 1, flows * 2);
+            (UdpLink la, UdpLink lb) = HaCard.LoopbackPair();
+            var a = new HaCard(1, 2, la, HaRole.Active, 1, flows * 2);
+            using var b = new HaCard(2, 1, lb, HaRole.Standby, 1, flows * 2);
             a.Preload(flows, salt: k);
             a.Node.Start();
             b.Node.Start();
@@ -261,7 +262,7 @@ internal static class HaRuns
             int f = 0;
             while (kill.ElapsedMilliseconds < 300)
             {
-                a.Inject(HaBenchCard.Frame((ushort)(f % 60000), TcpFlags.Syn, src: 0x0A020000u + (uint)(f / 60000)));
+                a.Inject(HaCard.Frame((ushort)(f % 60000), TcpFlags.Syn, src: 0x0A020000u + (uint)(f / 60000)));
                 f++;
                 wa.PollOnce();
                 a.DrainUplink();

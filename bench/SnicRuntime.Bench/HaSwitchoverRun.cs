@@ -1,5 +1,7 @@
 using SnicRuntime.Firmware.Ha.Channel;
 using SnicRuntime.Firmware;
+using SnicRuntime.TestKit.Faults;
+using SnicRuntime.TestKit.Ha;
 using System.Buffers.Binary;
 using SnicRuntime.Firmware.Ha;
 using SnicRuntime.Firmware.Parsing;
@@ -20,10 +22,10 @@ internal static class HaSwitchoverRun
     {
         long now = 0;
         var net = new FaultyNetwork(1, () => now);
-        using var a = new HaBenchCard(1, 2, net.A, HaRole.Active, 1, flows * 2);
-        using var b = new HaBenchCard(2, 1, net.B, HaRole.Standby, 1, flows * 2);
+        using var a = new HaCard(1, 2, net.A, HaRole.Active, 1, flows * 2);
+        using var b = new HaCard(2, 1, net.B, HaRole.Standby, 1, flows * 2);
         a.Preload(flows);
-        HaBenchCard[] cards = [a, b];
+        HaCard[] cards = [a, b];
         long injected = 0, delivered = 0;
         var synDelivered = new Queue<ushort>();
         int next = 0;
@@ -31,7 +33,7 @@ internal static class HaSwitchoverRun
 
         void Step()
         {
-            foreach (HaBenchCard c in cards)
+            foreach (HaCard c in cards)
             {
                 c.Dp.Workers[0].PollOnce();
                 c.Node.Poll(now);
@@ -39,7 +41,7 @@ internal static class HaSwitchoverRun
 
             now++;
             // The network: frames to the other card's underlay address go there; the rest left the pair.
-            foreach ((HaBenchCard from, HaBenchCard to) in new[] { (a, b), (b, a) })
+            foreach ((HaCard from, HaCard to) in new[] { (a, b), (b, a) })
             {
                 int n;
                 while ((n = from.Dp.EmulatedPort(0).Drain(buffer)) > 0)
@@ -69,13 +71,13 @@ internal static class HaSwitchoverRun
         {
             for (int k = 0; k < 8; k++)
             {
-                a.Inject(HaBenchCard.Frame((ushort)(next++ % 60000), TcpFlags.Syn, src: 0x0A030000u + (uint)(next / 60000)));
+                a.Inject(HaCard.Frame((ushort)(next++ % 60000), TcpFlags.Syn, src: 0x0A030000u + (uint)(next / 60000)));
                 injected++;
             }
 
             for (int k = 0; k < 8 && synDelivered.TryDequeue(out ushort sport); k++)
             {
-                a.Inject(HaBenchCard.Frame(sport, TcpFlags.Ack, src: 0x0A030000u + (uint)((next - 1) / 60000)));
+                a.Inject(HaCard.Frame(sport, TcpFlags.Ack, src: 0x0A030000u + (uint)((next - 1) / 60000)));
                 injected++;
             }
 
@@ -93,7 +95,7 @@ internal static class HaSwitchoverRun
         }
 
         var took = new List<double>();
-        foreach ((HaBenchCard from, HaBenchCard to, long term) in new[] { (a, b, 2L), (b, a, 3L) })
+        foreach ((HaCard from, HaCard to, long term) in new[] { (a, b, 2L), (b, a, 3L) })
         {
             long started = now;
             from.Node.Command("scope-eni1", new HaEvent(HaEventKind.Switchover, term));

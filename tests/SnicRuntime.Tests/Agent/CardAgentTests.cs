@@ -1,4 +1,5 @@
 using SnicRuntime.Firmware.Card;
+using SnicRuntime.TestKit;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;

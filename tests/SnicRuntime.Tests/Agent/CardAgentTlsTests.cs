@@ -1,5 +1,6 @@
 using SnicRuntime.Contracts.Agent;
 using SnicRuntime.Firmware.Card;
+using SnicRuntime.TestKit;
 using System.Net;
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;

@@ -1,4 +1,5 @@
 using SnicRuntime.Firmware.Card;
+using SnicRuntime.TestKit;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;

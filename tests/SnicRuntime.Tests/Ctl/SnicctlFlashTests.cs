@@ -1,3 +1,4 @@
+using SnicRuntime.TestKit;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;

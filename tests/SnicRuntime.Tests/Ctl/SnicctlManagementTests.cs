@@ -1,4 +1,5 @@
 using SnicRuntime.Firmware.Card;
+using SnicRuntime.TestKit;
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;

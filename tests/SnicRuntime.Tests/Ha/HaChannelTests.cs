@@ -1,4 +1,5 @@
 using SnicRuntime.Firmware.Ha.Channel;
+using SnicRuntime.TestKit.Faults;
 using System.Buffers.Binary;
 using SnicRuntime.Firmware.Ha;
 using Xunit;

@@ -9,6 +9,8 @@ using SnicRuntime.Firmware;
 using SnicRuntime.Hal;
 using SnicRuntime.Hal.Board;
 using SnicRuntime.Hal.Net;
+using SnicRuntime.TestKit.Faults;
+using SnicRuntime.TestKit;
 using SnicRuntime.Tests.Pipeline;
 using Xunit;
 

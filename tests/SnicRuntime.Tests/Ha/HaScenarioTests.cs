@@ -1,4 +1,5 @@
-using SnicRuntime.Bench;
+using SnicRuntime.TestKit.Ha;
+using SnicRuntime.TestKit;
 using Xunit;
 
 namespace SnicRuntime.Tests.Ha;
@@ -13,7 +14,7 @@ public sealed class HaScenarioTests
 {
     private const int Flows = 5000;
 
-    public HaScenarioTests() => HaBenchCard.Root = TestPaths.RepoRoot;
+    public HaScenarioTests() => HaCard.Root = TestPaths.RepoRoot;
 
     private static int Seed() => Environment.TickCount & 0xFFFF;
 
@@ -90,7 +91,7 @@ public sealed class HaScenarioTests
         bed.Run(700);
         Assert.True(bed.StateOf(old) == SnicRuntime.Firmware.Ha.HaState.Active, $"seed {seed}: without the witness but with its peer, the active stays active ({bed.StateOf(old)})");
         bed.Net.Faults.Partitioned = true;
-        HaBenchCard card = bed.Card(old)!;
+        HaCard card = bed.Card(old)!;
         int heldAtMost = 0;
         long fenced = bed.RunUntil(() =>
         {

@@ -1,4 +1,5 @@
 using SnicRuntime.Firmware.Ha;
+using SnicRuntime.TestKit;
 using Xunit;
 using E = SnicRuntime.Firmware.Ha.HaEventKind;
 using S = SnicRuntime.Firmware.Ha.HaState;

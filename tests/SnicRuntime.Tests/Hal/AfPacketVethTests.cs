@@ -1,3 +1,4 @@
+using SnicRuntime.TestKit;
 using System.Diagnostics;
 using System.Text.Json;
 using SnicRuntime.Tests.Contracts;

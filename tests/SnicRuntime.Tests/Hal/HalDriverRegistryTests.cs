@@ -1,6 +1,7 @@
 using SnicRuntime.Firmware.Card;
 using SnicRuntime.Hal;
 using SnicRuntime.Hal.Board;
+using SnicRuntime.TestKit;
 using Xunit;
 
 namespace SnicRuntime.Tests.Hal;

@@ -1,4 +1,5 @@
 using SnicRuntime.Firmware;
+using SnicRuntime.TestKit;
 using System.Diagnostics;
 using SnicRuntime.Firmware.Parsing;
 using SnicRuntime.Hal;

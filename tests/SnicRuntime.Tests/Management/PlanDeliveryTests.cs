@@ -1,4 +1,5 @@
 using SnicRuntime.Firmware.Card;
+using SnicRuntime.TestKit;
 using System.Net;
 using SnicRuntime.Firmware.Agent;
 using SnicRuntime.Firmware.Pipeline;

@@ -1,4 +1,5 @@
 using SnicRuntime.Firmware;
+using SnicRuntime.TestKit;
 using System.Text.Json;
 using SnicRuntime.Firmware.Parsing;
 using SnicRuntime.Hal.Pcap;

@@ -3,6 +3,7 @@ using SnicRuntime.Firmware;
 using SnicRuntime.Hal.Emulated;
 using SnicRuntime.Hal.Pcap;
 using SnicRuntime.Hal;
+using SnicRuntime.TestKit;
 using Xunit;
 
 namespace SnicRuntime.Tests.Parsing;

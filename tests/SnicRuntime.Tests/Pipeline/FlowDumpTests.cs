@@ -6,6 +6,7 @@ using SnicRuntime.Firmware.Workers;
 using SnicRuntime.Hal.Board;
 using SnicRuntime.Hal.Emulated;
 using SnicRuntime.Hal.Net;
+using SnicRuntime.TestKit;
 using Xunit;
 
 namespace SnicRuntime.Tests.Pipeline;

@@ -1,4 +1,5 @@
 using SnicRuntime.Firmware;
+using SnicRuntime.TestKit;
 using Xunit;
 using SnicRuntime.Firmware.Parsing;
 using SnicRuntime.Firmware.Pipeline;

@@ -1,3 +1,4 @@
+using SnicRuntime.TestKit;
 using Xunit;
 using System.Text.Json;
 using System.Text.Json.Nodes;

@@ -4,6 +4,7 @@ using SnicRuntime.Firmware.Pipeline;
 using SnicRuntime.Firmware.Workers;
 using SnicRuntime.Hal.Board;
 using SnicRuntime.Hal.Emulated;
+using SnicRuntime.TestKit;
 using Xunit;
 
 namespace SnicRuntime.Tests.Pipeline;

@@ -1,4 +1,5 @@
 using SnicRuntime.Contracts.Images;
+using SnicRuntime.TestKit;
 using System.Security.Cryptography;
 using SnicRuntime.Firmware.Update;
 using SnicRuntime.Hal.Board;

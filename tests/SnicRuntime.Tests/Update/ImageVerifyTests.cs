@@ -1,4 +1,5 @@
 using SnicRuntime.Contracts.Images;
+using SnicRuntime.TestKit;
 using System.Diagnostics;
 using System.Formats.Tar;
 using System.Security.Cryptography;

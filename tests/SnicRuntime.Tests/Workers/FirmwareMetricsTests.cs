@@ -1,4 +1,5 @@
 using SnicRuntime.Firmware.Card;
+using SnicRuntime.TestKit;
 using System.Diagnostics.Metrics;
 using SnicRuntime.Firmware.Pipeline;
 using SnicRuntime.Firmware.Telemetry;

@@ -1,4 +1,5 @@
 using SnicRuntime.Firmware.Boot;
+using SnicRuntime.TestKit;
 using Xunit;
 
 namespace SnicRuntime.Tests.Workers;

@@ -7,6 +7,7 @@ using SnicRuntime.Hal;
 using SnicRuntime.Hal.Board;
 using SnicRuntime.Hal.Emulated;
 using SnicRuntime.Hal.Net;
+using SnicRuntime.TestKit;
 using Xunit;
 
 namespace SnicRuntime.Tests.Workers;

@@ -4,6 +4,7 @@ using SnicRuntime.Firmware.Workers;
 using SnicRuntime.Hal;
 using SnicRuntime.Hal.Board;
 using SnicRuntime.Hal.Emulated;
+using SnicRuntime.TestKit;
 using Xunit;
 
 namespace SnicRuntime.Tests.Workers;

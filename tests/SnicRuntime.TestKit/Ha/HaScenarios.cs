@@ -1,9 +1,9 @@
 using SnicRuntime.Firmware.Ha;
 
-namespace SnicRuntime.Bench;
+namespace SnicRuntime.TestKit.Ha;
 
 /// <summary>What one fault scenario did to a pair of cards.</summary>
-internal sealed record HaScenarioResult(string Name, int Seed, long FlowsLost, long AcknowledgedFlows, long PacketsLost, long Packets,
+public sealed record HaScenarioResult(string Name, int Seed, long FlowsLost, long AcknowledgedFlows, long PacketsLost, long Packets,
     long DetectMs, long TakeoverMs, long ResyncMs, long BothForwardingSteps, string Drops = "")
 {
     public List<(string, double)> Figures() =>
@@ -19,11 +19,11 @@ internal sealed record HaScenarioResult(string Name, int Seed, long FlowsLost, l
 /// acknowledged flows lost, packets lost, detection, takeover and time back to a synced pair
 /// (milliseconds of the bed's clock; -1 when it did not apply or did not happen).
 /// </summary>
-internal static class HaScenarios
+public static class HaScenarios
 {
     private const int MaxSteps = 120_000;
 
-    internal static HaTestBed Synced(int seed, int flows)
+    public static HaTestBed Synced(int seed, int flows)
     {
         var bed = new HaTestBed(seed, flows);
         if (bed.RunUntil(() => bed.Synced, MaxSteps, traffic: false) < 0)

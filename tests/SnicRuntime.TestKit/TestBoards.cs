@@ -1,9 +1,9 @@
 using SnicRuntime.Hal.Board;
 
-namespace SnicRuntime.Tests;
+namespace SnicRuntime.TestKit;
 
 /// <summary>A small emulated board for worker tests: two ports, <paramref name="cores"/> workers.</summary>
-internal static class TestBoards
+public static class TestBoards
 {
     public static BoardDefinition Emulated(int cores = 2) => new()
     {

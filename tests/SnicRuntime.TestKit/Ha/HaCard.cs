@@ -11,20 +11,20 @@ using SnicRuntime.Hal;
 using SnicRuntime.Hal.Board;
 using SnicRuntime.Hal.Net;
 
-namespace SnicRuntime.Bench;
+namespace SnicRuntime.TestKit.Ha;
 
 /// <summary>
 /// One card for the HA benchmarks: the emulated board with one worker, the VNET-to-VNET plan,
 /// an HA node on a UDP loopback link (or a given link), scope "scope-eni1" covering eni1.
 /// </summary>
-internal sealed class HaBenchCard : IDisposable
+public sealed class HaCard : IDisposable
 {
     public static readonly byte[] Key = Enumerable.Range(7, 32).Select(i => (byte)i).ToArray();
 
     /// <summary>The repository root (boards/, examples/): the working directory for bench/run.sh; tests set it.</summary>
     public static string Root { get; set; } = ".";
 
-    public HaBenchCard(uint id, uint peer, IDatagramLink link, HaRole role, long term, int flowCapacity, int probeMs = 20, int multiplier = 5)
+    public HaCard(uint id, uint peer, IDatagramLink link, HaRole role, long term, int flowCapacity, int probeMs = 20, int multiplier = 5)
     {
         BoardDefinition board = BoardLoader.Load(Path.Combine(Root, "boards", "emulated", "emulated.json"));
         Store = new PolicyStore(board.Ports.Count);

@@ -1,6 +1,7 @@
 using SnicRuntime.Firmware.Ha.Channel;
 using SnicRuntime.Firmware.Ha.Sync;
 using SnicRuntime.Firmware;
+using SnicRuntime.TestKit.Faults;
 using System.Buffers.Binary;
 using SnicRuntime.Firmware.Flows;
 using SnicRuntime.Firmware.Ha;
@@ -8,7 +9,7 @@ using SnicRuntime.Firmware.Parsing;
 using SnicRuntime.Hal;
 using SnicRuntime.Hal.Net;
 
-namespace SnicRuntime.Bench;
+namespace SnicRuntime.TestKit.Ha;
 
 /// <summary>
 /// Two cards in one process on one millisecond clock, joined by the deterministic fault-injecting
@@ -16,14 +17,14 @@ namespace SnicRuntime.Bench;
 /// only what was delivered, and a witness that behaves as <c>snicctl serve</c> does. Used by the
 /// HA scenarios (bench/run.sh ha) and their tests; everything is decided by the seed.
 /// </summary>
-internal sealed class HaTestBed : IDisposable
+public sealed class HaTestBed : IDisposable
 {
     public const string Scope = "scope-eni1";
     private const int NewFlowsPerStep = 4;
     private const int WitnessEveryMs = 50;
     private const int WitnessGrantAfterMs = 700; // the cards' witness silence (500 ms) plus a margin
 
-    private readonly HaBenchCard?[] _cards = new HaBenchCard?[2];
+    private readonly HaCard?[] _cards = new HaCard?[2];
     private readonly bool[] _witnessReaches = [true, true];
     private readonly long[] _lastWitnessContact = new long[2];
     private readonly Queue<(uint Src, ushort Port)> _synDelivered = new();
@@ -39,8 +40,8 @@ internal sealed class HaTestBed : IDisposable
     {
         Net = new FaultyNetwork(seed, () => Now);
         _capacity = Math.Max(65_536, preloadFlows * 2 + 200_000);
-        _cards[0] = new HaBenchCard(1, 2, Net.A, HaRole.Active, 1, _capacity);
-        _cards[1] = new HaBenchCard(2, 1, Net.B, HaRole.Standby, 1, _capacity);
+        _cards[0] = new HaCard(1, 2, Net.A, HaRole.Active, 1, _capacity);
+        _cards[1] = new HaCard(2, 1, Net.B, HaRole.Standby, 1, _capacity);
         _cards[0]!.Preload(preloadFlows);
         _preloaded = _cards[0]!.Pipeline.V4.Count;
         Holder = 0;
@@ -66,7 +67,7 @@ internal sealed class HaTestBed : IDisposable
     /// <summary>Steps in which both cards decided new flows for the scope (must stay 0).</summary>
     public long BothForwardingSteps { get; private set; }
 
-    public HaBenchCard? Card(int i) => _cards[i];
+    public HaCard? Card(int i) => _cards[i];
 
     public HaState StateOf(int i) => _cards[i]?.State ?? HaState.Dead;
 
@@ -77,7 +78,7 @@ internal sealed class HaTestBed : IDisposable
 
     public void Kill(int i)
     {
-        HaBenchCard c = _cards[i]!;
+        HaCard c = _cards[i]!;
         // Whatever waits in its queues dies with it.
         LostToDeadCards += c.Dp.EmulatedPort(0).RxPending + c.Pipeline.Hold!.Count;
         c.Dispose();
@@ -87,7 +88,7 @@ internal sealed class HaTestBed : IDisposable
     /// <summary>A fresh card in slot <paramref name="i"/> (a restarted process: empty tables), joining as standby under the current term.</summary>
     public void Restart(int i)
     {
-        _cards[i] = new HaBenchCard((uint)i + 1, (uint)(2 - i), i == 0 ? Net.A : Net.B, HaRole.Standby, Term, _capacity);
+        _cards[i] = new HaCard((uint)i + 1, (uint)(2 - i), i == 0 ? Net.A : Net.B, HaRole.Standby, Term, _capacity);
     }
 
     /// <summary>Cuts (or restores) the management plane's reach to card <paramref name="i"/>.</summary>
@@ -113,7 +114,7 @@ internal sealed class HaTestBed : IDisposable
 
         for (int i = 0; i < 2; i++)
         {
-            if (_cards[i] is HaBenchCard c)
+            if (_cards[i] is HaCard c)
             {
                 c.Dp.Workers[0].PollOnce();
                 _releasedIn[i] = c.State; // the state the worker's modes came from
@@ -167,7 +168,7 @@ internal sealed class HaTestBed : IDisposable
     /// <summary>For a failure message: the first few lost flows and what the other card knows of them.</summary>
     public string DescribeLost()
     {
-        HaBenchCard? holder = _cards[Holder], other = _cards[1 - Holder];
+        HaCard? holder = _cards[Holder], other = _cards[1 - Holder];
         if (holder is null)
         {
             return "no holder";
@@ -203,7 +204,7 @@ internal sealed class HaTestBed : IDisposable
     /// <summary>Acknowledged flows (the preloaded ones and those made while paired) the holder does not have.</summary>
     public int FlowsLost()
     {
-        HaBenchCard? holder = _cards[Holder];
+        HaCard? holder = _cards[Holder];
         if (holder is null)
         {
             return _acknowledged.Count + _preloaded;
@@ -235,22 +236,22 @@ internal sealed class HaTestBed : IDisposable
     // Upstream: new connections to the holder, and each delivered SYN's ACK.
     private void Traffic()
     {
-        HaBenchCard? to = _cards[Holder];
+        HaCard? to = _cards[Holder];
         for (int k = 0; k < NewFlowsPerStep; k++)
         {
             uint src = 0x0A040000u + (uint)(_next / 60000);
             ushort port = (ushort)(1024 + (_next % 60000));
             _next++;
-            Send(to, HaBenchCard.Frame(port, TcpFlags.Syn, src));
+            Send(to, HaCard.Frame(port, TcpFlags.Syn, src));
         }
 
         for (int k = 0; k < NewFlowsPerStep && _synDelivered.TryDequeue(out (uint Src, ushort Port) f); k++)
         {
-            Send(to, HaBenchCard.Frame(f.Port, TcpFlags.Ack, f.Src));
+            Send(to, HaCard.Frame(f.Port, TcpFlags.Ack, f.Src));
         }
     }
 
-    private void Send(HaBenchCard? to, byte[] frame)
+    private void Send(HaCard? to, byte[] frame)
     {
         Injected++;
         if (to is null)
@@ -267,12 +268,12 @@ internal sealed class HaTestBed : IDisposable
     {
         for (int i = 0; i < 2; i++)
         {
-            if (_cards[i] is not HaBenchCard from)
+            if (_cards[i] is not HaCard from)
             {
                 continue;
             }
 
-            HaBenchCard? other = _cards[1 - i];
+            HaCard? other = _cards[1 - i];
             uint otherAddress = 0xAC100200u + (uint)(2 - i);
             int n;
             while ((n = from.Dp.EmulatedPort(0).Drain(_buffer)) > 0)
@@ -324,7 +325,7 @@ internal sealed class HaTestBed : IDisposable
 
         for (int i = 0; i < 2; i++)
         {
-            if (_cards[i] is HaBenchCard c && _witnessReaches[i])
+            if (_cards[i] is HaCard c && _witnessReaches[i])
             {
                 c.Node.WitnessHeard();
                 _lastWitnessContact[i] = Now;
@@ -332,7 +333,7 @@ internal sealed class HaTestBed : IDisposable
         }
 
         int standby = 1 - Holder;
-        HaBenchCard? s = _cards[standby];
+        HaCard? s = _cards[standby];
         if (s is null || s.Node.PeerUp || !_witnessReaches[standby] || s.State is not (HaState.Standby or HaState.SwitchingToActive))
         {
             return;

@@ -1,4 +1,6 @@
-namespace SnicRuntime.Firmware.Ha.Channel;
+using SnicRuntime.Firmware.Ha.Channel;
+
+namespace SnicRuntime.TestKit.Faults;
 
 /// <summary>What a <see cref="FaultyNetwork"/> does to datagrams; change it at any time.</summary>
 public sealed class FaultPlan
@@ -51,7 +53,7 @@ public sealed class FaultyNetwork
 
     public long Reordered { get; private set; }
 
-    internal void Send(int from, ReadOnlySpan<byte> datagram)
+    public void Send(int from, ReadOnlySpan<byte> datagram)
     {
         lock (_gate)
         {
@@ -79,7 +81,7 @@ public sealed class FaultyNetwork
         }
     }
 
-    internal int Receive(int to, Span<byte> buffer)
+    public int Receive(int to, Span<byte> buffer)
     {
         lock (_gate)
         {
@@ -108,7 +110,7 @@ public sealed class FaultyLink : IDatagramLink
     private readonly FaultyNetwork _network;
     private readonly int _side;
 
-    internal FaultyLink(FaultyNetwork network, int side)
+    public FaultyLink(FaultyNetwork network, int side)
     {
         _network = network;
         _side = side;

@@ -1,7 +1,7 @@
-namespace SnicRuntime.Tests;
+namespace SnicRuntime.TestKit;
 
 /// <summary>Locations of test data copied next to the test assembly.</summary>
-internal static class TestPaths
+public static class TestPaths
 {
     public static string Captures(string file) => Path.Combine(AppContext.BaseDirectory, "captures", file);
 
