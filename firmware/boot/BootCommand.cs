@@ -1,3 +1,4 @@
+using System.CommandLine;
 using SnicRuntime.Contracts.Images;
 using System.Globalization;
 using System.Runtime.InteropServices;
@@ -8,49 +9,38 @@ namespace SnicRuntime.Firmware.Boot;
 /// <summary><c>snic-firmware boot</c>: parses the supervisor's options and runs <see cref="BootSupervisor"/>.</summary>
 internal static class BootCommand
 {
-    public const string Usage = """
-        usage: snic-firmware boot --slots DIR [--board FILE] [--health-timeout S] [-- FIRMWARE OPTIONS]
-          --slots DIR          the card's firmware slots (A/B) and boot state; made if missing
-          --board FILE         the board of the factory firmware (default: board.json beside it)
-          --health-timeout S   seconds a newly installed slot has to report healthy (default 30)
-          everything after --  passed to every firmware started (agent, credentials, --image-trust, ...)
-        """;
+    private static readonly OptionSpec[] s_specs =
+    [
+        new("--slots", "DIR", "the card's firmware slots (A/B) and boot state; made if missing (required)"),
+        new("--board", "FILE", "the board of the factory firmware (default: board.json beside it)"),
+        new("--health-timeout", "S", "seconds a newly installed slot has to report healthy (default 30)"),
+    ];
+
+    internal static Command Command()
+    {
+        var boot = new Command("boot", "The boot supervisor: starts the firmware from the active slot, boots a new slot on trial, commits it when it reports healthy and rolls back by itself when it does not. Everything after -- is passed to every firmware started (agent, credentials, --image-trust, ...).");
+        CommandLines.AddOptions(boot, s_specs);
+        return boot;
+    }
 
     public static int Run(IReadOnlyList<string> args)
     {
+        ArgumentNullException.ThrowIfNull(args);
         string? slots = null;
         string? board = null;
         double timeout = 30;
-        var passthrough = new List<string>();
+        int split = args.ToList().IndexOf("--");
+        var passthrough = split < 0 ? new List<string>() : args.Skip(split + 1).ToList();
         var errors = new List<string>();
-        for (int i = 0; i < args.Count; i++)
+        List<(string Name, string Value)> given = CommandLines.Parse(FirmwareOptions.Command(), ["boot", .. split < 0 ? args : args.Take(split)], errors, out bool help);
+        if (help)
         {
-            string a = args[i];
-            if (a == "--")
-            {
-                passthrough.AddRange(args.Skip(i + 1));
-                break;
-            }
+            CommandLines.WriteHelp(FirmwareOptions.Command(), "boot");
+            return 0;
+        }
 
-            if (a is "--help" or "-h")
-            {
-                Console.WriteLine(Usage);
-                return 0;
-            }
-
-            if (a is not ("--slots" or "--board" or "--health-timeout"))
-            {
-                errors.Add($"unknown option '{a}'");
-                continue;
-            }
-
-            if (i + 1 >= args.Count)
-            {
-                errors.Add($"{a}: needs a value");
-                break;
-            }
-
-            string v = args[++i];
+        foreach ((string a, string v) in given)
+        {
             switch (a)
             {
                 case "--slots":
@@ -81,7 +71,7 @@ internal static class BootCommand
                 Console.Error.WriteLine($"snic-firmware boot: {e}");
             }
 
-            Console.Error.WriteLine(Usage);
+            Console.Error.WriteLine("snic-firmware boot: the options are listed by snic-firmware boot --help");
             return 2;
         }
 

@@ -1,5 +1,6 @@
-using SnicRuntime.Firmware.Card;
+using System.CommandLine;
 using System.Globalization;
+using SnicRuntime.Firmware.Card;
 using SnicRuntime.Firmware.Workers;
 
 namespace SnicRuntime.Firmware.Boot;
@@ -7,35 +8,40 @@ namespace SnicRuntime.Firmware.Boot;
 /// <summary>Command-line options of snic-firmware. Parsing reports every bad argument by name.</summary>
 public sealed class FirmwareOptions
 {
-    public const string Usage = """
-        usage: snic-firmware [options]
-          --board FILE     board file (default: boards/emulated/emulated.json, searched upward)
-          --seconds N      run the emulated-traffic demo for N seconds, then stop (default 5)
-          --workers N      worker count (default: the board's dataplane cores)
-          --flows N        concurrent generated flows (default 10000)
-          --plan FILE      apply this change plan and run the SDN policy pipeline on DASH traffic
-                           made from it (what ./run.sh does with examples/plans/demo.json)
-          --agent PORT     serve the card agent's management API on 127.0.0.1:PORT while running;
-                           without --plan the card waits for one from its management plane
-          --plan-wait N    with --agent and no --plan: seconds to wait for the first plan (default 60)
-          --agent-tls DIR  mutual TLS for the agent: DIR/card.pem (certificate and key issued at
-                           enrollment, `snicctl cards enroll`) and DIR/ca.pem (the issuing authority)
-          --agent-token-file FILE  instead of TLS: the token callers must present (Authorization: Bearer)
-          --ha-state DIR   HA: keep the pairing and terms here; the agent takes pairing commands
-                           (PUT /v1/ha) and a restarted card rejoins its pair by itself
-          --stage KIND     without --plan: flows (flow table, default) or forward (cross-connect)
-          --flow-capacity N  flows per worker and address family (default 65536)
-          --rate PPS       generated packets per second, 0 = unlimited (default 500000)
-          --config FILE    options from a JSON object ({"flow-capacity": 65536, ...}); an image's
-                           config/default.json; options given on the command line win
-          --agent-listen ADDR  the agent's address (default 127.0.0.1; a card in a VM listens on its
-                           management interface)
-          --image-trust FILE   public keys (PEM) whose signed images this card installs (snicctl flash)
-          --slots DIR      the A/B firmware slots (set by `snic-firmware boot`, the boot supervisor)
-          --boot-slot S / --boot-health FILE  set by the boot supervisor: the slot running and where
-                           to report healthy
-          --help           this text
-        """;
+    /// <summary>The options, their value names and what they do: the command's help is made from these.</summary>
+    internal static readonly OptionSpec[] Specs =
+    [
+        new("--board", "FILE", "board file (default: boards/emulated/emulated.json, searched upward)"),
+        new("--seconds", "N", "run the emulated-traffic demo for N seconds, then stop (default 5)"),
+        new("--workers", "N", "worker count (default: the board's dataplane cores)"),
+        new("--flows", "N", "concurrent generated flows (default 10000)"),
+        new("--plan", "FILE", "apply this change plan and run the SDN policy pipeline on DASH traffic made from it (what ./run.sh does with examples/plans/demo.json)"),
+        new("--agent", "PORT", "serve the card agent's management API on 127.0.0.1:PORT while running; without --plan the card waits for one from its management plane"),
+        new("--plan-wait", "N", "with --agent and no --plan: seconds to wait for the first plan (default 60)"),
+        new("--agent-tls", "DIR", "mutual TLS for the agent: DIR/card.pem (certificate and key issued at enrollment, `snicctl cards enroll`) and DIR/ca.pem (the issuing authority)"),
+        new("--agent-token-file", "FILE", "instead of TLS: the token callers must present (Authorization: Bearer)"),
+        new("--ha-state", "DIR", "HA: keep the pairing and terms here; the agent takes pairing commands (PUT /v1/ha) and a restarted card rejoins its pair by itself"),
+        new("--stage", "KIND", "without --plan: flows (flow table, default) or forward (cross-connect)"),
+        new("--flow-capacity", "N", "flows per worker and address family (default 65536)"),
+        new("--rate", "PPS", "generated packets per second, 0 = unlimited (default 500000)"),
+        new("--config", "FILE", "options from a JSON object ({\"flow-capacity\": 65536, ...}); an image's config/default.json; options given on the command line win"),
+        new("--agent-listen", "ADDR", "the agent's address (default 127.0.0.1; a card in a VM listens on its management interface)"),
+        new("--image-trust", "FILE", "public keys (PEM) whose signed images this card installs (snicctl flash)"),
+        new("--slots", "DIR", "the A/B firmware slots (set by `snic-firmware boot`, the boot supervisor)"),
+        new("--boot-slot", "S", "set by the boot supervisor: the slot running"),
+        new("--boot-health", "FILE", "set by the boot supervisor: where to report healthy"),
+    ];
+
+    /// <summary>The command line of snic-firmware: these options, and the boot and replay commands.</summary>
+    internal static RootCommand Command()
+    {
+        var root = new RootCommand("snic-firmware: the card's dataplane. Loads the board, builds the dataplane and runs it (on the emulated board, against generated traffic, stopping by itself).");
+        CommandLines.AddOptions(root, Specs);
+        root.SetAction(_ => 0); // the card runs from Program.Main; the action only makes the subcommands optional
+        root.Subcommands.Add(BootCommand.Command());
+        root.Subcommands.Add(ReplayCommand.Command());
+        return root;
+    }
 
     public string? BoardPath { get; private set; }
 
@@ -84,29 +90,12 @@ public sealed class FirmwareOptions
         ArgumentNullException.ThrowIfNull(args);
         var o = new FirmwareOptions();
         errors = [];
-        for (int i = 0; i < args.Count; i++)
+        bool stageGiven = false;
+        List<(string Name, string Value)> given = CommandLines.Parse(Command(), args, errors, out bool help);
+        o.Help = help;
+        foreach ((string a, string v) in given)
         {
-            string a = args[i];
-            if (a is "--help" or "-h")
-            {
-                o.Help = true;
-                continue;
-            }
-
-            if (a is not ("--board" or "--seconds" or "--workers" or "--flows" or "--rate" or "--stage" or "--flow-capacity" or "--plan" or "--agent" or "--agent-token-file" or "--agent-tls" or "--plan-wait" or "--ha-state"
-                or "--agent-listen" or "--image-trust" or "--slots" or "--boot-slot" or "--boot-health"))
-            {
-                errors.Add($"unknown option '{a}'");
-                continue;
-            }
-
-            if (i + 1 >= args.Count)
-            {
-                errors.Add($"{a}: needs a value");
-                break;
-            }
-
-            string v = args[++i];
+            stageGiven |= a == "--stage";
             switch (a)
             {
                 case "--board":
@@ -259,7 +248,7 @@ public sealed class FirmwareOptions
             o.Stage = StageKind.Policy;
         }
 
-        if (o.PlanPath is not null && o.Stage != StageKind.Policy)
+        if (o.PlanPath is not null && (stageGiven || o.Stage != StageKind.Policy))
         {
             errors.Add("--plan runs the policy pipeline; it does not combine with --stage");
         }
@@ -279,7 +268,7 @@ public sealed class FirmwareOptions
 
     /// <summary>
     /// Replaces each <c>--config FILE</c> with the options its JSON object holds, ahead of the
-    /// command line's own (later options win, so the command line overrides the file).
+    /// command line's own; an option the command line also gives is taken from the command line.
     /// </summary>
     public static List<string> ExpandConfig(IReadOnlyList<string> args, List<string> errors)
     {
@@ -316,6 +305,13 @@ public sealed class FirmwareOptions
                     if (p.Name is "config" or "slots" or "boot-slot" or "boot-health" || p.Name.StartsWith('-'))
                     {
                         errors.Add($"--config {path}: '{p.Name}' cannot be set from a config file");
+                        continue;
+                    }
+
+                    // The command line wins: a file's option that is also given there is left out
+                    // (the parser refuses an option given twice).
+                    if (args.Contains("--" + p.Name))
+                    {
                         continue;
                     }
 

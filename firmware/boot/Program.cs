@@ -51,7 +51,7 @@ public static class Program
         errors.InsertRange(0, configErrors);
         if (options.Help)
         {
-            Console.WriteLine(FirmwareOptions.Usage);
+            CommandLines.WriteHelp(FirmwareOptions.Command());
             return 0;
         }
 
@@ -62,7 +62,7 @@ public static class Program
                 Console.Error.WriteLine($"snic-firmware: {e}");
             }
 
-            Console.Error.WriteLine(FirmwareOptions.Usage);
+            Console.Error.WriteLine("snic-firmware: the options are listed by snic-firmware --help");
             return 2;
         }
 

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using SnicRuntime.Contracts.Plans;
 using SnicRuntime.Firmware.Pipeline;
 using SnicRuntime.Hal.Pcap;
@@ -13,27 +14,38 @@ namespace SnicRuntime.Firmware.Boot;
 /// </summary>
 internal static class ReplayCommand
 {
-    public const string Usage = "usage: snic-firmware replay --plan FILE --in CAPTURE [--in-port N] [--ports N] --out-dir DIR";
+    private static readonly OptionSpec[] s_specs =
+    [
+        new("--plan", "FILE", "the change plan (required)"),
+        new("--in", "CAPTURE", "the capture to replay, pcap with Ethernet frames (required)"),
+        new("--in-port", "N", "the port the capture arrives on (default 0)"),
+        new("--ports", "N", "ports on the emulated board (default 2)"),
+        new("--out-dir", "DIR", "where port<N>.pcap and summary.json are written (required)"),
+    ];
 
-    public static int Run(string[] args)
+    internal static Command Command()
     {
-        var values = new Dictionary<string, string>(StringComparer.Ordinal);
-        for (int i = 0; i < args.Length; i++)
+        var replay = new Command("replay", "Runs a capture through this firmware's pipeline as the emulated board would and writes what each port emits.");
+        CommandLines.AddOptions(replay, s_specs);
+        return replay;
+    }
+
+    public static int Run(IReadOnlyList<string> args)
+    {
+        var errors = new List<string>();
+        List<(string Name, string Value)> given = CommandLines.Parse(FirmwareOptions.Command(), ["replay", .. args], errors, out bool help);
+        if (help)
         {
-            if (args[i] is "--help" or "-h")
-            {
-                Console.WriteLine(Usage);
-                return 0;
-            }
-
-            if (args[i] is not ("--plan" or "--in" or "--in-port" or "--ports" or "--out-dir") || i + 1 >= args.Length)
-            {
-                return Fail(args[i].StartsWith("--", StringComparison.Ordinal) && i + 1 >= args.Length ? $"{args[i]} needs a value" : $"unknown argument '{args[i]}'", 2);
-            }
-
-            values[args[i]] = args[++i];
+            CommandLines.WriteHelp(FirmwareOptions.Command(), "replay");
+            return 0;
         }
 
+        if (errors.Count > 0)
+        {
+            return Fail(errors[0], 2);
+        }
+
+        Dictionary<string, string> values = given.ToDictionary(g => g.Name, g => g.Value, StringComparer.Ordinal);
         foreach (string required in new[] { "--plan", "--in", "--out-dir" })
         {
             if (!values.ContainsKey(required))
@@ -116,7 +128,11 @@ internal static class ReplayCommand
     private static int Fail(string message, int code)
     {
         Console.Error.WriteLine($"snic-firmware replay: {message}");
-        Console.Error.WriteLine(Usage);
+        if (code == 2)
+        {
+            Console.Error.WriteLine("snic-firmware replay: the options are listed by snic-firmware replay --help");
+        }
+
         return code;
     }
 }

@@ -10,8 +10,8 @@ public class FirmwareProgramTests
     [Theory]
     [InlineData(new[] { "--seconds", "abc" }, "--seconds")]
     [InlineData(new[] { "--workers", "0" }, "--workers")]
-    [InlineData(new[] { "--flows" }, "needs a value")]
-    [InlineData(new[] { "--bogus" }, "unknown option '--bogus'")]
+    [InlineData(new[] { "--flows" }, "Required argument missing for option: '--flows'")]
+    [InlineData(new[] { "--bogus" }, "Unrecognized command or argument '--bogus'")]
     [InlineData(new[] { "--rate", "-5" }, "--rate")]
     [InlineData(new[] { "--plan", "p.json", "--stage", "flows" }, "does not combine with --stage")]
     [InlineData(new[] { "--plan", "p.json", "--agent", "9000" }, "--agent needs exactly one of --agent-tls")]
@@ -94,5 +94,36 @@ public class FirmwareProgramTests
     {
         Assert.Equal(2, Program.Main(["--board", "/nonexistent/board.json", "--seconds", "1"]));
         Assert.Equal(2, Program.Main(["--seconds", "-1"]));
+    }
+
+    [Theory]
+    [InlineData(new[] { "--help" }, "--flow-capacity <N>")]
+    [InlineData(new[] { "-h" }, "replay")]
+    [InlineData(new[] { "boot", "--help" }, "--health-timeout <S>")]
+    [InlineData(new[] { "replay", "--help" }, "--out-dir <DIR>")]
+    public void Every_command_has_help_that_lists_its_options(string[] args, string mentions)
+    {
+        TextWriter saved = Console.Out;
+        using var captured = new StringWriter();
+        Console.SetOut(captured);
+        try
+        {
+            Assert.Equal(0, Program.Main(args));
+        }
+        finally
+        {
+            Console.SetOut(saved);
+        }
+
+        Assert.Contains(mentions, captured.ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(new[] { "--plan", "p.json", "--stage", "flows" }, "plan first")]
+    [InlineData(new[] { "--stage", "flows", "--plan", "p.json" }, "stage first")]
+    public void Plan_and_stage_are_refused_together_in_either_order(string[] args, string order)
+    {
+        FirmwareOptions.Parse(args, out List<string> errors);
+        Assert.True(errors.Exists(e => e.Contains("does not combine with --stage", StringComparison.Ordinal)), $"{order}: {string.Join("; ", errors)}");
     }
 }
