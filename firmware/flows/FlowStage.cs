@@ -119,36 +119,29 @@ public sealed class WorkerFlows<TMiss> : IDisposable where TMiss : struct, IFlow
             _burst.Add(i, frame, in p, scope);
         }
 
-        int n4 = _burst.Count4, n6 = _burst.Count6;
-        if (n4 != 0)
+        var steps = new Steps(this);
+        FlowVector.Run(ref steps, _burst, V4, V6, prefetchEntries: false, ingressPort, packets, meta, egress, drops);
+    }
+
+    /// <summary>This stage's steps in the shared skeleton: misses need no decision together (each asks the miss handler).</summary>
+    private readonly struct Steps(WorkerFlows<TMiss> owner) : IFlowVectorSteps
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void ApplyHits<TKey>(FlowTable<TKey> table, int n, int[] index, int[] positions, int ingressPort, ReadOnlySpan<PacketRef> packets,
+            ReadOnlySpan<ParsedPacket> meta, Span<ushort> egress, Span<DropReason> drops) where TKey : unmanaged, IFlowKey<TKey> =>
+            owner.ApplyHits(table, n, index, positions, packets, meta, egress);
+
+        public void NoteMiss(int ordinal, int packet, int position, ReadOnlySpan<ParsedPacket> meta)
         {
-            V4.LookupBulk(_burst.Keys4.AsSpan(0, n4), _burst.Positions4);
-            ApplyHits(V4, n4, _burst.Index4, _burst.Positions4, packets, meta, egress);
         }
 
-        if (n6 != 0)
+        public void DecideMisses(int count, ReadOnlySpan<PacketRef> packets, ReadOnlySpan<ParsedPacket> meta)
         {
-            V6.LookupBulk(_burst.Keys6.AsSpan(0, n6), _burst.Positions6);
-            ApplyHits(V6, n6, _burst.Index6, _burst.Positions6, packets, meta, egress);
         }
 
-        // Slow path, after every hit is applied: inserting may relocate flows (cuckoo), which
-        // would invalidate positions looked up above.
-        for (int k = 0; k < n4; k++)
-        {
-            if (_burst.Positions4[k] < 0)
-            {
-                Miss(V4, in _burst.Keys4[k], _burst.Forward4[k], ingressPort, _burst.Index4[k], packets, meta, egress, drops);
-            }
-        }
-
-        for (int k = 0; k < n6; k++)
-        {
-            if (_burst.Positions6[k] < 0)
-            {
-                Miss(V6, in _burst.Keys6[k], _burst.Forward6[k], ingressPort, _burst.Index6[k], packets, meta, egress, drops);
-            }
-        }
+        public void Miss<TKey>(FlowTable<TKey> table, in TKey key, bool forward, int ordinal, int packet, int ingressPort, ReadOnlySpan<PacketRef> packets,
+            ReadOnlySpan<ParsedPacket> meta, Span<ushort> egress, Span<DropReason> drops) where TKey : unmanaged, IFlowKey<TKey> =>
+            owner.Miss(table, in key, forward, ingressPort, packet, packets, meta, egress, drops);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -110,62 +110,35 @@ public sealed partial class PolicyPipeline : IDisposable
         }
 
         ClassifyBurst(t, ha, ingressPort, packets, meta, egress, drops);
-        int n4 = _burst.Count4, n6 = _burst.Count6;
-        if (n4 != 0)
+        var steps = new VectorSteps(this);
+        FlowVector.Run(ref steps, _burst, V4, V6, prefetchEntries: true, ingressPort, packets, meta, egress, drops);
+    }
+
+    /// <summary>
+    /// The pipeline's steps in the flow-stage skeleton (<see cref="FlowVector"/>): hits applied
+    /// with their action records requested ahead; misses decided burst-wise (ACL, route, mapping
+    /// for all of them, pass by pass, <see cref="DecideBurst"/>) before flows are made in packet order.
+    /// </summary>
+    private readonly struct VectorSteps(PolicyPipeline owner) : IFlowVectorSteps
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void ApplyHits<TKey>(FlowTable<TKey> table, int n, int[] index, int[] positions, int ingressPort, ReadOnlySpan<PacketRef> packets,
+            ReadOnlySpan<ParsedPacket> meta, Span<ushort> egress, Span<DropReason> drops) where TKey : unmanaged, IFlowKey<TKey> =>
+            owner.ApplyHits(table, n, index, positions, packets, meta, egress, drops, ingressPort);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void NoteMiss(int ordinal, int packet, int position, ReadOnlySpan<ParsedPacket> meta)
         {
-            V4.LookupBulk(_burst.Keys4.AsSpan(0, n4), _burst.Positions4, prefetchEntries: true);
-            ApplyHits(V4, n4, _burst.Index4, _burst.Positions4, packets, meta, egress, drops, ingressPort);
+            owner._mCannotCreate[ordinal] = position == -1 && CannotCreate(in meta[packet]);
+            owner._mPacket[ordinal] = packet;
         }
 
-        if (n6 != 0)
-        {
-            V6.LookupBulk(_burst.Keys6.AsSpan(0, n6), _burst.Positions6, prefetchEntries: true);
-            ApplyHits(V6, n6, _burst.Index6, _burst.Positions6, packets, meta, egress, drops, ingressPort);
-        }
+        public void DecideMisses(int count, ReadOnlySpan<PacketRef> packets, ReadOnlySpan<ParsedPacket> meta) =>
+            owner.DecideBurst(owner._tables, count, packets, meta);
 
-        // Slow path after every hit is applied: inserting may relocate flows (cuckoo). The policy
-        // decides every miss first (burst-wise), then flows are made in packet order.
-        int m = 0;
-        for (int k = 0; k < n4; k++)
-        {
-            if (_burst.Positions4[k] < 0)
-            {
-                _mCannotCreate[m] = _burst.Positions4[k] == -1 && CannotCreate(in meta[_burst.Index4[k]]);
-                _mPacket[m++] = _burst.Index4[k];
-            }
-        }
-
-        for (int k = 0; k < n6; k++)
-        {
-            if (_burst.Positions6[k] < 0)
-            {
-                _mCannotCreate[m] = _burst.Positions6[k] == -1 && CannotCreate(in meta[_burst.Index6[k]]);
-                _mPacket[m++] = _burst.Index6[k];
-            }
-        }
-
-        if (m == 0)
-        {
-            return;
-        }
-
-        DecideBurst(t, m, packets, meta);
-        int j = 0;
-        for (int k = 0; k < n4; k++)
-        {
-            if (_burst.Positions4[k] < 0)
-            {
-                Miss(V4, in _burst.Keys4[k], _burst.Forward4[k], j++, ingressPort, packets, meta, egress, drops);
-            }
-        }
-
-        for (int k = 0; k < n6; k++)
-        {
-            if (_burst.Positions6[k] < 0)
-            {
-                Miss(V6, in _burst.Keys6[k], _burst.Forward6[k], j++, ingressPort, packets, meta, egress, drops);
-            }
-        }
+        public void Miss<TKey>(FlowTable<TKey> table, in TKey key, bool forward, int ordinal, int packet, int ingressPort, ReadOnlySpan<PacketRef> packets,
+            ReadOnlySpan<ParsedPacket> meta, Span<ushort> egress, Span<DropReason> drops) where TKey : unmanaged, IFlowKey<TKey> =>
+            owner.Miss(table, in key, forward, ordinal, ingressPort, packets, meta, egress, drops);
     }
 
     /// <summary>
