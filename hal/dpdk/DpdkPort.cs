@@ -108,6 +108,8 @@ public sealed unsafe class DpdkPort : IPort
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(pool);
+        // The pool first: a pool that is not DPDK's is the caller's mistake whatever the device.
+        nint mempool = DpdkPool.MempoolOf(pool);
         byte[] name = DpdkEal.Utf8(device);
         int id;
         fixed (byte* n = name)
@@ -120,7 +122,6 @@ public sealed unsafe class DpdkPort : IPort
             throw new DpdkException($"no DPDK port named '{device}' (give it to the EAL: --vdev for a virtual device, -a for a PCI one)");
         }
 
-        nint mempool = DpdkPool.MempoolOf(pool);
         byte* error = stackalloc byte[256];
         error[0] = 0;
         if (DpdkNative.PortStart((ushort)id, (ushort)spec.QueueCount, (ushort)spec.RxDepth, (ushort)spec.TxDepth, mempool, error, 256) != 0)
