@@ -8,86 +8,19 @@ namespace SnicRuntime.Firmware.Plans;
 
 public static partial class PlanCompiler
 {
-    /// <summary>Builds the lookup structures from the validated, parsed plan.</summary>
+    /// <summary>Builds the generation from the validated, parsed plan: each feature's tables (their build parts live in the feature folders), then the ENIs that reference them.</summary>
     private static PolicyTables Build(PlanValidator.ValidPlan v, ChangePlan plan, PolicyTables? previous)
     {
         var actions = new List<TunnelAction>();
         int direct = actions.Count;
         actions.Add(new TunnelAction(TunnelActionKind.Direct, EncapKind.Vxlan, 0, 0, 0));
 
-        // One action per mapping; mapping lookups return its index.
-        var mappings4 = new List<KeyValuePair<ulong, int>>();
-        var mappings6 = new Dictionary<(int, UInt128), int>();
-        var pas = new HashSet<ulong>();
-        foreach (PlanValidator.ParsedMapping m in v.MappingList)
-        {
-            int index = actions.Count;
-            actions.Add(new TunnelAction(TunnelActionKind.Encap, m.Encap, m.Pa, m.Vni, m.Mac));
-            if (m.Ca.IsIpv6)
-            {
-                mappings6[(m.Vnet, m.Ca.Address)] = index;
-            }
-            else
-            {
-                mappings4.Add(new((ulong)m.Vnet << 32 | m.Ca.V4, index));
-            }
-
-            pas.Add((ulong)m.Vnet << 32 | m.Pa);
-        }
-
-        // ECMP members become actions per (group, VNET): the VNET decides the VNI.
-        var ecmpActions = new Dictionary<(string, int), int[]>();
-        int[] EcmpActionsFor(string group, int vnet)
-        {
-            if (!ecmpActions.TryGetValue((group, vnet), out int[]? list))
-            {
-                list = v.EcmpGroupsByName[group].Select(pa =>
-                {
-                    actions.Add(new TunnelAction(TunnelActionKind.Encap, EncapKind.Vxlan, pa, v.VnetList[vnet].Vni, 0));
-                    return actions.Count - 1;
-                }).ToArray();
-                ecmpActions[(group, vnet)] = list;
-            }
-
-            return list;
-        }
-
-        // One action per service tunnel: NAT46, then VXLAN to its underlay endpoint.
-        var services = new List<ServiceTunnel>();
-        var serviceAction = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (PlanValidator.ParsedServiceTunnel st in v.ServiceTunnelsByName.Values)
-        {
-            serviceAction[st.Name] = actions.Count;
-            actions.Add(new TunnelAction(TunnelActionKind.ServiceTunnel, EncapKind.Vxlan, st.Pa, st.Vni, st.Mac, services.Count));
-            services.Add(new ServiceTunnel(st.Name, st.SourcePrefix, st.DestinationPrefix, actions.Count - 1));
-        }
-
-        var tables = new Dictionary<string, RouteTable>(StringComparer.Ordinal);
-        foreach ((string name, List<PlanValidator.ParsedRoute> parsed) in v.RouteTablesByName)
-        {
-            var routes = parsed.Select(r => new Route(r.Kind, r.Vnet, r.OverlayIp,
-                r.EcmpGroup is null ? null : EcmpActionsFor(r.EcmpGroup, r.Vnet), r.MeterClass,
-                r.ServiceTunnel is null ? -1 : serviceAction[r.ServiceTunnel])).ToArray();
-            var v4 = IntervalMap<uint>.Build(parsed.Select((r, i) => (r, i)).Where(x => !x.r.Prefix.IsIpv6)
-                .Select(x => PrefixRange<uint>.Of(x.r.Prefix.V4, x.r.Prefix.Length, x.i)));
-            var v6 = Lpm6.Build(parsed.Select((r, i) => (r, i)).Where(x => x.r.Prefix.IsIpv6)
-                .Select(x => (x.r.Prefix.Address, x.r.Prefix.Length, x.i)));
-            tables[name] = new RouteTable(name, v4, v6, routes);
-        }
-
-        var groups4 = new Dictionary<string, AclGroup<uint>>(StringComparer.Ordinal);
-        var groups6 = new Dictionary<string, AclGroup<UInt128>>(StringComparer.Ordinal);
-        foreach ((string name, PlanValidator.ParsedAclGroup g) in v.AclGroupsByName)
-        {
-            if (g.Ipv6)
-            {
-                groups6[name] = new AclGroup<UInt128>(name, AclRules.Of(g, p => p.Address));
-            }
-            else
-            {
-                groups4[name] = new AclGroup<uint>(name, AclRules.Of(g, p => p.V4));
-            }
-        }
+        // Each feature builds its part, in this order (action indices follow it): mappings, service
+        // tunnels, route tables (with their ECMP members), ACL groups, meter class names.
+        MappingTables mappings = BuildMappings(v, actions);
+        List<ServiceTunnel> services = BuildServiceTunnels(v, actions, out Dictionary<string, int> serviceAction);
+        Dictionary<string, RouteTable> tables = BuildRouteTables(v, actions, serviceAction);
+        BuildAclGroups(v, out Dictionary<string, AclGroup<uint>> groups4, out Dictionary<string, AclGroup<UInt128>> groups6);
 
         Eni?[] enis = new Eni?[PolicyTables.MaxEnis];
         int[] indices = EniIndices(v.EniList, previous);
@@ -116,11 +49,7 @@ public static partial class PlanCompiler
             byMac.Add(new(e.Mac, index));
         }
 
-        string[] meterNames = new string[PolicyTables.MaxMeterClasses];
-        for (int i = 0; i < meterNames.Length; i++)
-        {
-            meterNames[i] = v.MeterClassNames.TryGetValue(i, out string? n) ? n : $"class{i}";
-        }
+        string[] meterNames = MeterClassNames(v);
 
         return new PolicyTables
         {
@@ -134,9 +63,9 @@ public static partial class PlanCompiler
             Enis = enis,
             VnetNames = v.VnetList.Select(v => v.Name).ToArray(),
             VnetVnis = v.VnetList.Select(v => v.Vni).ToArray(),
-            Mappings4 = new U64Map(mappings4),
-            Mappings6 = mappings6,
-            KnownPas = new U64Map(pas.Select(p => new KeyValuePair<ulong, int>(p, 1)).ToList()),
+            Mappings4 = mappings.V4,
+            Mappings6 = mappings.V6,
+            KnownPas = mappings.KnownPas,
             Actions = new ActionTable(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(actions)),
             DirectAction = direct,
             MeterClassNames = meterNames,

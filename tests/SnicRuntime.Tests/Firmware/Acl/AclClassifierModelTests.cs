@@ -2,6 +2,7 @@ using FsCheck.Xunit;
 using SnicRuntime.Contracts.Plans;
 using SnicRuntime.Firmware.Acl;
 using SnicRuntime.Firmware.Routing;
+using SnicRuntime.TestKit;
 using Xunit;
 
 namespace SnicRuntime.Tests.Firmware.Acl;
@@ -99,18 +100,20 @@ public sealed class AclClassifierModelTests
     [Fact]
     public void Ipv6_groups_agree_with_a_linear_scan()
     {
-        var rng = new Random(3);
-        UInt128 Addr() => (UInt128)0xfd00_0000_0000_0000UL << 64 | (UInt128)(ulong)rng.Next(4) << 80 | (UInt128)(ulong)rng.Next(4) << 64 | (ulong)rng.Next(256);
-        var rules = Enumerable.Range(0, 300).Select(i => new AclRule<UInt128>(i, (AclAction)rng.Next(4),
-            Enumerable.Range(0, rng.Next(4)).Select(_ => PrefixRange<UInt128>.Of(Addr(), rng.Next(129), 0)).ToList(),
-            Enumerable.Range(0, rng.Next(4)).Select(_ => PrefixRange<UInt128>.Of(Addr(), rng.Next(129), 0)).ToList(),
-            [], [], [])).ToList();
-        var group = new AclGroup<UInt128>("v6", rules);
-        for (int q = 0; q < 5000; q++)
+        TestSeeds.Run(3, rng =>
         {
-            UInt128 s = Addr(), d = Addr();
-            Assert.Equal(rules.FindIndex(r => r.Matches(s, d, 17, 1, 1)), group.Classify(s, d, 17, 1, 1));
-        }
+            UInt128 Addr() => (UInt128)0xfd00_0000_0000_0000UL << 64 | (UInt128)(ulong)rng.Next(4) << 80 | (UInt128)(ulong)rng.Next(4) << 64 | (ulong)rng.Next(256);
+            var rules = Enumerable.Range(0, 300).Select(i => new AclRule<UInt128>(i, (AclAction)rng.Next(4),
+                Enumerable.Range(0, rng.Next(4)).Select(_ => PrefixRange<UInt128>.Of(Addr(), rng.Next(129), 0)).ToList(),
+                Enumerable.Range(0, rng.Next(4)).Select(_ => PrefixRange<UInt128>.Of(Addr(), rng.Next(129), 0)).ToList(),
+                [], [], [])).ToList();
+            var group = new AclGroup<UInt128>("v6", rules);
+            for (int q = 0; q < 5000; q++)
+            {
+                UInt128 s = Addr(), d = Addr();
+                Assert.Equal(rules.FindIndex(r => r.Matches(s, d, 17, 1, 1)), group.Classify(s, d, 17, 1, 1));
+            }
+        });
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
 using SnicRuntime.Firmware.Flows;
+using SnicRuntime.TestKit;
 using Xunit;
 
 namespace SnicRuntime.Tests.Firmware.Flows;
@@ -183,12 +184,14 @@ public class FlowTableModelTests
     [Fact]
     public void Long_random_sequences_match_the_model()
     {
-        var rng = new Random(11);
-        for (int run = 0; run < 50; run++)
+        TestSeeds.Run(11, rng =>
         {
-            var ops = Enumerable.Range(0, 2000).Select(_ => ((byte)rng.Next(256), (byte)rng.Next(256), (byte)rng.Next(256))).ToArray();
-            Assert.True(RunModel(ops, uint.MaxValue, 40), $"run {run} diverged (real hash)");
-            Assert.True(RunModel(ops, 0x1, 40), $"run {run} diverged (degenerate hash)");
-        }
+            for (int run = 0; run < 50; run++)
+            {
+                var ops = Enumerable.Range(0, 2000).Select(_ => ((byte)rng.Next(256), (byte)rng.Next(256), (byte)rng.Next(256))).ToArray();
+                Assert.True(RunModel(ops, uint.MaxValue, 40), $"run {run} diverged (real hash)");
+                Assert.True(RunModel(ops, 0x1, 40), $"run {run} diverged (degenerate hash)");
+            }
+        });
     }
 }

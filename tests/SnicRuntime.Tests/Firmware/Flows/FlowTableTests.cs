@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using SnicRuntime.Firmware.Flows;
+using SnicRuntime.TestKit;
 using Xunit;
 
 namespace SnicRuntime.Tests.Firmware.Flows;
@@ -148,27 +149,29 @@ public class FlowTableTests
             }
         });
         reader.Start();
-        var rng = new Random(1);
-        for (int round = 0; round < 300_000; round++)
+        TestSeeds.Run(1, rng =>
         {
-            int i = rng.Next(40_000);
-            FlowKeyV4 k = K(i);
-            int p = t.Lookup(k);
-            if (p >= 0)
+            for (int round = 0; round < 300_000; round++)
             {
-                t.Delete(p);
+                int i = rng.Next(40_000);
+                FlowKeyV4 k = K(i);
+                int p = t.Lookup(k);
+                if (p >= 0)
+                {
+                    t.Delete(p);
+                }
+                else
+                {
+                    var low = k.AddressLow;
+                    t.Insert(k, new FlowEntry { Action = low, Packets = low * 2 }, out _);
+                }
             }
-            else
-            {
-                var low = k.AddressLow;
-                t.Insert(k, new FlowEntry { Action = low, Packets = low * 2 }, out _);
-            }
-        }
 
-        stop.Cancel();
-        reader.Join();
-        Assert.Equal(0, torn);
-        Assert.True(reads > 0);
+            stop.Cancel();
+            reader.Join();
+            Assert.Equal(0, torn);
+            Assert.True(reads > 0);
+        });
     }
 }
 

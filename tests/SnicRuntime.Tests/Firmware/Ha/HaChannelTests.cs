@@ -2,6 +2,7 @@ using SnicRuntime.Firmware.Ha.Channel;
 using SnicRuntime.TestKit.Faults;
 using System.Buffers.Binary;
 using SnicRuntime.Firmware.Ha;
+using SnicRuntime.TestKit;
 using Xunit;
 
 namespace SnicRuntime.Tests.Firmware.Ha;
@@ -118,38 +119,40 @@ public sealed class HaChannelTests
 
     private static void RunSchedule(int seed)
     {
-        var r = new Random(seed);
-        Pair p = Pair.Make(seed, new HaChannelOptions { Window = 64, RetransmitMs = 5, MaxRetransmitMs = 40 });
-        int total = 600;
-        long next = 0;
-        int step = 0;
-        while (p.AtB.Payloads.Count < total || p.AtA.Payloads.Count < total)
+        TestSeeds.Run(seed, r =>
         {
-            // Every 50 ms the network changes its mind.
-            if (step++ % 50 == 0)
+            Pair p = Pair.Make(seed, new HaChannelOptions { Window = 64, RetransmitMs = 5, MaxRetransmitMs = 40 });
+            int total = 600;
+            long next = 0;
+            int step = 0;
+            while (p.AtB.Payloads.Count < total || p.AtA.Payloads.Count < total)
             {
-                p.Net.Faults.DropRate = r.NextDouble() * 0.3;
-                p.Net.Faults.DuplicateRate = r.NextDouble() * 0.2;
-                p.Net.Faults.ReorderRate = r.NextDouble() * 0.3;
-                p.Net.Faults.ReorderWindowMs = 1 + r.Next(20);
-                p.Net.Faults.DelayMs = r.Next(5);
-                p.Net.Faults.Partitioned = r.NextDouble() < 0.15;
+                // Every 50 ms the network changes its mind.
+                if (step++ % 50 == 0)
+                {
+                    p.Net.Faults.DropRate = r.NextDouble() * 0.3;
+                    p.Net.Faults.DuplicateRate = r.NextDouble() * 0.2;
+                    p.Net.Faults.ReorderRate = r.NextDouble() * 0.3;
+                    p.Net.Faults.ReorderWindowMs = 1 + r.Next(20);
+                    p.Net.Faults.DelayMs = r.Next(5);
+                    p.Net.Faults.Partitioned = r.NextDouble() < 0.15;
+                }
+
+                // Traffic both ways: B sends too, so acks also ride on data.
+                while (next < total && p.A.CanSend && p.B.CanSend)
+                {
+                    p.A.Send(Payload(next, 64 + (int)(next % 900)), p.Now);
+                    p.B.Send(Payload(next, 100), p.Now);
+                    next++;
+                }
+
+                p.Step();
+                Assert.True(p.Now < 600_000, $"no progress: A got {p.AtA.Payloads.Count}, B got {p.AtB.Payloads.Count}");
             }
 
-            // Traffic both ways: B sends too, so acks also ride on data.
-            while (next < total && p.A.CanSend && p.B.CanSend)
-            {
-                p.A.Send(Payload(next, 64 + (int)(next % 900)), p.Now);
-                p.B.Send(Payload(next, 100), p.Now);
-                next++;
-            }
-
-            p.Step();
-            Assert.True(p.Now < 600_000, $"no progress: A got {p.AtA.Payloads.Count}, B got {p.AtB.Payloads.Count}");
-        }
-
-        Assert.Equal(Enumerable.Range(0, total).Select(i => (long)i), p.AtB.Payloads);
-        Assert.Equal(Enumerable.Range(0, total).Select(i => (long)i), p.AtA.Payloads);
+            Assert.Equal(Enumerable.Range(0, total).Select(i => (long)i), p.AtB.Payloads);
+            Assert.Equal(Enumerable.Range(0, total).Select(i => (long)i), p.AtA.Payloads);
+        });
     }
 
     [Fact]
@@ -212,20 +215,22 @@ public sealed class HaChannelTests
         Assert.Equal([7L, 8L], inbox.Payloads);
 
         // Random bytes with a valid-looking header never throw.
-        var r = new Random(3);
-        for (int i = 0; i < 2000; i++)
+        TestSeeds.Run(3, r =>
         {
-            byte[] junk = (byte[])captured[r.Next(2)].Clone();
-            for (int k = r.Next(1, 8); k > 0; k--)
+            for (int i = 0; i < 2000; i++)
             {
-                junk[r.Next(junk.Length)] = (byte)r.Next(256);
+                byte[] junk = (byte[])captured[r.Next(2)].Clone();
+                for (int k = r.Next(1, 8); k > 0; k--)
+                {
+                    junk[r.Next(junk.Length)] = (byte)r.Next(256);
+                }
+
+                feed.Queue.Enqueue(r.Next(4) == 0 ? junk[..r.Next(junk.Length)] : junk);
+                b.Poll(now, inbox);
             }
 
-            feed.Queue.Enqueue(r.Next(4) == 0 ? junk[..r.Next(junk.Length)] : junk);
-            b.Poll(now, inbox);
-        }
-
-        Assert.Equal([7L, 8L], inbox.Payloads);
+            Assert.Equal([7L, 8L], inbox.Payloads);
+        });
     }
 
     [Fact]

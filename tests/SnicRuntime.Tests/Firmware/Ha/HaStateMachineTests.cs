@@ -215,32 +215,34 @@ public sealed class HaStateMachineTests
         // 4. Seeded random event storms to both cards, with a management plane that issues each
         //    term once: after every exchange of state, never two forwarding.
         int seed = Environment.TickCount;
-        var r = new Random(seed);
-        for (int run = 0; run < 200; run++)
+        TestSeeds.Run(seed, r =>
         {
-            HaStateMachine x = Reach(S.Active, card: 1, peer: 2);
-            HaStateMachine y = Reach(S.Standby, HaRole.Standby, card: 2, peer: 1);
-            long nextTerm = 2;
-            for (int step = 0; step < 60; step++)
+            for (int run = 0; run < 200; run++)
             {
-                HaStateMachine m = r.Next(2) == 0 ? x : y;
-                HaEvent e = r.Next(9) switch
+                HaStateMachine x = Reach(S.Active, card: 1, peer: 2);
+                HaStateMachine y = Reach(S.Standby, HaRole.Standby, card: 2, peer: 1);
+                long nextTerm = 2;
+                for (int step = 0; step < 60; step++)
                 {
-                    0 => Ev(E.PeerLost),
-                    1 => Ev(E.PeerUp),
-                    2 => Ev(E.WitnessLost),
-                    3 => Ev(E.WitnessUp),
-                    4 => Ev(E.Drained),
-                    5 => Ev(E.BulkSyncDone),
-                    6 => Ev(E.Switchover, nextTerm++),
-                    7 => Ev(E.TakeoverGranted, nextTerm++),
-                    _ => Ev(E.Configure, nextTerm++, r.Next(2) == 0 ? HaRole.Active : HaRole.Standby),
-                };
-                m.Apply(e);
-                Exchange(x, y);
-                Assert.False(x.Forwards && y.Forwards, $"seed {seed} run {run} step {step}: both forward ({x.State} term {x.Term}, {y.State} term {y.Term}) after {e}");
+                    HaStateMachine m = r.Next(2) == 0 ? x : y;
+                    HaEvent e = r.Next(9) switch
+                    {
+                        0 => Ev(E.PeerLost),
+                        1 => Ev(E.PeerUp),
+                        2 => Ev(E.WitnessLost),
+                        3 => Ev(E.WitnessUp),
+                        4 => Ev(E.Drained),
+                        5 => Ev(E.BulkSyncDone),
+                        6 => Ev(E.Switchover, nextTerm++),
+                        7 => Ev(E.TakeoverGranted, nextTerm++),
+                        _ => Ev(E.Configure, nextTerm++, r.Next(2) == 0 ? HaRole.Active : HaRole.Standby),
+                    };
+                    m.Apply(e);
+                    Exchange(x, y);
+                    Assert.False(x.Forwards && y.Forwards, $"seed {seed} run {run} step {step}: both forward ({x.State} term {x.Term}, {y.State} term {y.Term}) after {e}");
+                }
             }
-        }
+        });
     }
 
     // The cards hear each other's probes: each sees the other's state and term.

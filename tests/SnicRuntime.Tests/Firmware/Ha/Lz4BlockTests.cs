@@ -2,6 +2,7 @@ using SnicRuntime.Firmware.Ha.Channel;
 using SnicRuntime.Firmware.Ha.Sync;
 using System.Diagnostics;
 using SnicRuntime.Firmware.Ha;
+using SnicRuntime.TestKit;
 using Xunit;
 
 namespace SnicRuntime.Tests.Firmware.Ha;
@@ -61,21 +62,23 @@ public sealed class Lz4BlockTests
         byte[] data = Sample(3, 2000);
         var packed = new byte[Lz4Block.MaxCompressedLength(data.Length)];
         Assert.True(lz.TryCompress(data, packed, out int n));
-        var r = new Random(5);
-        var output = new byte[4000];
-        for (int i = 0; i < 5000; i++)
+        TestSeeds.Run(5, r =>
         {
-            byte[] bad = packed[..n];
-            for (int k = r.Next(1, 6); k > 0; k--)
+            var output = new byte[4000];
+            for (int i = 0; i < 5000; i++)
             {
-                bad[r.Next(bad.Length)] = (byte)r.Next(256);
+                byte[] bad = packed[..n];
+                for (int k = r.Next(1, 6); k > 0; k--)
+                {
+                    bad[r.Next(bad.Length)] = (byte)r.Next(256);
+                }
+
+                _ = Lz4Block.TryDecompress(r.Next(3) == 0 ? bad[..r.Next(bad.Length)] : bad, output, out _); // never throws
             }
 
-            _ = Lz4Block.TryDecompress(r.Next(3) == 0 ? bad[..r.Next(bad.Length)] : bad, output, out _); // never throws
-        }
-
-        Assert.False(Lz4Block.TryDecompress(packed.AsSpan(0, n), new byte[10], out _)); // does not fit
-        Assert.False(Lz4Block.TryDecompress([0x0F, 1, 0], output, out _)); // match with nothing before it
+            Assert.False(Lz4Block.TryDecompress(packed.AsSpan(0, n), new byte[10], out _)); // does not fit
+            Assert.False(Lz4Block.TryDecompress([0x0F, 1, 0], output, out _)); // match with nothing before it
+        });
     }
 
     [SkippableFact]

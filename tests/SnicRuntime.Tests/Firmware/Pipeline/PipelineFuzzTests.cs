@@ -1,6 +1,7 @@
 using SnicRuntime.Firmware.Parsing;
 using SnicRuntime.Firmware;
 using SnicRuntime.Hal.Net;
+using SnicRuntime.TestKit;
 using Xunit;
 
 namespace SnicRuntime.Tests.Firmware.Pipeline;
@@ -24,36 +25,38 @@ public sealed class PipelineFuzzTests
             Overlay.Vxlan("172.16.1.20", "172.16.1.100", 200, Overlay.Inner(Overlay.Mac("00:dd:dd:dd:dd:dd"), Overlay.EniMac, "10.1.2.50", "10.1.1.10", IpProtocols.Udp, 1, 2)),
             Overlay.Vxlan("172.16.5.1", "172.16.1.100", 300, Overlay.Inner(Overlay.Mac("00:dd:dd:dd:dd:dd"), Overlay.EniMac, "fd00:6::10.9.1.1", "fd00:5::10.1.1.10", IpProtocols.Tcp, 443, 999)),
         ];
-        var rng = new Random(4242);
-        int forwarded = 0, dropped = 0;
-        for (int i = 0; i < 100_000; i++)
+        TestSeeds.Run(4242, rng =>
         {
-            byte[] f = (byte[])seeds[rng.Next(seeds.Length)].Clone();
-            int flips = rng.Next(0, 4);
-            for (int k = 0; k < flips; k++)
+            int forwarded = 0, dropped = 0;
+            for (int i = 0; i < 100_000; i++)
             {
-                f[rng.Next(f.Length)] ^= (byte)(1 << rng.Next(8));
+                byte[] f = (byte[])seeds[rng.Next(seeds.Length)].Clone();
+                int flips = rng.Next(0, 4);
+                for (int k = 0; k < flips; k++)
+                {
+                    f[rng.Next(f.Length)] ^= (byte)(1 << rng.Next(8));
+                }
+
+                if (rng.Next(8) == 0)
+                {
+                    f = f[..rng.Next(1, f.Length)];
+                }
+
+                var (output, port, reason) = h.Run(f);
+                if (output is null)
+                {
+                    Assert.NotEqual(DropReason.None, reason);
+                    dropped++;
+                }
+                else
+                {
+                    Assert.Equal(0, port);
+                    Assert.True(output.Length >= 42, "an emitted frame has at least outer headers");
+                    forwarded++;
+                }
             }
 
-            if (rng.Next(8) == 0)
-            {
-                f = f[..rng.Next(1, f.Length)];
-            }
-
-            var (output, port, reason) = h.Run(f);
-            if (output is null)
-            {
-                Assert.NotEqual(DropReason.None, reason);
-                dropped++;
-            }
-            else
-            {
-                Assert.Equal(0, port);
-                Assert.True(output.Length >= 42, "an emitted frame has at least outer headers");
-                forwarded++;
-            }
-        }
-
-        Assert.True(forwarded > 10_000 && dropped > 10_000, $"forwarded {forwarded}, dropped {dropped}");
+            Assert.True(forwarded > 10_000 && dropped > 10_000, $"forwarded {forwarded}, dropped {dropped}");
+        });
     }
 }

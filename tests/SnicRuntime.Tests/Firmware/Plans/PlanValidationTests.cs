@@ -3,6 +3,7 @@ using SnicRuntime.Tests.Firmware.Pipeline;
 using System.Text.Json.Nodes;
 using SnicRuntime.Firmware.Pipeline;
 using SnicRuntime.Firmware.Plans;
+using SnicRuntime.TestKit;
 using Xunit;
 
 namespace SnicRuntime.Tests.Firmware.Plans;
@@ -142,17 +143,19 @@ public sealed class PlanValidationTests
     public void Random_garbage_and_truncations_never_throw()
     {
         string plan = PipelineHarness.PlanText("full.json");
-        var rng = new Random(7);
-        for (int i = 0; i < 2000; i++)
+        TestSeeds.Run(7, rng =>
         {
-            string text = i % 2 == 0
-                ? plan[..rng.Next(plan.Length)]
-                : Mutate(plan, rng);
-            var store = new PolicyStore();
-            ApplyResult r = store.Apply(text);
-            Assert.True(r.Accepted || r.Errors.Count > 0);
-            Assert.True(r.Accepted == (store.Current is not null));
-        }
+            for (int i = 0; i < 2000; i++)
+            {
+                string text = i % 2 == 0
+                    ? plan[..rng.Next(plan.Length)]
+                    : Mutate(plan, rng);
+                var store = new PolicyStore();
+                ApplyResult r = store.Apply(text);
+                Assert.True(r.Accepted || r.Errors.Count > 0);
+                Assert.True(r.Accepted == (store.Current is not null));
+            }
+        });
     }
 
     private static string Mutate(string text, Random rng)

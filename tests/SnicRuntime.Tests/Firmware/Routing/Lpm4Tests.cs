@@ -1,4 +1,5 @@
 using SnicRuntime.Firmware.Routing;
+using SnicRuntime.TestKit;
 using Xunit;
 
 namespace SnicRuntime.Tests.Firmware.Routing;
@@ -29,48 +30,50 @@ public class Lpm4Tests
     [InlineData(3)]
     public void Matches_a_linear_scan_through_adds_and_removes(int seed)
     {
-        var rng = new Random(seed);
-        using var lpm = new Lpm4(maxLongGroups: 4096);
-        var model = new Dictionary<(uint, int), uint>();
-        // Rules cluster under a few /8s and /16s so prefixes nest and overlap at every depth,
-        // including across the /24 boundary where the second level begins.
-        uint[] bases = [0x0A000000, 0x0A010000, 0xC0A80000, 0xC0A80100, 0x64400000];
-        uint Pick() => bases[rng.Next(bases.Length)] | (uint)rng.Next(0, 1 << 12) << (rng.Next(2) == 0 ? 0 : 8);
-        for (int step = 0; step < 3000; step++)
+        TestSeeds.Run(seed, rng =>
         {
-            // Short prefixes rewrite up to 16M first-level entries each: a few suffice.
-            int depth = rng.Next(100) switch { 0 => rng.Next(0, 9), < 40 => rng.Next(9, 25), _ => rng.Next(25, 33) };
-            uint address = Pick();
-            uint prefix = depth == 0 ? 0 : address & (uint.MaxValue << (32 - depth));
-            if (rng.Next(4) == 0 && model.Count > 0)
+            using var lpm = new Lpm4(maxLongGroups: 4096);
+            var model = new Dictionary<(uint, int), uint>();
+            // Rules cluster under a few /8s and /16s so prefixes nest and overlap at every depth,
+            // including across the /24 boundary where the second level begins.
+            uint[] bases = [0x0A000000, 0x0A010000, 0xC0A80000, 0xC0A80100, 0x64400000];
+            uint Pick() => bases[rng.Next(bases.Length)] | (uint)rng.Next(0, 1 << 12) << (rng.Next(2) == 0 ? 0 : 8);
+            for (int step = 0; step < 3000; step++)
             {
-                (uint p, int d) = model.Keys.ElementAt(rng.Next(model.Count));
-                Assert.True(lpm.Remove(p, d));
-                model.Remove((p, d));
-            }
-            else
-            {
-                uint nh = (uint)rng.Next(1 << 20);
-                Assert.True(lpm.Add(prefix, depth, nh));
-                model[(prefix, depth)] = nh;
-            }
-
-            if (step % 150 == 0)
-            {
-                for (int q = 0; q < 300; q++)
+                // Short prefixes rewrite up to 16M first-level entries each: a few suffice.
+                int depth = rng.Next(100) switch { 0 => rng.Next(0, 9), < 40 => rng.Next(9, 25), _ => rng.Next(25, 33) };
+                uint address = Pick();
+                uint prefix = depth == 0 ? 0 : address & (uint.MaxValue << (32 - depth));
+                if (rng.Next(4) == 0 && model.Count > 0)
                 {
-                    uint a = q % 2 == 0 ? Pick() : (uint)rng.Next() << 1 ^ (uint)rng.Next(2);
-                    Assert.Equal(LinearScan(model, a), lpm.Lookup(a));
+                    (uint p, int d) = model.Keys.ElementAt(rng.Next(model.Count));
+                    Assert.True(lpm.Remove(p, d));
+                    model.Remove((p, d));
+                }
+                else
+                {
+                    uint nh = (uint)rng.Next(1 << 20);
+                    Assert.True(lpm.Add(prefix, depth, nh));
+                    model[(prefix, depth)] = nh;
+                }
+
+                if (step % 150 == 0)
+                {
+                    for (int q = 0; q < 300; q++)
+                    {
+                        uint a = q % 2 == 0 ? Pick() : (uint)rng.Next() << 1 ^ (uint)rng.Next(2);
+                        Assert.Equal(LinearScan(model, a), lpm.Lookup(a));
+                    }
                 }
             }
-        }
 
-        Assert.Equal(model.Count, lpm.RuleCount);
-        uint[] burst = Enumerable.Range(0, 64).Select(_ => Pick()).ToArray();
-        long[] hops = new long[64];
-        int found = lpm.LookupBulk(burst, hops);
-        Assert.Equal(burst.Count(a => LinearScan(model, a) >= 0), found);
-        Assert.Equal(burst.Select(a => LinearScan(model, a)), hops);
+            Assert.Equal(model.Count, lpm.RuleCount);
+            uint[] burst = Enumerable.Range(0, 64).Select(_ => Pick()).ToArray();
+            long[] hops = new long[64];
+            int found = lpm.LookupBulk(burst, hops);
+            Assert.Equal(burst.Count(a => LinearScan(model, a) >= 0), found);
+            Assert.Equal(burst.Select(a => LinearScan(model, a)), hops);
+        });
     }
 
     [Fact]
@@ -78,35 +81,37 @@ public class Lpm4Tests
     {
         // Bursts of 1..80 over addresses where hits, misses and second-level entries mix within
         // every group of eight (the gathered path) and in the tails (the scalar loop).
-        var rng = new Random(7);
-        using var lpm = new Lpm4(maxLongGroups: 64);
-        lpm.Add(0x0A000000, 8, 1);
-        for (uint b = 0; b < 32; b++)
+        TestSeeds.Run(7, rng =>
         {
-            lpm.Add(0x0A000000 | b << 9, 24, 100 + b);   // every other /24 under 10/8
-            lpm.Add(0x0A000080 | b << 9, 25, 200 + b);   // a second-level entry in it
-            lpm.Add(0x0B000000 | b << 8, 24, 300 + b);   // an island outside any default
-        }
+            using var lpm = new Lpm4(maxLongGroups: 64);
+            lpm.Add(0x0A000000, 8, 1);
+            for (uint b = 0; b < 32; b++)
+            {
+                lpm.Add(0x0A000000 | b << 9, 24, 100 + b);   // every other /24 under 10/8
+                lpm.Add(0x0A000080 | b << 9, 25, 200 + b);   // a second-level entry in it
+                lpm.Add(0x0B000000 | b << 8, 24, 300 + b);   // an island outside any default
+            }
 
-        uint Pick() => rng.Next(4) switch
-        {
-            0 => 0x0A000000 | (uint)rng.Next(1 << 16),
-            1 => 0x0B000000 | (uint)rng.Next(1 << 13),
-            2 => (uint)rng.Next(),
-            _ => 0x0A000000 | (uint)rng.Next(32) << 9 | (uint)rng.Next(256),
-        };
+            uint Pick() => rng.Next(4) switch
+            {
+                0 => 0x0A000000 | (uint)rng.Next(1 << 16),
+                1 => 0x0B000000 | (uint)rng.Next(1 << 13),
+                2 => (uint)rng.Next(),
+                _ => 0x0A000000 | (uint)rng.Next(32) << 9 | (uint)rng.Next(256),
+            };
 
-        for (int length = 1; length <= 80; length++)
-        {
-            uint[] burst = Enumerable.Range(0, length).Select(_ => Pick()).ToArray();
-            long[] hops = new long[length];
-            int found = lpm.LookupBulk(burst, hops);
-            long[] expected = burst.Select(lpm.Lookup).ToArray();
-            Assert.Equal(expected, hops);
-            Assert.Equal(expected.Count(h => h >= 0), found);
-        }
+            for (int length = 1; length <= 80; length++)
+            {
+                uint[] burst = Enumerable.Range(0, length).Select(_ => Pick()).ToArray();
+                long[] hops = new long[length];
+                int found = lpm.LookupBulk(burst, hops);
+                long[] expected = burst.Select(lpm.Lookup).ToArray();
+                Assert.Equal(expected, hops);
+                Assert.Equal(expected.Count(h => h >= 0), found);
+            }
 
-        Assert.Contains(Enumerable.Range(0, 1000).Select(_ => lpm.Lookup(Pick())), h => h >= 200 && h < 232);
+            Assert.Contains(Enumerable.Range(0, 1000).Select(_ => lpm.Lookup(Pick())), h => h >= 200 && h < 232);
+        });
     }
 
     [Fact]
