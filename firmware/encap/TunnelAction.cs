@@ -32,8 +32,6 @@ public readonly record struct TunnelAction
 {
     private const ushort NoService = 0xFFFF;
 
-    /// <summary>Service tunnels an action can name (the index is kept in 16 bits, 0xFFFF meaning none).</summary>
-    public const int MaxServices = PlanLimits.MaxServiceTunnels;
 
     private readonly ulong _macService;
     private readonly uint _underlay;
@@ -44,7 +42,7 @@ public readonly record struct TunnelAction
         ArgumentOutOfRangeException.ThrowIfGreaterThan(vni, 0xFF_FFFFu);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(innerDestinationMac, 0xFFFF_FFFF_FFFFUL);
         ArgumentOutOfRangeException.ThrowIfLessThan(service, -1);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(service, MaxServices);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(service, PlanLimits.MaxServiceTunnels); // the 16-bit field below
         _macService = innerDestinationMac | (ulong)(service < 0 ? NoService : (ushort)service) << 48;
         _underlay = underlayDestination;
         _vniKind = vni | (uint)kind << 24 | (uint)encap << 28;

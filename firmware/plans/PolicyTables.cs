@@ -40,8 +40,6 @@ public sealed class PolicyTables
     /// <summary>Meter classes 0..MaxMeterClasses-1 (a flow's action word keeps the class in its top 8 bits).</summary>
     public const int MaxMeterClasses = PlanLimits.MaxMeterClasses;
 
-    /// <summary>Service tunnels a plan may hold (an action keeps the index in 16 bits).</summary>
-    public const int MaxServiceTunnels = PlanLimits.MaxServiceTunnels;
 
     /// <summary>Action index meaning "no outbound action" (a reply the policy could not route).</summary>
     public const uint NoAction = 0xFFFFFF;

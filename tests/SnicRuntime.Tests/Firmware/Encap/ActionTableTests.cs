@@ -16,7 +16,7 @@ public sealed class ActionTableTests
     [InlineData(TunnelActionKind.Encap, EncapKind.Vxlan, 0xAC100114u, 100u, 0x00DD_DDDD_DDDDUL, -1)]
     [InlineData(TunnelActionKind.Encap, EncapKind.Nvgre, 0xFFFF_FFFFu, 0xFF_FFFFu, 0xFFFF_FFFF_FFFFUL, -1)]
     [InlineData(TunnelActionKind.ServiceTunnel, EncapKind.Vxlan, 1u, 0u, 0UL, 0)]
-    [InlineData(TunnelActionKind.ServiceTunnel, EncapKind.Nvgre, 2u, 7u, 0x0200_0000_0001UL, PolicyTables.MaxServiceTunnels - 1)]
+    [InlineData(TunnelActionKind.ServiceTunnel, EncapKind.Nvgre, 2u, 7u, 0x0200_0000_0001UL, PlanLimits.MaxServiceTunnels - 1)]
     [InlineData(TunnelActionKind.Direct, EncapKind.Vxlan, 0u, 0u, 0UL, -1)]
     public void Packing_keeps_every_field(TunnelActionKind kind, EncapKind encap, uint pa, uint vni, ulong mac, int service)
     {
@@ -35,7 +35,7 @@ public sealed class ActionTableTests
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new TunnelAction(TunnelActionKind.Encap, EncapKind.Vxlan, 1, 1u << 24, 0));
         Assert.Throws<ArgumentOutOfRangeException>(() => new TunnelAction(TunnelActionKind.Encap, EncapKind.Vxlan, 1, 1, 1UL << 48));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new TunnelAction(TunnelActionKind.ServiceTunnel, EncapKind.Vxlan, 1, 1, 0, PolicyTables.MaxServiceTunnels));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new TunnelAction(TunnelActionKind.ServiceTunnel, EncapKind.Vxlan, 1, 1, 0, PlanLimits.MaxServiceTunnels));
         Assert.Throws<ArgumentOutOfRangeException>(() => new TunnelAction(TunnelActionKind.ServiceTunnel, EncapKind.Vxlan, 1, 1, 0, -2));
     }
 

@@ -55,7 +55,7 @@ public sealed class PlanValidationTests
         { "service tunnel IPv6 route", p => p["route_tables"]![0]!["routes"]![4]!["prefix"] = "fd09::/32", "$.route_tables[0].routes[4].prefix", "must be IPv4" },
         { "vnet-direct without overlay", p => p["route_tables"]![0]!["routes"]![3]!.AsObject().Remove("overlay_ip"), "$.route_tables[0].routes[3].overlay_ip", "missing IP address" },
         { "no appliance", p => p.AsObject().Remove("appliance"), "$.appliance", "missing appliance" },
-        { "too many service tunnels", p => p["service_tunnels"] = new JsonArray(Enumerable.Range(0, PolicyTables.MaxServiceTunnels + 1)
+        { "too many service tunnels", p => p["service_tunnels"] = new JsonArray(Enumerable.Range(0, PlanLimits.MaxServiceTunnels + 1)
             .Select(_ => (JsonNode?)p["service_tunnels"]![0]!.DeepClone()).ToArray()), "$.service_tunnels", "at most 65534" },
     };
 
