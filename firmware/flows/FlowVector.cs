@@ -44,9 +44,7 @@ public static class FlowVector
         int ingressPort, ReadOnlySpan<PacketRef> packets, ReadOnlySpan<ParsedPacket> meta, Span<ushort> egress, Span<DropReason> drops)
         where TSteps : struct, IFlowVectorSteps
     {
-        ArgumentNullException.ThrowIfNull(burst);
-        ArgumentNullException.ThrowIfNull(v4);
-        ArgumentNullException.ThrowIfNull(v6);
+        // Called once per vector by the stages themselves, with their own non-null tables: no checks here.
         int n4 = burst.Count4, n6 = burst.Count6;
         if (n4 != 0)
         {

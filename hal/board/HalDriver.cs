@@ -70,7 +70,7 @@ public abstract class HalDriver
         return new PortSpec(index, bp.Name, queues, board.Queues.RxDepth, board.Queues.TxDepth, bp.SpeedGbps);
     }
 
-    /// <summary>Opens every board port with <paramref name="open"/>; on a failure, closes those already open and rethrows.</summary>
+    /// <summary>Opens every board port with <paramref name="open"/>; on any failure, closes those already open and rethrows.</summary>
     protected static TPort[] OpenAll<TPort>(BoardDefinition board, Func<int, BoardPort, TPort> open)
         where TPort : class, IPort
     {
@@ -84,8 +84,9 @@ public abstract class HalDriver
                 ports[i] = open(i, board.Ports[i]);
             }
         }
-        catch (HalException)
+        catch (Exception)
         {
+            // Whatever failed (a driver's refusal, a capture file that cannot be opened), nothing stays open.
             foreach (TPort? p in ports)
             {
                 p?.Dispose();
