@@ -24,6 +24,8 @@ command -v promtool >/dev/null || need_apt+=(prometheus) # promtool checks our P
 /usr/bin/python3 -c "import lz4.block" 2>/dev/null || need_apt+=(python3-lz4) # reads our replication-frame compression
 command -v ip >/dev/null || need_apt+=(iproute2) # network namespaces and veth pairs for the AF_PACKET tests
 command -v tar >/dev/null || need_apt+=(tar) # lists our firmware images
+command -v etcd >/dev/null || need_apt+=(etcd-server) # the fleet store's distributed backend: a real 3-member cluster in the tests
+command -v etcdctl >/dev/null || need_apt+=(etcd-client)
 if ((system)); then
   # The qemu-x64 board boots Debian's kernel with busybox under software emulation.
   command -v qemu-system-x86_64 >/dev/null || need_apt+=(qemu-system-x86)
