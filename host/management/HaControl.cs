@@ -28,6 +28,12 @@ public sealed class HaControl(ManagementStore store, ManagementIdentity? identit
     /// <summary>The cards' witness silence (HaPairing.WitnessSilenceMs, 500 ms by default).</summary>
     public TimeSpan CardWitnessSilence { get; init; } = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>Where terms are granted by compare-and-swap (the fleet store); null: this process's inventory alone decides.</summary>
+    public Fleet.TermGrants? Terms { get; init; }
+
+    /// <summary>The election this witness acts under: its grants carry the leader's fence, so a deposed witness grants nothing.</summary>
+    public Fleet.ControllerElection? Election { get; init; }
+
     private readonly Dictionary<string, int> _activeRefused = [];
     private readonly Dictionary<string, DateTimeOffset> _activeLastAnswer = [];
 
@@ -245,6 +251,18 @@ public sealed class HaControl(ManagementStore store, ManagementIdentity? identit
             }
 
             long term = s.Term + 1;
+            if (Terms is not null)
+            {
+                (string? refused, long stored) = await GrantInStore(s, cancel).ConfigureAwait(false);
+                if (refused is not null)
+                {
+                    grants.Add(refused);
+                    continue;
+                }
+
+                term = stored;
+            }
+
             AgentReply granted = await Call(standby, HttpMethod.Post, $"/v1/ha/scopes/{Uri.EscapeDataString(s.Scope)}/takeover", $"{{\"term\": {term}}}", cancel).ConfigureAwait(false);
             if (!granted.Ok)
             {
@@ -261,6 +279,41 @@ public sealed class HaControl(ManagementStore store, ManagementIdentity? identit
         }
 
         return grants;
+    }
+
+    /// <summary>
+    /// Takes the next term for the standby in the store, compare-and-swap on the term record and
+    /// this controller's fence: the store's quorum decides, so two witnesses never grant one scope
+    /// twice. A scope the store has not seen yet starts from what the inventory says.
+    /// </summary>
+    private async Task<(string? Refused, long Term)> GrantInStore(HaScopeRecord s, CancellationToken cancel)
+    {
+        Store.StoreCompare? fence = Election?.FenceCompare;
+        if (Election is { IsLeader: false })
+        {
+            return ($"scope '{s.Scope}': not granted, this controller no longer leads", 0);
+        }
+
+        (Fleet.TermRecord? seen, long revision) = await Terms!.Read(s.Scope, cancel).ConfigureAwait(false);
+        if (seen is null)
+        {
+            await Terms.Create(s.Scope, s.Active, fence, cancel).ConfigureAwait(false);
+            (seen, revision) = await Terms.Read(s.Scope, cancel).ConfigureAwait(false);
+        }
+
+        if (seen is null || seen.Active != s.Active || seen.Term != s.Term)
+        {
+            // Another controller (or an operator) moved the scope: follow the store, decide next round.
+            if (seen is not null && seen.Term > s.Term)
+            {
+                store.MoveHaScope(s.Scope, seen.Active, seen.Term);
+            }
+
+            return ($"scope '{s.Scope}': the store holds term {seen?.Term} on '{seen?.Active}', not {s.Term} on '{s.Active}'; following it", 0);
+        }
+
+        Fleet.TermGrant g = await Terms.Grant(seen, revision, s.Standby, fence, cancel).ConfigureAwait(false);
+        return g.Granted ? (null, g.Current.Term) : ($"scope '{s.Scope}': term {s.Term + 1} not granted to '{s.Standby}': {g.Why}", 0);
     }
 
     /// <summary>Runs witness rounds every <paramref name="interval"/> until cancelled, reporting grants.</summary>
@@ -282,7 +335,7 @@ public sealed class HaControl(ManagementStore store, ManagementIdentity? identit
             {
                 return;
             }
-            catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
+            catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException or Store.StoreException)
             {
                 // A card answering in a form this version does not read: say so, keep witnessing.
                 report($"round failed: {e.Message}");

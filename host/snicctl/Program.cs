@@ -30,7 +30,15 @@ var root = new RootCommand("snicctl — manage SnicRuntime SmartNIC/DPU cards")
     ImageCommands.Create(),
     FlashCommand.Create(),
     QemuCommand.Create(),
+    FleetCommands.Sets(),
+    FleetCommands.Eni(),
+    FleetCommands.Controllers(),
 };
 root.Options.Add(State.Dir);
 root.Options.Add(State.Json);
+foreach (System.CommandLine.Option o in FleetStore.All)
+{
+    root.Options.Add(o);
+}
+
 return root.Parse(args).Invoke();

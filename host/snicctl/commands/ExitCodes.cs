@@ -12,4 +12,6 @@ internal static class ExitCodes
     public const int InputError = 3;
     /// <summary>A card could not be reached or did not take the request (named on stderr).</summary>
     public const int Unreachable = 4;
+    /// <summary>The store of desired state could not be reached or refused (quorum lost, auth), named on stderr; nothing was changed.</summary>
+    public const int StoreUnavailable = 5;
 }

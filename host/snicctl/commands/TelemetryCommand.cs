@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Net;
 using SnicRuntime.Management;
+using SnicRuntime.Management.Fleet;
+using SnicRuntime.Management.Store;
 
 namespace SnicRuntime.Ctl;
 
@@ -23,7 +25,15 @@ internal static class TelemetryCommand
         var interval = new Option<int>("--interval-ms") { Description = "collection interval", DefaultValueFactory = _ => 1000 };
         var seconds = new Option<int?>("--seconds") { Description = "stop after this long (default: until Ctrl+C)" };
         var otlp = new Option<string?>("--otlp") { Description = "also push the figures over OTLP/HTTP to this URL (e.g. http://127.0.0.1:4318/v1/metrics)" };
+        var controllerId = new Option<string?>("--controller-id") { Description = "this controller's name among those sharing the store (default HOST-PID)" };
+        var leaseMs = new Option<int>("--lease-ms") { Description = "leadership lease: another controller takes over this long after the leader dies", DefaultValueFactory = _ => 1000 };
         var command = new Command(name, description) { listen, interval, seconds, otlp };
+        if (reconcile)
+        {
+            command.Options.Add(controllerId);
+            command.Options.Add(leaseMs);
+        }
+
         command.SetAction(async (parse, cancel) =>
         {
             string prefix = $"snicctl {name}";
@@ -46,6 +56,23 @@ internal static class TelemetryCommand
                 return ExitCodes.Usage;
             }
 
+            if (reconcile && parse.GetValue(leaseMs) is < 500 or > 60_000)
+            {
+                Console.Error.WriteLine($"{prefix}: --lease-ms {parse.GetValue(leaseMs)} is out of range (500..60000)");
+                return ExitCodes.Usage;
+            }
+
+            IStateStore? fleet = null;
+            if (reconcile)
+            {
+                (fleet, int storeExit) = FleetStore.Open(parse, name);
+                if (fleet is null)
+                {
+                    return storeExit;
+                }
+            }
+
+            await using var fleetLifetime = fleet;
             var every = TimeSpan.FromMilliseconds(parse.GetValue(interval));
             using ManagementStore state = State.Open(parse);
             ManagementIdentity? identity = State.Identity(parse);
@@ -72,15 +99,26 @@ internal static class TelemetryCommand
                     stop.CancelAfter(TimeSpan.FromSeconds(s));
                 }
 
-                var delivery = new PlanDelivery(state, identity);
-                Task reconciler = reconcile ? delivery.RunReconciler(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), stop.Token, Report) : Task.CompletedTask;
-                // The HA witness: reaches both cards of every scope every 50 ms and grants a
-                // standby the next term only when its active is gone for the management plane too.
-                Task witness = reconcile ? new HaControl(state, identity).RunWitness(TimeSpan.FromMilliseconds(50),
-                    g => Console.WriteLine($"{DateTimeOffset.Now:HH:mm:ss.fff} HA witness: {g}"), stop.Token) : Task.CompletedTask;
+                // Any number of controllers share the store; only the one that leads delivers and
+                // witnesses. The others wait, and take over when its lease lapses.
+                Task controller = Task.CompletedTask;
+                if (fleet is not null)
+                {
+                    var election = new ControllerElection(fleet, parse.GetValue(controllerId) ?? $"{Environment.MachineName}-{Environment.ProcessId}",
+                        TimeSpan.FromMilliseconds(parse.GetValue(leaseMs)));
+                    Console.WriteLine($"controller '{election.Id}' on store {FleetStore.Parse(parse)}");
+                    controller = election.Run(token => Task.WhenAll(
+                        new PlanDelivery(state, identity).RunReconciler(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), token, Report),
+                        // The HA witness: reaches both cards of every scope every 50 ms and grants a
+                        // standby the next term (compare-and-swap in the store, fenced by this
+                        // controller's leadership) only when its active is gone for us too.
+                        new HaControl(state, identity) { Terms = new TermGrants(fleet), Election = election }.RunWitness(TimeSpan.FromMilliseconds(50),
+                            g => Console.WriteLine($"{DateTimeOffset.Now:HH:mm:ss.fff} HA witness: {g}"), token)),
+                        m => Console.WriteLine($"{DateTimeOffset.Now:HH:mm:ss.fff} {m}"), stop.Token);
+                }
+
                 await collector.Run(every, stop.Token);
-                await reconciler;
-                await witness;
+                await controller;
                 pushed?.Flush();
             }
 

@@ -1,0 +1,73 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using SnicRuntime.Management.Store;
+
+namespace SnicRuntime.Management.Fleet;
+
+/// <summary>
+/// Where each part of the fleet's desired state lives in the store. One key per object, so a
+/// change to one ENI touches one key (and its watchers), never a whole document:
+/// <code>
+/// /controllers/leader           the leading controller (under its lease)
+/// /controllers/members/ID       every live controller (under its lease)
+/// /sets/SET                     an HA set: its two cards
+/// /cards/CARD/set               the set a card belongs to (so no card is in two sets)
+/// /enis/ENI                     where an ENI is placed (its set)
+/// /terms/SCOPE                  which card holds an HA scope, under which term (compare-and-swap only)
+/// </code>
+/// Flows are never stored.
+/// </summary>
+public static class FleetKeys
+{
+    public const string Leader = "/controllers/leader";
+    public const string Members = "/controllers/members/";
+    public const string Sets = "/sets/";
+    public const string Enis = "/enis/";
+    public const string Terms = "/terms/";
+    public const string Cards = "/cards/";
+
+    public static string Member(string id) => Members + id;
+
+    public static string Set(string name) => Sets + name;
+
+    public static string Eni(string name) => Enis + name;
+
+    public static string SetOfCard(string card) => Cards + card + "/set";
+
+    public static string Term(string scope) => Terms + scope;
+}
+
+/// <summary>A controller as it announces itself: who, where, since when.</summary>
+public sealed record ControllerRecord(string Id, string Host, int Pid, DateTimeOffset Since);
+
+/// <summary>An HA set: two cards that back each other up for the ENIs placed on the set.</summary>
+public sealed record HaSetRecord(string Name, IReadOnlyList<string> Cards);
+
+/// <summary>Where an ENI is placed.</summary>
+public sealed record PlacementRecord(string Eni, string Set);
+
+/// <summary>Which card holds an HA scope and under which term; granted only by compare-and-swap.</summary>
+public sealed record TermRecord(string Scope, string Active, long Term);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+[JsonSerializable(typeof(ControllerRecord))]
+[JsonSerializable(typeof(HaSetRecord))]
+[JsonSerializable(typeof(PlacementRecord))]
+[JsonSerializable(typeof(TermRecord))]
+internal sealed partial class FleetJson : JsonSerializerContext
+{
+    public static byte[] Bytes<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> info) => JsonSerializer.SerializeToUtf8Bytes(value, info);
+
+    /// <summary>Reads a stored record; a key someone wrote by hand in another shape is named, not a crash.</summary>
+    public static T Read<T>(StoreEntry entry, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> info)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(entry.Value, info) ?? throw new JsonException("null");
+        }
+        catch (JsonException e)
+        {
+            throw new StoreException($"the store's key '{entry.Key}' does not hold a {typeof(T).Name.Replace("Record", "", StringComparison.Ordinal)}: {e.Message}", e);
+        }
+    }
+}
