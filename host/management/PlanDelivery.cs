@@ -21,6 +21,15 @@ public sealed record ApplyOutcome(long Generation, IReadOnlyList<PlanError> Erro
 /// </summary>
 public sealed class PlanDelivery(ManagementStore store, ManagementIdentity? identity = null)
 {
+    /// <summary>Cards served by someone else — the cards of HA sets, which get their share from <c>Fleet.FleetDelivery</c>; none by default.</summary>
+    public Func<CancellationToken, Task<IReadOnlySet<string>>>? Delegated { get; init; }
+
+    private async Task<IEnumerable<Card>> Served(CancellationToken cancel)
+    {
+        IReadOnlySet<string> elsewhere = Delegated is null ? new HashSet<string>() : await Delegated(cancel).ConfigureAwait(false);
+        return store.Cards().Where(c => !elsewhere.Contains(c.Name));
+    }
+
     /// <summary>Validates <paramref name="planJson"/>, journals it and delivers it. A plan with errors journals nothing.</summary>
     public async Task<ApplyOutcome> Apply(string planJson, CancellationToken cancel = default)
     {
@@ -45,7 +54,7 @@ public sealed class PlanDelivery(ManagementStore store, ManagementIdentity? iden
             return PlanJson.Write(plan);
         }, Sha256(planJson));
         var outcomes = new List<CardOutcome>();
-        foreach (Card card in store.Cards())
+        foreach (Card card in await Served(cancel).ConfigureAwait(false))
         {
             outcomes.Add(await Deliver(card, generation, cancel).ConfigureAwait(false));
         }
@@ -67,7 +76,7 @@ public sealed class PlanDelivery(ManagementStore store, ManagementIdentity? iden
             return outcomes;
         }
 
-        foreach (Card card in store.Cards())
+        foreach (Card card in await Served(cancel).ConfigureAwait(false))
         {
             if (store.AckedGeneration(card.Name) >= latest.Generation && await Runs(card, latest.Generation, cancel).ConfigureAwait(false))
             {
@@ -106,6 +115,10 @@ public sealed class PlanDelivery(ManagementStore store, ManagementIdentity? iden
             catch (OperationCanceledException) when (cancel.IsCancellationRequested)
             {
                 return; // stopping mid-delivery is a normal stop
+            }
+            catch (Store.StoreException)
+            {
+                round = [new CardOutcome("(store)", 0, "unreachable", "the store did not say which cards are served by their sets")];
             }
 
             foreach (CardOutcome o in round)

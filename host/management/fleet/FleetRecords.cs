@@ -14,6 +14,8 @@ namespace SnicRuntime.Management.Fleet;
 /// /cards/CARD/set               the set a card belongs to (so no card is in two sets)
 /// /enis/ENI                     where an ENI is placed (its set)
 /// /terms/SCOPE                  which card holds an HA scope, under which term (compare-and-swap only)
+/// /plans/current                the newest validated plan (the journal keeps the history)
+/// /cards/CARD/delivery          what the card was last sent of its share, and whether it took it
 /// </code>
 /// Flows are never stored.
 /// </summary>
@@ -34,6 +36,10 @@ public static class FleetKeys
 
     public static string SetOfCard(string card) => Cards + card + "/set";
 
+    public const string Plan = "/plans/current";
+
+    public static string Delivery(string card) => Cards + card + "/delivery";
+
     public static string Term(string scope) => Terms + scope;
 }
 
@@ -49,11 +55,18 @@ public sealed record PlacementRecord(string Eni, string Set);
 /// <summary>Which card holds an HA scope and under which term; granted only by compare-and-swap.</summary>
 public sealed record TermRecord(string Scope, string Active, long Term);
 
+/// <summary>
+/// A card's delivery state: the revision its share was sent as (the generation the card runs once it
+/// takes it), the share's digest (so an unchanged share is not sent again), and the outcome.
+/// </summary>
+public sealed record DeliveryRecord(string Card, string Set, long Revision, string Sha256, string State, string Detail, DateTimeOffset At);
+
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(ControllerRecord))]
 [JsonSerializable(typeof(HaSetRecord))]
 [JsonSerializable(typeof(PlacementRecord))]
 [JsonSerializable(typeof(TermRecord))]
+[JsonSerializable(typeof(DeliveryRecord))]
 internal sealed partial class FleetJson : JsonSerializerContext
 {
     public static byte[] Bytes<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> info) => JsonSerializer.SerializeToUtf8Bytes(value, info);

@@ -1,5 +1,7 @@
 using System.CommandLine;
 using SnicRuntime.Management;
+using SnicRuntime.Management.Fleet;
+using SnicRuntime.Management.Store;
 
 namespace SnicRuntime.Ctl;
 
@@ -25,7 +27,31 @@ internal static class ApplyCommand
             }
 
             using ManagementStore state = State.Open(parse);
-            ApplyOutcome outcome = await new PlanDelivery(state, State.Identity(parse)).Apply(json, cancel);
+            (IStateStore? store, int storeExit) = FleetStore.Open(parse, "apply");
+            if (store is null)
+            {
+                return storeExit;
+            }
+
+            await using var storeLifetime = store;
+            var fleet = new FleetDelivery(store, state, State.Identity(parse));
+            ApplyOutcome outcome;
+            try
+            {
+                // Cards of HA sets get their share of the plan from the fleet delivery; the others, the whole plan.
+                outcome = await new PlanDelivery(state, State.Identity(parse)) { Delegated = fleet.ManagedCards }.Apply(json, cancel);
+                if (outcome.Journaled)
+                {
+                    await fleet.Publish(state.Latest()!.Json, cancel);
+                    outcome = outcome with { Cards = [.. outcome.Cards, .. await fleet.Round(cancel)] };
+                }
+            }
+            catch (StoreException e)
+            {
+                Console.Error.WriteLine($"snicctl apply: {e.Message}");
+                return ExitCodes.StoreUnavailable;
+            }
+
             if (!outcome.Journaled)
             {
                 Console.Error.WriteLine($"snicctl apply: plan '{path}' has {outcome.Errors.Count} error(s); nothing journaled or sent:");

@@ -1,5 +1,7 @@
 using System.CommandLine;
 using SnicRuntime.Management;
+using SnicRuntime.Management.Fleet;
+using SnicRuntime.Management.Store;
 
 namespace SnicRuntime.Ctl;
 
@@ -60,11 +62,32 @@ internal static class CardCommands
         });
 
         var list = new Command("list", "list the cards and the generation each has acknowledged");
-        list.SetAction(parse =>
+        list.SetAction(async (parse, cancel) =>
         {
             using ManagementStore state = State.Open(parse);
             long latest = state.Latest()?.Generation ?? 0;
             IReadOnlyList<Card> cards = state.Cards();
+            // Cards of HA sets: their share's delivery, from the store.
+            (IStateStore? store, int storeExit) = FleetStore.Open(parse, "cards list");
+            if (store is null)
+            {
+                return storeExit;
+            }
+
+            Dictionary<string, (string Card, string Set, DeliveryRecord? Last, bool InSync)> fleet;
+            await using (store)
+            {
+                try
+                {
+                    fleet = (await new FleetDelivery(store, state).Status(cancel)).ToDictionary(f => f.Card, StringComparer.Ordinal);
+                }
+                catch (StoreException e)
+                {
+                    Console.Error.WriteLine($"snicctl cards list: {e.Message}");
+                    return ExitCodes.StoreUnavailable;
+                }
+            }
+
             if (parse.GetValue(State.Json))
             {
                 State.WriteJson(w =>
@@ -77,8 +100,19 @@ internal static class CardCommands
                         w.WriteString("address", c.Address.ToString());
                         w.WriteString("board", c.Board);
                         w.WriteString("role", c.Role);
-                        w.WriteNumber("acked_generation", state.AckedGeneration(c.Name));
-                        w.WriteNumber("latest_generation", latest);
+                        if (fleet.TryGetValue(c.Name, out var f))
+                        {
+                            w.WriteString("set", f.Set);
+                            w.WriteNumber("revision", f.Last?.Revision ?? 0);
+                            w.WriteString("delivery", f.Last?.State ?? "never");
+                            w.WriteBoolean("in_sync", f.InSync);
+                        }
+                        else
+                        {
+                            w.WriteNumber("acked_generation", state.AckedGeneration(c.Name));
+                            w.WriteNumber("latest_generation", latest);
+                        }
+
                         w.WriteEndObject();
                     }
 
@@ -90,6 +124,13 @@ internal static class CardCommands
             Console.WriteLine($"{"NAME",-16} {"ADDRESS",-32} {"BOARD",-12} {"GENERATION",10}");
             foreach (Card c in cards)
             {
+                if (fleet.TryGetValue(c.Name, out var f))
+                {
+                    Console.WriteLine($"{c.Name,-16} {c.Address,-32} {c.Board ?? "-",-12} {f.Last?.Revision ?? 0,10} set {f.Set}: " +
+                        (f.InSync ? "in sync" : $"behind ({f.Last?.State ?? "never delivered"}{(f.Last?.Detail.Length > 0 ? ": " + f.Last.Detail : "")})"));
+                    continue;
+                }
+
                 long acked = state.AckedGeneration(c.Name);
                 Console.WriteLine($"{c.Name,-16} {c.Address,-32} {c.Board ?? "-",-12} {acked,10}{(acked < latest ? $" (behind: latest {latest})" : "")}");
             }

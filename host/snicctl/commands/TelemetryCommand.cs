@@ -107,8 +107,11 @@ internal static class TelemetryCommand
                     var election = new ControllerElection(fleet, parse.GetValue(controllerId) ?? $"{Environment.MachineName}-{Environment.ProcessId}",
                         TimeSpan.FromMilliseconds(parse.GetValue(leaseMs)));
                     Console.WriteLine($"controller '{election.Id}' on store {FleetStore.Parse(parse)}");
+                    var fleetDelivery = new FleetDelivery(fleet, state, identity, election);
                     controller = election.Run(token => Task.WhenAll(
-                        new PlanDelivery(state, identity).RunReconciler(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), token, Report),
+                        new PlanDelivery(state, identity) { Delegated = fleetDelivery.ManagedCards }.RunReconciler(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), token, Report),
+                        // The cards of HA sets: each gets its share of the plan, whenever it changes.
+                        fleetDelivery.Run(TimeSpan.FromSeconds(1), Report, w => Console.WriteLine($"{DateTimeOffset.Now:HH:mm:ss.fff} fleet delivery: {w}"), token),
                         // The HA witness: reaches both cards of every scope every 50 ms and grants a
                         // standby the next term (compare-and-swap in the store, fenced by this
                         // controller's leadership) only when its active is gone for us too.

@@ -1,0 +1,198 @@
+using System.Security.Cryptography;
+using System.Text;
+using SnicRuntime.Contracts.Plans;
+using SnicRuntime.Management.Store;
+
+namespace SnicRuntime.Management.Fleet;
+
+/// <summary>
+/// Delivery to the cards of HA sets: each card gets only its share of the plan (<see
+/// cref="PlanSlice"/>: the ENIs placed on its set and what they reference), numbered with the
+/// store revision it was computed at, so the number a card acknowledges says how current it is.
+/// A card whose share did not change is not sent anything; a card that restarted empty (it
+/// reports an older generation) gets its share again. Fan-out is parallel and bounded, with a
+/// deadline per card, so one slow or dead card delays nobody. Every outcome is recorded in the
+/// store under the leader's fence (<c>snicctl cards list</c> shows it).
+/// </summary>
+public sealed class FleetDelivery(IStateStore store, ManagementStore inventory, ManagementIdentity? identity = null, ControllerElection? election = null)
+{
+    /// <summary>Cards sent to at once.</summary>
+    public int Parallel { get; init; } = 16;
+
+    /// <summary>How long one card may take to answer a delivery.</summary>
+    public TimeSpan CardTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The cards that belong to a set, and so are delivered here rather than sent the whole plan.</summary>
+    public async Task<IReadOnlySet<string>> ManagedCards(CancellationToken cancel = default) =>
+        (await new Placement(store).Sets(cancel)).SelectMany(s => s.Set.Cards).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>Publishes a validated, journaled plan as the desired state the sets are served from.</summary>
+    public Task<long> Publish(string planJson, CancellationToken cancel = default) =>
+        store.Put(FleetKeys.Plan, Encoding.UTF8.GetBytes(planJson), 0, cancel);
+
+    /// <summary>One round: every card of every set that is behind its share gets it. Returns what happened to each card sent to.</summary>
+    public async Task<IReadOnlyList<CardOutcome>> Round(CancellationToken cancel = default)
+    {
+        StoreEntry? planEntry = await store.Get(FleetKeys.Plan, cancel);
+        if (planEntry is null)
+        {
+            return [];
+        }
+
+        ChangePlan plan = PlanJson.Parse(planEntry.Value, out PlanError? error)
+            ?? throw new StoreException($"the store's plan ('{FleetKeys.Plan}') does not parse: {error!.Value.Path}: {error.Value.Reason}");
+        long revision = await store.Revision(cancel);
+        IReadOnlyList<HaSetView> sets = await new Placement(store).Sets(cancel);
+        Dictionary<string, DeliveryRecord> sent = (await store.Range(FleetKeys.Cards, cancel)).Entries
+            .Where(e => e.Key.EndsWith("/delivery", StringComparison.Ordinal))
+            .Select(e => FleetJson.Read(e, FleetJson.Default.DeliveryRecord)).ToDictionary(d => d.Card, StringComparer.Ordinal);
+
+        using var gate = new SemaphoreSlim(Parallel);
+        var work = new List<Task<CardOutcome?>>();
+        foreach (HaSetView set in sets)
+        {
+            var enis = set.Enis.ToHashSet(StringComparer.Ordinal);
+            ChangePlan share = PlanSlice.For(plan, enis);
+            string sha = Sha(share);
+            foreach (string name in set.Set.Cards)
+            {
+                DeliveryRecord? last = sent.GetValueOrDefault(name);
+                // An unchanged share keeps its number, so a card that already runs it is left alone.
+                long number = last is not null && last.Sha256 == sha ? last.Revision : revision;
+                work.Add(Deliver(gate, set.Set.Name, name, PlanSlice.For(plan, enis), number, sha, last, cancel)); // its own copy: the number differs per card
+            }
+        }
+
+        return [.. (await Task.WhenAll(work)).OfType<CardOutcome>()];
+    }
+
+    private async Task<CardOutcome?> Deliver(SemaphoreSlim gate, string set, string name, ChangePlan share, long number, string sha, DeliveryRecord? last, CancellationToken cancel)
+    {
+        await gate.WaitAsync(cancel);
+        try
+        {
+            Card? card = inventory.FindCard(name);
+            if (card is null)
+            {
+                return await Record(new DeliveryRecord(name, set, number, sha, "unknown", $"set '{set}' names card '{name}', which is not in the inventory", DateTimeOffset.UtcNow), cancel);
+            }
+
+            using var client = new AgentClient(card, CardTimeout, identity);
+            if (last is { State: "acked" } && last.Sha256 == sha && last.Revision == number)
+            {
+                AgentReply runs = await client.Get("/v1/plan", cancel);
+                if (!runs.Ok || runs.Body!.Value.GetProperty("generation").GetInt64() >= number)
+                {
+                    return null; // it runs its share (or cannot be asked: it is asked again next round)
+                }
+            }
+
+            share.Generation = number;
+            AgentReply reply = await client.ApplyPlan(PlanJson.Write(share), cancel);
+            (string state, string detail) = reply switch
+            {
+                { Ok: true } => ("acked", ""),
+                { Status: 422 } => ("refused", string.Join("; ", reply.Body!.Value.GetProperty("errors").EnumerateArray()
+                    .Select(e => $"{e.GetProperty("path").GetString()}: {e.GetProperty("reason").GetString()}"))),
+                { Status: 0 } => ("unreachable", reply.Reason),
+                _ => ("failed", $"HTTP {reply.Status}: {reply.Reason}"),
+            };
+            return await Record(new DeliveryRecord(name, set, number, sha, state, detail, DateTimeOffset.UtcNow), cancel);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private async Task<CardOutcome> Record(DeliveryRecord d, CancellationToken cancel)
+    {
+        List<StoreCompare> fence = election is null ? [] : [election.FenceCompare];
+        await store.Txn(fence, [StoreOp.Put(FleetKeys.Delivery(d.Card), FleetJson.Bytes(d, FleetJson.Default.DeliveryRecord))], null, cancel);
+        return new CardOutcome(d.Card, d.Revision, d.State, d.Detail);
+    }
+
+    /// <summary>
+    /// Every card of a set with its last delivery and whether it is in sync: it acknowledged the
+    /// share the desired state gives it now. Behind means a change has not reached it yet.
+    /// </summary>
+    public async Task<IReadOnlyList<(string Card, string Set, DeliveryRecord? Last, bool InSync)>> Status(CancellationToken cancel = default)
+    {
+        StoreEntry? planEntry = await store.Get(FleetKeys.Plan, cancel);
+        ChangePlan? plan = planEntry is null ? null : PlanJson.Parse(planEntry.Value, out _);
+        Dictionary<string, DeliveryRecord> sent = (await store.Range(FleetKeys.Cards, cancel)).Entries
+            .Where(e => e.Key.EndsWith("/delivery", StringComparison.Ordinal))
+            .Select(e => FleetJson.Read(e, FleetJson.Default.DeliveryRecord)).ToDictionary(d => d.Card, StringComparer.Ordinal);
+        var list = new List<(string, string, DeliveryRecord?, bool)>();
+        foreach (HaSetView set in await new Placement(store).Sets(cancel))
+        {
+            string? sha = plan is null ? null : Sha(PlanSlice.For(plan, set.Enis.ToHashSet(StringComparer.Ordinal)));
+            foreach (string card in set.Set.Cards)
+            {
+                DeliveryRecord? last = sent.GetValueOrDefault(card);
+                list.Add((card, set.Set.Name, last, plan is null || (last is { State: "acked" } && last.Sha256 == sha)));
+            }
+        }
+
+        return list;
+    }
+
+    private static string Sha(ChangePlan share)
+    {
+        share.Generation = 0;
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(PlanJson.Write(share))));
+    }
+
+    /// <summary>
+    /// The leader's loop: a round whenever the plan, a set or a placement changes (watched), and
+    /// every <paramref name="every"/> besides, to catch cards that restarted or came back.
+    /// </summary>
+    public async Task Run(TimeSpan every, Action<CardOutcome> report, Action<string> warn, CancellationToken cancel)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        ArgumentNullException.ThrowIfNull(warn);
+        using var changed = new SemaphoreSlim(0);
+        long from = await store.Revision(cancel) + 1;
+        Task[] watches = [.. new[] { "/plans/", FleetKeys.Sets, FleetKeys.Enis }.Select(prefix => Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (WatchEvent _ in store.Watch(prefix, from, cancel))
+                {
+                    changed.Release();
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or StoreException)
+            {
+                changed.Release(); // fall back on the periodic round
+            }
+        }, CancellationToken.None))];
+        while (!cancel.IsCancellationRequested)
+        {
+            try
+            {
+                foreach (CardOutcome o in await Round(cancel))
+                {
+                    report(o);
+                }
+
+                await changed.WaitAsync(every, cancel);
+                while (changed.CurrentCount > 0)
+                {
+                    await changed.WaitAsync(cancel); // one round covers every change seen so far
+                }
+            }
+            catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (StoreException e)
+            {
+                warn(e.Message);
+                await Task.Delay(every, cancel).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+        }
+
+        await Task.WhenAll(watches);
+    }
+}

@@ -1,0 +1,126 @@
+using System.Diagnostics;
+using System.Net;
+using SnicRuntime.Firmware.Agent;
+using SnicRuntime.Firmware.Card;
+using SnicRuntime.Firmware.Pipeline;
+using SnicRuntime.Firmware.Plans;
+using SnicRuntime.Firmware.Workers;
+using SnicRuntime.Hal.Board;
+using SnicRuntime.Management;
+using SnicRuntime.Management.Fleet;
+using SnicRuntime.Management.Store;
+using SnicRuntime.TestKit;
+using SnicRuntime.Tests.Firmware.Pipeline;
+using Xunit;
+
+namespace SnicRuntime.Tests.Host.Management.Fleet;
+
+/// <summary>
+/// Delivery to the cards of HA sets against real card agents on loopback: each card gets only its
+/// set's share, an unchanged share is not sent again, a placement change reaches only the sets it
+/// touches, a card that restarted empty gets its share back, and a dead card delays nobody.
+/// </summary>
+public sealed class FleetDeliveryTests : IAsyncLifetime
+{
+    private const string Token = "fleet-delivery-token-0123";
+    private readonly string _dir = Directory.CreateTempSubdirectory("snic-fleet-delivery-").FullName;
+    private readonly List<(Dataplane Dp, PolicyStore Policy, CardAgent Agent)> _cards = [];
+    private ManagementStore _inventory = null!;
+    private SqliteStateStore _store = null!;
+    private FleetDelivery _delivery = null!;
+
+    public async Task InitializeAsync()
+    {
+        _inventory = new ManagementStore(Path.Combine(_dir, "state.db"));
+        _store = new SqliteStateStore(Path.Combine(_dir, "fleet.db"));
+        for (int i = 0; i < 4; i++)
+        {
+            _cards.Add(await StartCard());
+            _inventory.AddCard(new Card($"card{i}", _cards[i].Agent.Address, Token, "emulated", "standalone", DateTimeOffset.UtcNow));
+        }
+
+        var placement = new Placement(_store);
+        await placement.CreateSet("s1", ["card0", "card1"]);
+        await placement.CreateSet("s2", ["card2", "card3"]);
+        _delivery = new FleetDelivery(_store, _inventory) { CardTimeout = TimeSpan.FromSeconds(10) };
+        await _delivery.Publish(PipelineHarness.PlanText("full.json"));
+    }
+
+    private static async Task<(Dataplane, PolicyStore, CardAgent)> StartCard()
+    {
+        BoardDefinition board = BoardLoader.Load(Path.Combine(TestPaths.BoardsDirectory, "emulated", "emulated.json"));
+        var policy = new PolicyStore(board.Ports.Count);
+        Dataplane dp = Dataplane.Create(board, new DataplaneOptions { Stage = StageKind.Policy, Policy = policy, FlowsPerWorker = 1024 });
+        return (dp, policy, await CardAgent.StartAsync(dp, policy, Token, new IPEndPoint(IPAddress.Loopback, 0)));
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var c in _cards)
+        {
+            await c.Agent.DisposeAsync();
+            c.Dp.Dispose();
+        }
+
+        await _store.DisposeAsync();
+        _inventory.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    private string[] EnisOn(int card) => [.. _cards[card].Policy.Current!.Enis.OfType<Eni>().Select(e => e.Name).Order()];
+
+    private static bool Known(string eni) => eni is "eni1" or "eni2";
+
+    [Fact]
+    public async Task Each_card_gets_its_sets_share_and_only_changed_shares_are_sent_again()
+    {
+        var placement = new Placement(_store);
+        await placement.Place("eni1", "s1", false, Known);
+        await placement.Place("eni2", "s2", false, Known);
+        IReadOnlyList<CardOutcome> first = await _delivery.Round();
+        Assert.Equal(4, first.Count);
+        Assert.All(first, o => Assert.Equal("acked", o.State));
+        Assert.Equal(["eni1"], EnisOn(0));
+        Assert.Equal(["eni1"], EnisOn(1));
+        Assert.Equal(["eni2"], EnisOn(2));
+        Assert.Equal(["eni2"], EnisOn(3));
+        long generation = _cards[0].Policy.Current!.Generation;
+        Assert.Equal(first[0].Generation, generation); // the card runs the revision its share was computed at
+
+        Assert.Empty(await _delivery.Round()); // nothing changed: nothing sent
+
+        // Move eni2 to s1: both sets' shares change.
+        await placement.Place("eni2", "s1", true, Known);
+        IReadOnlyList<CardOutcome> moved = await _delivery.Round();
+        Assert.Equal(["card0", "card1", "card2", "card3"], moved.Select(o => o.Card).Order());
+        Assert.Equal(["eni1", "eni2"], EnisOn(1));
+        Assert.Empty(EnisOn(3));
+        Assert.True(_cards[1].Policy.Current!.Generation > generation);
+
+        // A card that restarted empty gets its share back; nobody else is sent anything.
+        await _cards[2].Agent.DisposeAsync();
+        _cards[2].Dp.Dispose();
+        _cards[2] = await StartCard();
+        _inventory.RemoveCard("card2");
+        _inventory.AddCard(new Card("card2", _cards[2].Agent.Address, Token, "emulated", "standalone", DateTimeOffset.UtcNow));
+        IReadOnlyList<CardOutcome> back = await _delivery.Round();
+        Assert.Equal(["card2"], back.Select(o => o.Card));
+        Assert.NotNull(_cards[2].Policy.Current);
+        Assert.All(await _delivery.Status(), s => Assert.True(s.InSync, $"{s.Card} behind"));
+    }
+
+    [Fact]
+    public async Task A_dead_card_is_reported_and_delays_nobody_else()
+    {
+        await new Placement(_store).Place("eni1", "s1", false, Known);
+        await _cards[0].Agent.DisposeAsync(); // card0's agent is gone
+        var timer = Stopwatch.StartNew();
+        IReadOnlyList<CardOutcome> round = await _delivery.Round();
+        Assert.True(timer.Elapsed < TimeSpan.FromSeconds(5), $"a round took {timer.Elapsed.TotalSeconds:0.0} s");
+        Assert.Equal("unreachable", round.Single(o => o.Card == "card0").State);
+        Assert.All(round.Where(o => o.Card != "card0"), o => Assert.Equal("acked", o.State));
+        var status = await _delivery.Status();
+        Assert.False(status.Single(s => s.Card == "card0").InSync);
+        Assert.True(status.Single(s => s.Card == "card1").InSync);
+    }
+}
