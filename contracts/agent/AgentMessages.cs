@@ -8,7 +8,12 @@ public sealed record IdentityReply(string Board, string Model, string FirmwareVe
 
 public sealed record HealthReply(string Status, long Generation, double UptimeSeconds);
 
-public sealed record GenerationReply(long Generation);
+/// <summary>
+/// The plan a card runs: its generation, the digest of its content (<see cref="Plans.PlanDigest"/>:
+/// the management plane sees that a card already runs a share and does not send it again), and how
+/// many plans it has installed since it started.
+/// </summary>
+public sealed record GenerationReply(long Generation, string Digest = "", long Installs = 0);
 
 public sealed record ApplyReply(bool Accepted, long Generation, bool Unchanged, IReadOnlyList<ErrorItem> Errors);
 

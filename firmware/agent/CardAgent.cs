@@ -174,7 +174,8 @@ public sealed partial class CardAgent : IAsyncDisposable
             Uptime, _dataplane.Workers.Count, _dataplane.Ports.Count), AgentJsonContext.Default.IdentityReply);
 
     private Task Generation(HttpContext ctx) =>
-        Write(ctx, 200, new GenerationReply(_policy.Current?.Generation ?? 0), AgentJsonContext.Default.GenerationReply);
+        Write(ctx, 200, new GenerationReply(_policy.Current?.Generation ?? 0,
+            _policy.Current is { } running ? SnicRuntime.Contracts.Plans.PlanDigest.Of(running.Source) : "", _policy.Installed), AgentJsonContext.Default.GenerationReply);
 
     private async Task Apply(HttpContext ctx)
     {

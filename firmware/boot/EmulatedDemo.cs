@@ -61,7 +61,7 @@ internal sealed class EmulatedDemo(Dataplane dataplane, FirmwareOptions options,
 
         using var stopSink = new CancellationTokenSource();
         dataplane.Start();
-        var sinkThread = new Thread(() => sink.Run(stopSink.Token)) { IsBackground = true, Name = "snic-wire-sink" };
+        var sinkThread = new Thread(() => sink.Run(stopSink.Token, options.IdleSleepMs)) { IsBackground = true, Name = "snic-wire-sink" };
         sinkThread.Start();
         long started = Stopwatch.GetTimestamp();
         var genThread = new Thread(() => generator.Run(ingress, TimeSpan.FromSeconds(options.Seconds), FirmwareLifetime.Stopping))

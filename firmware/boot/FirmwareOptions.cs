@@ -24,6 +24,7 @@ public sealed class FirmwareOptions
         new("--stage", "KIND", "without --plan: flows (flow table, default) or forward (cross-connect)"),
         new("--flow-capacity", "N", "flows per worker and address family (default 65536)"),
         new("--rate", "PPS", "generated packets per second, 0 = unlimited (default 500000)"),
+        new("--idle-sleep-ms", "N", "an idle worker sleeps N ms instead of spinning (0..100, default 0): many light cards on one host"),
         new("--config", "FILE", "options from a JSON object ({\"flow-capacity\": 65536, ...}); an image's config/default.json; options given on the command line win"),
         new("--agent-listen", "ADDR", "the agent's address (default 127.0.0.1; a card in a VM listens on its management interface)"),
         new("--image-trust", "FILE", "public keys (PEM) whose signed images this card installs (snicctl flash)"),
@@ -58,6 +59,8 @@ public sealed class FirmwareOptions
     public StageKind Stage { get; private set; } = StageKind.Flows;
 
     public int FlowCapacity { get; private set; } = 65_536;
+
+    public int IdleSleepMs { get; private set; }
 
     /// <summary>Loopback port of the card agent (null: no agent).</summary>
     public int? AgentPort { get; private set; }
@@ -204,6 +207,17 @@ public sealed class FirmwareOptions
                     else
                     {
                         errors.Add($"--stage: '{v}' is not 'flows' or 'forward'");
+                    }
+
+                    break;
+                case "--idle-sleep-ms":
+                    if (!int.TryParse(v, CultureInfo.InvariantCulture, out int sleep) || sleep < 0 || sleep > 100)
+                    {
+                        errors.Add($"--idle-sleep-ms: '{v}' is not a whole number in 0..100");
+                    }
+                    else
+                    {
+                        o.IdleSleepMs = sleep;
                     }
 
                     break;

@@ -140,6 +140,7 @@ public static class Program
                 Workers = options.Workers,
                 Stage = options.Stage,
                 FlowsPerWorker = options.FlowCapacity,
+                IdleSleepMs = options.IdleSleepMs,
                 Aging = DemoAging,
                 Policy = policy,
             });

@@ -53,6 +53,11 @@ public sealed partial class Dataplane
             throw new BoardNotSupportedException($"board '{board.Id}': {e.Message}");
         }
 
+        foreach (IWorker w in factory.Workers)
+        {
+            w.IdleSleepMs = options.IdleSleepMs;
+        }
+
         return new Dataplane(board, pool, ports, factory.Workers, factory.Flows, factory.Pipelines);
     }
 

@@ -33,6 +33,9 @@ public sealed record DataplaneOptions
 
     public AgingPolicy? Aging { get; init; }
 
+    /// <summary>Milliseconds an idle worker sleeps (0: it spins and yields); see <see cref="IWorker.IdleSleepMs"/>.</summary>
+    public int IdleSleepMs { get; init; }
+
     /// <summary>Where the policy stage reads the running generation (required for <see cref="StageKind.Policy"/>).</summary>
     public Pipeline.PolicyStore? Policy { get; init; }
 }

@@ -25,6 +25,13 @@ public interface IWorker
 
     /// <summary>One pass over every rx queue; returns packets received. For tests and benchmarks.</summary>
     int PollOnce();
+
+    /// <summary>
+    /// Milliseconds to sleep after a run of empty polls (0: spin and yield, as a card with dedicated
+    /// cores does). Many light cards on one host (the fleet benchmark) sleep instead, as DPDK's
+    /// l3fwd-power does when its queues are idle.
+    /// </summary>
+    int IdleSleepMs { get; set; }
 }
 
 /// <summary>
@@ -112,6 +119,8 @@ public sealed class Worker<TRx, TTx, TStage> : IWorker
 
     public WorkerCounters Counters { get; } = new();
 
+    public int IdleSleepMs { get; set; }
+
     public void RequestStop() => _stop = true;
 
     public void Run()
@@ -130,7 +139,14 @@ public sealed class Worker<TRx, TTx, TStage> : IWorker
             if (++idle >= IdleSpinPasses)
             {
                 idle = 0;
-                Thread.Yield();
+                if (IdleSleepMs > 0)
+                {
+                    Thread.Sleep(IdleSleepMs);
+                }
+                else
+                {
+                    Thread.Yield();
+                }
             }
         }
     }

@@ -61,13 +61,20 @@ public sealed class TrafficSink
     }
 
     /// <summary>Drains until cancelled, then once more so nothing transmitted before the stop is left.</summary>
-    public void Run(CancellationToken cancel)
+    public void Run(CancellationToken cancel, int idleSleepMs = 0)
     {
         while (!cancel.IsCancellationRequested)
         {
             if (DrainOnce() == 0)
             {
-                Thread.Yield();
+                if (idleSleepMs > 0)
+                {
+                    Thread.Sleep(idleSleepMs); // many light cards on one host: see IWorker.IdleSleepMs
+                }
+                else
+                {
+                    Thread.Yield();
+                }
             }
         }
 

@@ -78,13 +78,19 @@ public sealed class FleetDelivery(IStateStore store, ManagementStore inventory, 
             }
 
             using var client = new AgentClient(card, CardTimeout, identity);
-            if (last is { State: "acked" } && last.Sha256 == sha && last.Revision == number)
+            AgentReply runs = await client.Get("/v1/plan", cancel);
+            if (runs.Ok && runs.Body!.Value.TryGetProperty("digest", out var digest) && digest.GetString() == sha)
             {
-                AgentReply runs = await client.Get("/v1/plan", cancel);
-                if (!runs.Ok || runs.Body!.Value.GetProperty("generation").GetInt64() >= number)
-                {
-                    return null; // it runs its share (or cannot be asked: it is asked again next round)
-                }
+                // It runs this content already: acknowledged before (nothing to do), or sent by a
+                // leader that died before recording it — record it now instead of applying it twice.
+                long running = runs.Body.Value.GetProperty("generation").GetInt64();
+                return last is { State: "acked" } && last.Sha256 == sha && last.Revision == running ? null
+                    : await Record(new DeliveryRecord(name, set, running, sha, "acked", "already running this share", DateTimeOffset.UtcNow), cancel);
+            }
+
+            if (!runs.Ok && last is { State: "acked" } && last.Sha256 == sha)
+            {
+                return null; // cannot be asked now; it is asked again next round
             }
 
             share.Generation = number;
@@ -137,11 +143,7 @@ public sealed class FleetDelivery(IStateStore store, ManagementStore inventory, 
         return list;
     }
 
-    private static string Sha(ChangePlan share)
-    {
-        share.Generation = 0;
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(PlanJson.Write(share))));
-    }
+    private static string Sha(ChangePlan share) => PlanDigest.Of(share);
 
     /// <summary>
     /// The leader's loop: a round whenever the plan, a set or a placement changes (watched), and

@@ -123,4 +123,26 @@ public sealed class FleetDeliveryTests : IAsyncLifetime
         Assert.False(status.Single(s => s.Card == "card0").InSync);
         Assert.True(status.Single(s => s.Card == "card1").InSync);
     }
+
+    [Fact]
+    public async Task A_share_a_dead_leader_sent_but_never_recorded_is_not_applied_again()
+    {
+        await new Placement(_store).Place("eni1", "s1", false, Known);
+        Assert.Equal(4, (await _delivery.Round()).Count);
+        long installs = _cards[0].Policy.Installed;
+
+        // The leader dies between sending a change and recording it: the card runs the new
+        // share, the store still says it has the old one.
+        await new Placement(_store).Place("eni2", "s1", false, Known);
+        IReadOnlyList<CardOutcome> sentByTheDead = await _delivery.Round();
+        Assert.Contains(sentByTheDead, o => o.Card == "card0");
+        await _store.Delete(FleetKeys.Delivery("card0"));
+        long afterFirst = _cards[0].Policy.Installed;
+        Assert.Equal(installs + 1, afterFirst);
+
+        IReadOnlyList<CardOutcome> next = await _delivery.Round(); // the new leader's first round
+        Assert.Equal("acked", next.Single(o => o.Card == "card0").State);
+        Assert.Equal(afterFirst, _cards[0].Policy.Installed); // recorded, not installed a second time
+        Assert.Empty(await _delivery.Round());
+    }
 }
