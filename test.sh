@@ -146,6 +146,9 @@ fi
 echo "== benchmarks, one dry iteration each (speed is measured by bench/run.sh, not here)"
 dotnet run -c Release --no-build --project bench/SnicRuntime.Bench -- --filter '*' --smoke >/tmp/snic-bench-dry.log 2>&1 \
   || { tail -40 /tmp/snic-bench-dry.log; failed=$((failed + 1)); }
+# The fleet benchmark at its smallest (4 cards, etcd and SQLite, one controller killed): it runs end to end.
+dotnet bench/SnicRuntime.Bench/bin/Release/net10.0/SnicRuntime.Bench.dll fleet --cards 4 --changes 3 --kills 1 >/tmp/snic-bench-fleet.log 2>&1 \
+  && ! grep -Eq "lost=[1-9]|doubled=[1-9]" /tmp/snic-bench-fleet.log || { cat /tmp/snic-bench-fleet.log; failed=$((failed + 1)); }
 
 rm -rf "$results"
 echo "tests: $passed passed, $failed failed, $skipped skipped"

@@ -16,9 +16,21 @@ cd "$(dirname "$0")/.."
 
 what="${1:-}"
 case "$what" in
-  flowtable|lpm|acl|cps|fastpath|ha|io) ;;
-  *) echo "usage: bench/run.sh flowtable|lpm|acl|cps|fastpath|ha|io" >&2; exit 2 ;;
+  flowtable|lpm|acl|cps|fastpath|ha|io|fleet) ;;
+  *) echo "usage: bench/run.sh flowtable|lpm|acl|cps|fastpath|ha|io|fleet" >&2; exit 2 ;;
 esac
+
+if [[ "$what" == "fleet" ]]; then
+  # A real 3-member etcd cluster, three `snicctl serve` controllers and 64 light card processes on loopback.
+  command -v etcd >/dev/null && command -v etcdctl >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends etcd-server etcd-client >/dev/null; }
+  ./firmware/publish.sh linux-x64 >/dev/null
+  dotnet build host/snicctl -c Release -nologo -v quiet
+  dotnet build bench/SnicRuntime.Bench -c Release -nologo -v quiet
+  mkdir -p bench/results
+  dotnet bench/SnicRuntime.Bench/bin/Release/net10.0/SnicRuntime.Bench.dll fleet --cards "${CARDS:-64}" --changes 30 --kills 5 | tee bench/results/fleet.txt
+  echo "written: bench/results/fleet.txt (targets: delta p99 <= 500 ms, controller failover <= 2000 ms, lost=0, doubled=0)"
+  exit 0
+fi
 
 if [[ "$what" == "io" ]]; then
   command -v dpdk-testpmd >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libdpdk-dev dpdk-dev pkg-config >/dev/null; }

@@ -106,9 +106,11 @@ public sealed partial class TrafficGenerator
                 {
                     // A slow paced generator sleeps until its next packet is due (a millisecond or
                     // more away) instead of spinning; at benchmark rates the gap is microseconds.
-                    if (Stopwatch.Frequency / _profile.RatePps >= 2 * Stopwatch.Frequency / 1000)
+                    long gapTicks = Stopwatch.Frequency / _profile.RatePps;
+                    if (gapTicks >= 2 * Stopwatch.Frequency / 1000)
                     {
-                        Thread.Sleep(1);
+                        long nextDue = start + (long)((sent + 1) * (double)Stopwatch.Frequency / _profile.RatePps);
+                        Thread.Sleep((int)Math.Clamp((nextDue - now) * 1000 / Stopwatch.Frequency, 1, 100));
                     }
                     else
                     {

@@ -19,6 +19,9 @@ public sealed class FleetDelivery(IStateStore store, ManagementStore inventory, 
     /// <summary>Cards sent to at once.</summary>
     public int Parallel { get; init; } = 16;
 
+    /// <summary>How often every card is asked whether it still runs its share (a restarted card gets it back within this).</summary>
+    public TimeSpan VerifyEvery { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>How long one card may take to answer a delivery.</summary>
     public TimeSpan CardTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
@@ -30,8 +33,13 @@ public sealed class FleetDelivery(IStateStore store, ManagementStore inventory, 
     public Task<long> Publish(string planJson, CancellationToken cancel = default) =>
         store.Put(FleetKeys.Plan, Encoding.UTF8.GetBytes(planJson), 0, cancel);
 
-    /// <summary>One round: every card of every set that is behind its share gets it. Returns what happened to each card sent to.</summary>
-    public async Task<IReadOnlyList<CardOutcome>> Round(CancellationToken cancel = default)
+    /// <summary>
+    /// One round: every card of every set that is behind its share gets it. Cards recorded as
+    /// running their share are asked too when <paramref name="verify"/> says so (one that restarted
+    /// empty gets it again); the others are not contacted, so a change costs calls to the cards it
+    /// touches only. Returns what happened to each card sent to.
+    /// </summary>
+    public async Task<IReadOnlyList<CardOutcome>> Round(Func<string, bool>? verify = null, CancellationToken cancel = default)
     {
         StoreEntry? planEntry = await store.Get(FleetKeys.Plan, cancel);
         if (planEntry is null)
@@ -59,15 +67,20 @@ public sealed class FleetDelivery(IStateStore store, ManagementStore inventory, 
                 DeliveryRecord? last = sent.GetValueOrDefault(name);
                 // An unchanged share keeps its number, so a card that already runs it is left alone.
                 long number = last is not null && last.Sha256 == sha ? last.Revision : revision;
-                work.Add(Deliver(gate, set.Set.Name, name, PlanSlice.For(plan, enis), number, sha, last, cancel)); // its own copy: the number differs per card
+                work.Add(Deliver(gate, set.Set.Name, name, PlanSlice.For(plan, enis), number, sha, last, verify?.Invoke(name) ?? true, cancel)); // its own copy: the number differs per card
             }
         }
 
         return [.. (await Task.WhenAll(work)).OfType<CardOutcome>()];
     }
 
-    private async Task<CardOutcome?> Deliver(SemaphoreSlim gate, string set, string name, ChangePlan share, long number, string sha, DeliveryRecord? last, CancellationToken cancel)
+    private async Task<CardOutcome?> Deliver(SemaphoreSlim gate, string set, string name, ChangePlan share, long number, string sha, DeliveryRecord? last, bool verify, CancellationToken cancel)
     {
+        if (!verify && last is { State: "acked" } && last.Sha256 == sha)
+        {
+            return null;
+        }
+
         await gate.WaitAsync(cancel);
         try
         {
@@ -93,6 +106,13 @@ public sealed class FleetDelivery(IStateStore store, ManagementStore inventory, 
                 return null; // cannot be asked now; it is asked again next round
             }
 
+            // A card's generations only grow: a store that was replaced (its revisions start again)
+            // still numbers the share above what the card runs.
+            if (runs.Ok && runs.Body!.Value.GetProperty("generation").GetInt64() is long current && current >= number)
+            {
+                number = current + 1;
+            }
+
             share.Generation = number;
             AgentReply reply = await client.ApplyPlan(PlanJson.Write(share), cancel);
             (string state, string detail) = reply switch
@@ -109,6 +129,17 @@ public sealed class FleetDelivery(IStateStore store, ManagementStore inventory, 
         {
             gate.Release();
         }
+    }
+
+    private static int StableHash(string s)
+    {
+        int h = 17;
+        foreach (char c in s)
+        {
+            h = unchecked((h * 31) + c);
+        }
+
+        return h & int.MaxValue;
     }
 
     private async Task<CardOutcome> Record(DeliveryRecord d, CancellationToken cancel)
@@ -169,16 +200,24 @@ public sealed class FleetDelivery(IStateStore store, ManagementStore inventory, 
                 changed.Release(); // fall back on the periodic round
             }
         }, CancellationToken.None))];
+        // Verification is spread: each quiet period asks one slot's cards, so every card is asked
+        // once per VerifyEvery and a change never waits behind a round that asks them all.
+        int slots = Math.Max(1, (int)(VerifyEvery / every)), slot = 0;
+        Func<string, bool> none = _ => false;
+        Func<string, bool> verify = none; // the first round (a new leader's) delivers changes first
         while (!cancel.IsCancellationRequested)
         {
             try
             {
-                foreach (CardOutcome o in await Round(cancel))
+                foreach (CardOutcome o in await Round(verify, cancel))
                 {
                     report(o);
                 }
 
-                await changed.WaitAsync(every, cancel);
+                bool woken = await changed.WaitAsync(every, cancel);
+                int current = slot;
+                verify = woken ? none : name => (uint)StableHash(name) % (uint)slots == (uint)current;
+                slot = woken ? slot : (slot + 1) % slots;
                 while (changed.CurrentCount > 0)
                 {
                     await changed.WaitAsync(cancel); // one round covers every change seen so far

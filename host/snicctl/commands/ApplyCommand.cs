@@ -43,7 +43,7 @@ internal static class ApplyCommand
                 if (outcome.Journaled)
                 {
                     await fleet.Publish(state.Latest()!.Json, cancel);
-                    outcome = outcome with { Cards = [.. outcome.Cards, .. await fleet.Round(cancel)] };
+                    outcome = outcome with { Cards = [.. outcome.Cards, .. await fleet.Round(null, cancel)] };
                 }
             }
             catch (StoreException e)
