@@ -147,16 +147,17 @@ public abstract class StateStoreContract : IAsyncLifetime
     [SkippableFact]
     public async Task A_lease_keeps_its_keys_while_kept_alive_and_deletes_them_when_it_lapses()
     {
-        // A TTL well above the keep-alive interval: a loaded CI machine may pause a test for a while.
-        long lease = await Store.GrantLease(TimeSpan.FromSeconds(2));
+        // A TTL well above the keep-alive interval: a loaded CI machine (the scalar pass, etcd
+        // clusters starting beside it) has paused this test for more than 1.5 s.
+        long lease = await Store.GrantLease(TimeSpan.FromSeconds(4));
         await Store.Put("/controllers/leader", B("ctl-1"), lease);
-        for (int i = 0; i < 6; i++)
+        for (int i = 0; i < 10; i++)
         {
             await Task.Delay(500);
             await Store.KeepAlive(lease);
         }
 
-        Assert.NotNull(await Store.Get("/controllers/leader")); // 3 s, past its TTL, kept alive every 500 ms
+        Assert.NotNull(await Store.Get("/controllers/leader")); // 5 s, past its TTL, kept alive every 500 ms
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while (await Store.Get("/controllers/leader") is not null && DateTime.UtcNow < deadline)
         {
