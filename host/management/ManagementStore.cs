@@ -31,13 +31,18 @@ public sealed partial class ManagementStore : IDisposable
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         _db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
         _db.Open();
-        Execute("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;");
+        // busy_timeout first: the WAL switch takes a lock another process (a second controller
+        // on this host) may hold for a moment.
+        Execute("PRAGMA busy_timeout=5000; PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;");
         Migrate();
     }
 
     private void Migrate()
     {
-        long version = Scalar<long>("PRAGMA user_version");
+        // One immediate transaction, the version read inside it: two processes opening a new
+        // state directory at once (controllers on one host) must not both create the tables.
+        using SqliteTransaction tx = _db.BeginTransaction(deferred: false);
+        long version = Scalar<long>("PRAGMA user_version", tx);
         if (version > SchemaVersion)
         {
             throw new InvalidOperationException($"state database schema {version} is newer than this snicctl understands ({SchemaVersion})");
@@ -45,7 +50,6 @@ public sealed partial class ManagementStore : IDisposable
 
         if (version == 0)
         {
-            using SqliteTransaction tx = _db.BeginTransaction();
             Execute("""
                 CREATE TABLE cards (name TEXT PRIMARY KEY, address TEXT NOT NULL, token TEXT NOT NULL, board TEXT, role TEXT NOT NULL, added TEXT NOT NULL);
                 CREATE TABLE plans (generation INTEGER PRIMARY KEY, json TEXT NOT NULL, sha256 TEXT NOT NULL, created TEXT NOT NULL);
@@ -53,16 +57,15 @@ public sealed partial class ManagementStore : IDisposable
                     state TEXT NOT NULL, detail TEXT NOT NULL, updated TEXT NOT NULL, PRIMARY KEY (card, generation));
                 PRAGMA user_version = 1;
                 """, tx);
-            tx.Commit();
             version = 1;
         }
 
         if (version == 1)
         {
-            using SqliteTransaction tx = _db.BeginTransaction();
             Execute(HaSchema + "PRAGMA user_version = 2;", tx);
-            tx.Commit();
         }
+
+        tx.Commit();
     }
 
     public void AddCard(Card card)

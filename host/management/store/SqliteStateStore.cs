@@ -27,7 +27,9 @@ public sealed partial class SqliteStateStore : IStateStore
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
             _db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
             _db.Open();
-            Execute("PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000;");
+            // busy_timeout first: switching to WAL takes a lock, and a second process opening the
+            // same file at that moment must wait for it rather than fail at once.
+            Execute("PRAGMA busy_timeout=5000; PRAGMA journal_mode=WAL;");
             Execute("""
                 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
                 INSERT OR IGNORE INTO meta VALUES ('revision', 0);
