@@ -9,6 +9,9 @@
 #   ./bench/run.sh io          packets per second through the real drivers (AF_PACKET on veth; root)
 #   ./bench/run.sh ha          HA: inline sync rate, first-packet hold, bulk sync of 1M flows,
 #                              detection/takeover over repeated kills, planned switchover loss
+#   ./bench/run.sh fleet       fleet control plane: 3 etcd members, 3 controllers, 64 card processes
+#                              (delta, snapshot, failovers), the cost curve at 8..64 cards, and the
+#                              simulation at 1,000 and 10,000 card endpoints (FLEET_CASES=main,curve,sim)
 # Installs what it needs (Debian's libdpdk-dev, pkg-config, gcc), builds, runs, prints one line
 # per case and writes the figures as JSON under bench/results/.
 set -euo pipefail
@@ -27,7 +30,12 @@ if [[ "$what" == "fleet" ]]; then
   dotnet build host/snicctl -c Release -nologo -v quiet
   dotnet build bench/SnicRuntime.Bench -c Release -nologo -v quiet
   mkdir -p bench/results
-  dotnet bench/SnicRuntime.Bench/bin/Release/net10.0/SnicRuntime.Bench.dll fleet --cards "${CARDS:-64}" --changes 30 --kills 5 | tee bench/results/fleet.txt
+  bench=bench/SnicRuntime.Bench/bin/Release/net10.0/SnicRuntime.Bench.dll
+  : > bench/results/fleet.txt
+  cases=",${FLEET_CASES:-main,curve,sim},"
+  if [[ "$cases" == *,main,* ]]; then dotnet "$bench" fleet --cards "${CARDS:-64}" --changes 30 --kills 5 | tee -a bench/results/fleet.txt; fi
+  if [[ "$cases" == *,curve,* ]]; then dotnet "$bench" fleet --curve 8,16,32,64 --changes 20 | tee -a bench/results/fleet.txt; fi
+  if [[ "$cases" == *,sim,* ]]; then dotnet "$bench" fleet --sim 1000,10000 --changes 20 | tee -a bench/results/fleet.txt; fi
   echo "written: bench/results/fleet.txt (targets: delta p99 <= 500 ms, controller failover <= 2000 ms, lost=0, doubled=0)"
   exit 0
 fi

@@ -219,11 +219,13 @@ internal sealed class FleetBed(string dir, int cardCount) : IAsyncDisposable
     /// <summary>Waits until each card runs the share the current plan gives its set (by digest).</summary>
     private async Task<bool> UntilRunning(IEnumerable<int> which, TimeSpan wait)
     {
+        // The desired plan as the store gives it back (objects in key order), which is what shares are cut from.
+        PlanSlice stored = PlanSlice.Index(PlanObjects.Assemble(PlanObjects.Split(_plan), null));
         var expected = new ConcurrentDictionary<int, string>();
         foreach (int card in which)
         {
             int set = card / 2;
-            expected[card] = PlanDigest.Of(PlanSlice.For(_plan, new HashSet<string> { $"eni{2 * set}", $"eni{2 * set + 1}" }));
+            expected[card] = PlanDigest.Of(stored.Share(new HashSet<string> { $"eni{2 * set}", $"eni{2 * set + 1}" }));
         }
 
         var timer = Stopwatch.StartNew();

@@ -20,15 +20,47 @@ internal static class FleetRuns
     public static async Task<int> Run(string[] args)
     {
         int cards = Arg(args, "--cards", 64), changes = Arg(args, "--changes", 30), kills = Arg(args, "--kills", 5);
-        if (cards < 2 || cards % 2 != 0)
+        if (EtcdCluster.Unavailable is string missing)
         {
-            Console.Error.WriteLine("fleet: --cards must be even and at least 2");
+            Console.Error.WriteLine($"fleet: {missing}");
             return 2;
         }
 
-        if (EtcdCluster.Unavailable is string why)
+        // fleet --curve 8,16,32,64: the delta case alone at each size; fleet --sim 1000,10000: simulated cards.
+        int[]? sizes, simulated;
+        try
         {
-            Console.Error.WriteLine($"fleet: {why}");
+            (sizes, simulated) = (List(args, "--curve"), List(args, "--sim"));
+        }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return 2;
+        }
+
+        if (sizes is not null)
+        {
+            foreach (int n in sizes)
+            {
+                await Curve(n, changes);
+            }
+
+            return 0;
+        }
+
+        if (simulated is not null)
+        {
+            foreach (int n in simulated)
+            {
+                await FleetSim.Run(n, changes);
+            }
+
+            return 0;
+        }
+
+        if (cards < 2 || cards % 2 != 0)
+        {
+            Console.Error.WriteLine("fleet: --cards must be even and at least 2");
             return 2;
         }
 
@@ -76,7 +108,37 @@ internal static class FleetRuns
         }
     }
 
-    private static double Pct(List<double> values, int p)
+    /// <summary>The one-ENI delta alone on a fleet of <paramref name="cards"/> real card processes.</summary>
+    private static async Task Curve(int cards, int changes)
+    {
+        string dir = Directory.CreateTempSubdirectory("snic-fleet-curve-").FullName;
+        try
+        {
+            await using var bed = new FleetBed(dir, cards);
+            await bed.Start();
+            await bed.Snapshot();
+            List<double> delta = [];
+            for (int c = 0; c < changes; c++)
+            {
+                delta.Add(await bed.Change(c, killLeader: false));
+            }
+
+            Console.WriteLine($"fleet curve cards={cards} p50_ms={Pct(delta, 50):0} p99_ms={Pct(delta, 99):0} changes={changes} lost={bed.Lost} doubled={await bed.Doubled()}");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static int[]? List(string[] args, string name)
+    {
+        int i = Array.IndexOf(args, name);
+        return i < 0 || i + 1 >= args.Length ? null
+            : [.. args[i + 1].Split(',').Select(v => int.TryParse(v, out int n) && n >= 2 && n % 2 == 0 ? n : throw new ArgumentException($"fleet {name}: '{v}' is not an even card count of at least 2"))];
+    }
+
+    internal static double Pct(List<double> values, int p)
     {
         var sorted = values.Order().ToList();
         return sorted.Count == 0 ? 0 : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p / 100.0 * sorted.Count) - 1)];

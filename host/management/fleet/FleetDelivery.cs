@@ -29,27 +29,26 @@ public sealed class FleetDelivery(IStateStore store, ManagementStore inventory, 
     public async Task<IReadOnlySet<string>> ManagedCards(CancellationToken cancel = default) =>
         (await new Placement(store).Sets(cancel)).SelectMany(s => s.Set.Cards).ToHashSet(StringComparer.Ordinal);
 
-    /// <summary>Publishes a validated, journaled plan as the desired state the sets are served from.</summary>
-    public Task<long> Publish(string planJson, CancellationToken cancel = default) =>
-        store.Put(FleetKeys.Plan, Encoding.UTF8.GetBytes(planJson), 0, cancel);
+    /// <summary>Publishes a validated, journaled plan as the desired state the sets are served from (only the objects that changed are written).</summary>
+    public Task<long> Publish(string planJson, CancellationToken cancel = default) => new DesiredPlan(store).Publish(planJson, cancel);
 
     /// <summary>
     /// One round: every card of every set that is behind its share gets it. Cards recorded as
     /// running their share are asked too when <paramref name="verify"/> says so (one that restarted
     /// empty gets it again); the others are not contacted, so a change costs calls to the cards it
-    /// touches only. Returns what happened to each card sent to.
+    /// touches only. Returns what happened to each card sent to. <paramref name="preempt"/> ends the
+    /// asking of cards recorded in sync (a change arrived: it must not wait behind them); sends go on.
     /// </summary>
-    public async Task<IReadOnlyList<CardOutcome>> Round(Func<string, bool>? verify = null, CancellationToken cancel = default)
+    public async Task<IReadOnlyList<CardOutcome>> Round(Func<string, bool>? verify = null, CancellationToken cancel = default, CancellationToken preempt = default)
     {
-        StoreEntry? planEntry = await store.Get(FleetKeys.Plan, cancel);
-        if (planEntry is null)
+        // The plan as one snapshot; none yet, or one still being written, is nothing to deliver
+        // (the publish's last write wakes the next round).
+        if (await new DesiredPlan(store).Read(cancel) is not { Plan: ChangePlan plan } desired)
         {
             return [];
         }
 
-        ChangePlan plan = PlanJson.Parse(planEntry.Value, out PlanError? error)
-            ?? throw new StoreException($"the store's plan ('{FleetKeys.Plan}') does not parse: {error!.Value.Path}: {error.Value.Reason}");
-        long revision = await store.Revision(cancel);
+        long revision = desired.Revision;
         IReadOnlyList<HaSetView> sets = await new Placement(store).Sets(cancel);
         Dictionary<string, DeliveryRecord> sent = (await store.Range(FleetKeys.Cards, cancel)).Entries
             .Where(e => e.Key.EndsWith("/delivery", StringComparison.Ordinal))
@@ -57,31 +56,45 @@ public sealed class FleetDelivery(IStateStore store, ManagementStore inventory, 
 
         using var gate = new SemaphoreSlim(Parallel);
         var work = new List<Task<CardOutcome?>>();
+        PlanSlice slicer = PlanSlice.Index(plan);
         foreach (HaSetView set in sets)
         {
             var enis = set.Enis.ToHashSet(StringComparer.Ordinal);
-            ChangePlan share = PlanSlice.For(plan, enis);
+            ChangePlan share = slicer.Share(enis);
             string sha = Sha(share);
+            bool first = true;
             foreach (string name in set.Set.Cards)
             {
                 DeliveryRecord? last = sent.GetValueOrDefault(name);
                 // An unchanged share keeps its number, so a card that already runs it is left alone.
                 long number = last is not null && last.Sha256 == sha ? last.Revision : revision;
-                work.Add(Deliver(gate, set.Set.Name, name, PlanSlice.For(plan, enis), number, sha, last, verify?.Invoke(name) ?? true, cancel)); // its own copy: the number differs per card
+                work.Add(Deliver(gate, set.Set.Name, name, first ? share : slicer.Share(enis), number, sha, last, verify?.Invoke(name) ?? true, cancel, preempt)); // its own copy: the number differs per card
+                first = false;
             }
         }
 
         return [.. (await Task.WhenAll(work)).OfType<CardOutcome>()];
     }
 
-    private async Task<CardOutcome?> Deliver(SemaphoreSlim gate, string set, string name, ChangePlan share, long number, string sha, DeliveryRecord? last, bool verify, CancellationToken cancel)
+    private async Task<CardOutcome?> Deliver(SemaphoreSlim gate, string set, string name, ChangePlan share, long number, string sha, DeliveryRecord? last, bool verify, CancellationToken cancel, CancellationToken preempt)
     {
-        if (!verify && last is { State: "acked" } && last.Sha256 == sha)
+        bool inSync = last is { State: "acked" } && last.Sha256 == sha;
+        if (!verify && inSync)
         {
             return null;
         }
 
-        await gate.WaitAsync(cancel);
+        // Only asking a card recorded in sync can be preempted; it is asked again in a later slot.
+        using var ask = inSync ? CancellationTokenSource.CreateLinkedTokenSource(cancel, preempt) : null;
+        try
+        {
+            await gate.WaitAsync(ask?.Token ?? cancel);
+        }
+        catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
+        {
+            return null;
+        }
+
         try
         {
             Card? card = inventory.FindCard(name);
@@ -91,7 +104,16 @@ public sealed class FleetDelivery(IStateStore store, ManagementStore inventory, 
             }
 
             using var client = new AgentClient(card, CardTimeout, identity);
-            AgentReply runs = await client.Get("/v1/plan", cancel);
+            AgentReply runs;
+            try
+            {
+                runs = await client.Get("/v1/plan", ask?.Token ?? cancel);
+            }
+            catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
+            {
+                return null; // preempted mid-question: asked again in a later slot
+            }
+
             if (runs.Ok && runs.Body!.Value.TryGetProperty("digest", out var digest) && digest.GetString() == sha)
             {
                 // It runs this content already: acknowledged before (nothing to do), or sent by a
@@ -155,15 +177,15 @@ public sealed class FleetDelivery(IStateStore store, ManagementStore inventory, 
     /// </summary>
     public async Task<IReadOnlyList<(string Card, string Set, DeliveryRecord? Last, bool InSync)>> Status(CancellationToken cancel = default)
     {
-        StoreEntry? planEntry = await store.Get(FleetKeys.Plan, cancel);
-        ChangePlan? plan = planEntry is null ? null : PlanJson.Parse(planEntry.Value, out _);
+        ChangePlan? plan = (await new DesiredPlan(store).Read(cancel))?.Plan;
+        PlanSlice? slicer = plan is null ? null : PlanSlice.Index(plan);
         Dictionary<string, DeliveryRecord> sent = (await store.Range(FleetKeys.Cards, cancel)).Entries
             .Where(e => e.Key.EndsWith("/delivery", StringComparison.Ordinal))
             .Select(e => FleetJson.Read(e, FleetJson.Default.DeliveryRecord)).ToDictionary(d => d.Card, StringComparer.Ordinal);
         var list = new List<(string, string, DeliveryRecord?, bool)>();
         foreach (HaSetView set in await new Placement(store).Sets(cancel))
         {
-            string? sha = plan is null ? null : Sha(PlanSlice.For(plan, set.Enis.ToHashSet(StringComparer.Ordinal)));
+            string? sha = slicer is null ? null : Sha(slicer.Share(set.Enis.ToHashSet(StringComparer.Ordinal)));
             foreach (string card in set.Set.Cards)
             {
                 DeliveryRecord? last = sent.GetValueOrDefault(card);
@@ -185,19 +207,26 @@ public sealed class FleetDelivery(IStateStore store, ManagementStore inventory, 
         ArgumentNullException.ThrowIfNull(report);
         ArgumentNullException.ThrowIfNull(warn);
         using var changed = new SemaphoreSlim(0);
+        CancellationTokenSource preempt = new();
+        void Changed()
+        {
+            changed.Release();
+            Volatile.Read(ref preempt).Cancel(); // the round under way stops asking in-sync cards
+        }
+
         long from = await store.Revision(cancel) + 1;
-        Task[] watches = [.. new[] { "/plans/", FleetKeys.Sets, FleetKeys.Enis }.Select(prefix => Task.Run(async () =>
+        Task[] watches = [.. new[] { FleetKeys.PlanPrefix, FleetKeys.Sets, FleetKeys.Enis }.Select(prefix => Task.Run(async () =>
         {
             try
             {
                 await foreach (WatchEvent _ in store.Watch(prefix, from, cancel))
                 {
-                    changed.Release();
+                    Changed();
                 }
             }
             catch (Exception e) when (e is OperationCanceledException or StoreException)
             {
-                changed.Release(); // fall back on the periodic round
+                Changed(); // fall back on the periodic round
             }
         }, CancellationToken.None))];
         // Verification is spread: each quiet period asks one slot's cards, so every card is asked
@@ -209,7 +238,8 @@ public sealed class FleetDelivery(IStateStore store, ManagementStore inventory, 
         {
             try
             {
-                foreach (CardOutcome o in await Round(verify, cancel))
+                Volatile.Write(ref preempt, new CancellationTokenSource()); // not disposed: a watch may still cancel the old one
+                foreach (CardOutcome o in await Round(verify, cancel, preempt.Token))
                 {
                     report(o);
                 }

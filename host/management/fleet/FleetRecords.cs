@@ -14,7 +14,8 @@ namespace SnicRuntime.Management.Fleet;
 /// /cards/CARD/set               the set a card belongs to (so no card is in two sets)
 /// /enis/ENI                     where an ENI is placed (its set)
 /// /terms/SCOPE                  which card holds an HA scope, under which term (compare-and-swap only)
-/// /plans/current                the newest validated plan (the journal keeps the history)
+/// /plan/current                 the newest validated plan's marker: generation, complete or still being written
+/// /plan/objects/KIND/ID         one key per plan object (<see cref="PlanObjects"/>), so one ENI's change writes one key
 /// /cards/CARD/delivery          what the card was last sent of its share, and whether it took it
 /// </code>
 /// Flows are never stored.
@@ -36,7 +37,12 @@ public static class FleetKeys
 
     public static string SetOfCard(string card) => Cards + card + "/set";
 
-    public const string Plan = "/plans/current";
+    /// <summary>Everything of the desired plan: its marker and its objects, read as one snapshot.</summary>
+    public const string PlanPrefix = "/plan/";
+
+    public const string Plan = "/plan/current";
+
+    public const string PlanObjects = "/plan/objects/";
 
     public static string Delivery(string card) => Cards + card + "/delivery";
 
@@ -61,12 +67,22 @@ public sealed record TermRecord(string Scope, string Active, long Term);
 /// </summary>
 public sealed record DeliveryRecord(string Card, string Set, long Revision, string Sha256, string State, string Detail, DateTimeOffset At);
 
+/// <summary>
+/// The desired plan's marker. A publish too large for one transaction marks the plan "writing"
+/// first and "complete" last, so no reader ever takes a half-written plan for the desired state.
+/// </summary>
+public sealed record PlanMarker(long? Generation, string State, int Objects, DateTimeOffset At)
+{
+    public const string Complete = "complete", Writing = "writing";
+}
+
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(ControllerRecord))]
 [JsonSerializable(typeof(HaSetRecord))]
 [JsonSerializable(typeof(PlacementRecord))]
 [JsonSerializable(typeof(TermRecord))]
 [JsonSerializable(typeof(DeliveryRecord))]
+[JsonSerializable(typeof(PlanMarker))]
 internal sealed partial class FleetJson : JsonSerializerContext
 {
     public static byte[] Bytes<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> info) => JsonSerializer.SerializeToUtf8Bytes(value, info);

@@ -1,0 +1,132 @@
+using SnicRuntime.Contracts.Plans;
+using SnicRuntime.Management.Store;
+
+namespace SnicRuntime.Management.Fleet;
+
+/// <summary>
+/// The desired plan in the store, one key per object (<see cref="PlanObjects"/>) under a marker.
+/// Publishing writes only what differs from what is stored: a one-ENI change is one key and the
+/// marker, in one transaction. A publish larger than one transaction (etcd allows 128 operations
+/// in one by default) marks the plan "writing", writes in batches, then marks it "complete"; every
+/// batch rewrites the marker and compares its previous revision, so two publishers racing cannot
+/// interleave, and a reader that finds "writing" waits for the end instead of taking half a plan.
+/// </summary>
+public sealed class DesiredPlan(IStateStore store)
+{
+    /// <summary>Operations per transaction: below etcd's default limit of 128.</summary>
+    public int Batch
+    {
+        get => _batch;
+        init => _batch = value >= 2 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "a batch holds at least one object and the marker");
+    }
+
+    private readonly int _batch = 100;
+
+    /// <summary>
+    /// Publishes a validated plan as the desired state; the store revision that completed it. The
+    /// caller validated it (an invalid plan never reaches the store).
+    /// </summary>
+    public async Task<long> Publish(string planJson, CancellationToken cancel = default)
+    {
+        ChangePlan plan = PlanJson.Parse(planJson, out PlanError? error)
+            ?? throw new ArgumentException($"the plan does not parse: {error!.Value.Path}: {error.Value.Reason}", nameof(planJson));
+        SortedDictionary<string, byte[]> wanted = PlanObjects.Split(plan);
+        for (int attempt = 0; ; attempt++)
+        {
+            (IReadOnlyList<StoreEntry> entries, _) = await store.Range(FleetKeys.PlanPrefix, cancel);
+            StoreEntry? marker = entries.FirstOrDefault(e => e.Key == FleetKeys.Plan);
+            var ops = new List<StoreOp>();
+            var stored = new HashSet<string>(StringComparer.Ordinal);
+            foreach (StoreEntry e in entries.Where(e => e.Key.StartsWith(FleetKeys.PlanObjects, StringComparison.Ordinal)))
+            {
+                string id = e.Key[FleetKeys.PlanObjects.Length..];
+                stored.Add(id);
+                if (!wanted.TryGetValue(id, out byte[]? value))
+                {
+                    ops.Add(StoreOp.Delete(e.Key));
+                }
+                else if (!value.AsSpan().SequenceEqual(e.Value))
+                {
+                    ops.Add(StoreOp.Put(e.Key, value));
+                }
+            }
+
+            ops.AddRange(wanted.Where(w => !stored.Contains(w.Key)).Select(w => StoreOp.Put(FleetKeys.PlanObjects + w.Key, w.Value)));
+            StoreCompare unchanged = marker is null ? StoreCompare.Absent(FleetKeys.Plan) : StoreCompare.ModRevisionIs(FleetKeys.Plan, marker.ModRevision);
+            StoreOp complete = Marker(plan.Generation, PlanMarker.Complete, wanted.Count);
+            long? done = ops.Count < Batch
+                ? await Once(unchanged, [.. ops, complete], cancel)
+                : await InBatches(unchanged, ops, plan.Generation, complete, cancel);
+            if (done is long revision)
+            {
+                return revision;
+            }
+
+            if (attempt == 5)
+            {
+                throw new StoreException("the desired plan kept changing under this publish (another `snicctl apply` at the same time?); try again");
+            }
+        }
+    }
+
+    private async Task<long?> Once(StoreCompare unchanged, List<StoreOp> ops, CancellationToken cancel)
+    {
+        TxnResult r = await store.Txn([unchanged], ops, null, cancel);
+        return r.Succeeded ? r.Revision : null;
+    }
+
+    private async Task<long?> InBatches(StoreCompare unchanged, List<StoreOp> ops, long? generation, StoreOp complete, CancellationToken cancel)
+    {
+        TxnResult writing = await store.Txn([unchanged], [Marker(generation, PlanMarker.Writing, 0)], null, cancel);
+        if (!writing.Succeeded)
+        {
+            return null;
+        }
+
+        // Every batch rewrites the marker and compares the revision of this publish's previous
+        // write: another publisher that started meanwhile made it stale, and this one stops (that
+        // one's plan is newer); and one that read the objects before a batch here cannot commit
+        // its diff, computed from what it read, over objects it did not see.
+        long mine = writing.Revision;
+        foreach (StoreOp[] batch in ops.Chunk(Batch - 1))
+        {
+            TxnResult r = await store.Txn([StoreCompare.ModRevisionIs(FleetKeys.Plan, mine)], [.. batch, Marker(generation, PlanMarker.Writing, 0)], null, cancel);
+            mine = r.Succeeded ? r.Revision
+                : throw new StoreException("another publish of the desired plan started while this one was writing; the newer one stands");
+        }
+
+        TxnResult end = await store.Txn([StoreCompare.ModRevisionIs(FleetKeys.Plan, mine)], [complete], null, cancel);
+        return end.Succeeded ? end.Revision
+            : throw new StoreException("another publish of the desired plan started while this one was writing; the newer one stands");
+    }
+
+    private static StoreOp Marker(long? generation, string state, int objects) =>
+        StoreOp.Put(FleetKeys.Plan, FleetJson.Bytes(new PlanMarker(generation, state, objects, DateTimeOffset.UtcNow), FleetJson.Default.PlanMarker));
+
+    /// <summary>
+    /// The desired plan as one snapshot of the store (marker and objects read together), or null
+    /// when none was published; <see cref="PlanSnapshot.Plan"/> is null while a publish is being written.
+    /// </summary>
+    public async Task<PlanSnapshot?> Read(CancellationToken cancel = default)
+    {
+        (IReadOnlyList<StoreEntry> entries, long revision) = await store.Range(FleetKeys.PlanPrefix, cancel);
+        StoreEntry? markerEntry = entries.FirstOrDefault(e => e.Key == FleetKeys.Plan);
+        if (markerEntry is null)
+        {
+            return null;
+        }
+
+        PlanMarker marker = FleetJson.Read(markerEntry, FleetJson.Default.PlanMarker);
+        if (marker.State != PlanMarker.Complete)
+        {
+            return new PlanSnapshot(null, marker, revision);
+        }
+
+        ChangePlan plan = PlanObjects.Assemble(entries.Where(e => e.Key.StartsWith(FleetKeys.PlanObjects, StringComparison.Ordinal))
+            .Select(e => KeyValuePair.Create(e.Key[FleetKeys.PlanObjects.Length..], e.Value)), marker.Generation);
+        return new PlanSnapshot(plan, marker, revision);
+    }
+}
+
+/// <summary>The desired plan as read at one store revision; no plan while a publish is still being written.</summary>
+public sealed record PlanSnapshot(ChangePlan? Plan, PlanMarker Marker, long Revision);
