@@ -28,9 +28,10 @@ internal sealed class FleetCards : IAsyncDisposable
         string tokenFile = Path.Combine(dir, "card-token");
         File.WriteAllText(tokenFile, Token);
         _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
+        int[] ports = LoopbackPorts.Free(count);
         for (int i = 0; i < count; i++)
         {
-            int port = FreePort();
+            int port = ports[i];
             Addresses.Add(new Uri($"http://127.0.0.1:{port}/"));
             var start = new ProcessStartInfo(firmware,
                 $"--agent {port} --agent-token-file {tokenFile} --workers 1 --flow-capacity 4096 --flows 10 --rate 10 --idle-sleep-ms 20 --seconds 3600 --plan-wait 3600")
@@ -90,12 +91,6 @@ internal sealed class FleetCards : IAsyncDisposable
         }
     }
 
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
 
     public ValueTask DisposeAsync()
     {

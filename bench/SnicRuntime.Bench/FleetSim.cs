@@ -25,12 +25,21 @@ internal static class FleetSim
             using var etcd = new EtcdCluster(3);
             await using IStateStore store = StateStores.Open(StoreAddress.Parse($"etcd://{etcd.Endpoints}/fleet"));
             await using SimulatedCards sim = await SimulatedCards.Start(cards);
+            var phase = Stopwatch.StartNew();
+            void Phase(string what)
+            {
+                Console.Error.WriteLine($"fleet sim cards={cards}: {what} in {phase.Elapsed.TotalSeconds:0.0} s");
+                phase.Restart();
+            }
+
+            Phase("etcd and the card endpoints started");
             using var inventory = new ManagementStore(Path.Combine(dir, "state.db"));
             for (int i = 0; i < cards; i++)
             {
                 inventory.AddCard(new Card($"card{i}", sim.Addresses[i], "sim", "emulated", "standalone", DateTimeOffset.UtcNow));
             }
 
+            Phase("inventory written");
             int sets = cards / 2;
             var placement = new Placement(store);
             await Parallel.ForAsync(0, sets, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (s, cancel) =>
@@ -40,10 +49,11 @@ internal static class FleetSim
                 await placement.Place($"eni{2 * s + 1}", $"s{s}", false, _ => true, cancel);
             });
 
+            Phase("sets created and ENIs placed");
             ChangePlan plan = Tenants(sets);
             var errors = new List<PlanError>();
             var validate = Stopwatch.StartNew();
-            if (PlanValidator.Validate(plan, errors) is null)
+            if (PlanValidator.Validate(plan, errors, scope: PlanScope.Fleet) is null)
             {
                 throw new InvalidOperationException("the simulated plan is invalid: " + string.Join("; ", errors.Take(3).Select(e => e.Path + ": " + e.Reason)));
             }
@@ -58,9 +68,10 @@ internal static class FleetSim
             var delivery = new FleetDelivery(store, inventory, null, election) { CardTimeout = TimeSpan.FromSeconds(30) };
             var snapshot = Stopwatch.StartNew();
             Task leader = election.Run(token => delivery.Run(TimeSpan.FromSeconds(1), _ => { }, w => Console.Error.WriteLine($"fleet sim: delivery: {w}"), token),
-                m => { if (m.Contains("no longer", StringComparison.Ordinal)) { Console.Error.WriteLine($"fleet sim: {m}"); } }, stop.Token);
+                m => { if (!stop.IsCancellationRequested && m.Contains("no longer", StringComparison.Ordinal)) { Console.Error.WriteLine($"fleet sim: {m}"); } }, stop.Token);
             await UntilRunning(sim, Expect(plan, Enumerable.Range(0, cards)), TimeSpan.FromMinutes(10));
             double snapshotMs = snapshot.Elapsed.TotalMilliseconds;
+            Phase("every card runs its share");
 
             var delta = new List<double>();
             for (int c = 0; c < changes; c++)

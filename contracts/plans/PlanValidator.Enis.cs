@@ -16,7 +16,7 @@ public static partial class PlanValidator
             var names = new Dictionary<string, int>(StringComparer.Ordinal);
             var macs = new Dictionary<ulong, int>();
             int count = enis?.Count ?? 0;
-            if (count > PlanLimits.MaxEnis)
+            if (count > PlanLimits.MaxEnis && Scope == PlanScope.Card)
             {
                 Error("$.enis", $"{count} ENIs; a card holds at most {PlanLimits.MaxEnis}");
                 return;

@@ -11,12 +11,14 @@ public static partial class PlanValidator
 {
     /// <summary>Validates <paramref name="plan"/>; null with <paramref name="errors"/> filled when it is invalid.</summary>
     /// <param name="portCount">Ports the card has, to check the uplink port (0 = unknown, not checked).</param>
-    public static ValidPlan? Validate(ChangePlan plan, List<PlanError> errors, int portCount = 0)
+    /// <param name="scope">A card's plan (the default: one card's capacity applies) or a fleet's desired
+    /// state, which may name more ENIs than one card holds: each card's share is checked by the card.</param>
+    public static ValidPlan? Validate(ChangePlan plan, List<PlanError> errors, int portCount = 0, PlanScope scope = PlanScope.Card)
     {
         ArgumentNullException.ThrowIfNull(plan);
         ArgumentNullException.ThrowIfNull(errors);
         int before = errors.Count;
-        var c = new ValidPlan(errors);
+        var c = new ValidPlan(errors) { Scope = scope };
         c.Generation(plan.Generation);
         c.Appliance(plan.Appliance, portCount);
         c.MeterClasses(plan.MeterClasses);
@@ -48,6 +50,9 @@ public static partial class PlanValidator
     /// <summary>A plan that passed validation, with its values parsed (addresses, MACs, prefixes, references resolved to indices): what a compiler builds tables from.</summary>
     public sealed partial class ValidPlan(List<PlanError> errors)
     {
+        /// <summary>What the plan is for: one card, or a fleet's desired state.</summary>
+        public PlanScope Scope { get; init; }
+
         private long _generation;
         private uint _vip;
         private ulong _mac;
@@ -206,4 +211,11 @@ public static partial class PlanValidator
             return index;
         }
     }
+}
+
+/// <summary>What a plan is validated as: one card's plan, or a fleet's desired state (no one card's capacity limits).</summary>
+public enum PlanScope
+{
+    Card,
+    Fleet,
 }

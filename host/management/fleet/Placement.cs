@@ -63,12 +63,13 @@ public sealed class Placement(IStateStore store)
 
     public async Task<IReadOnlyList<HaSetView>> Sets(CancellationToken cancel = default)
     {
-        (IReadOnlyList<StoreEntry> sets, long revision) = await store.Range(FleetKeys.Sets, cancel);
-        IReadOnlyList<PlacementRecord> enis = await Enis(cancel);
+        (IReadOnlyList<StoreEntry> sets, _) = await store.Range(FleetKeys.Sets, cancel);
+        // Grouped once: with thousands of sets, a scan of every placement per set is what would grow.
+        ILookup<string, string> enis = (await Enis(cancel)).ToLookup(p => p.Set, p => p.Eni, StringComparer.Ordinal);
         return [.. sets.Select(e =>
         {
             HaSetRecord set = FleetJson.Read(e, FleetJson.Default.HaSetRecord);
-            return new HaSetView(set, [.. enis.Where(p => p.Set == set.Name).Select(p => p.Eni)], e.ModRevision);
+            return new HaSetView(set, [.. enis[set.Name]], e.ModRevision);
         })];
     }
 
@@ -92,11 +93,19 @@ public sealed class Placement(IStateStore store)
             throw new PlacementException($"no ENI named '{eni}' in the desired state (apply a plan that names it first)");
         }
 
-        IReadOnlyList<HaSetView> sets = await Sets(cancel);
-        HaSetView target = set is null
-            ? sets.OrderBy(s => s.Enis.Count).ThenBy(s => s.Set.Name, StringComparer.Ordinal).FirstOrDefault()
-                ?? throw new PlacementException("there is no HA set to place ENIs on (snicctl sets create)")
-            : sets.FirstOrDefault(s => s.Set.Name == set) ?? throw new PlacementException($"no set named '{set}' (snicctl sets list)");
+        // A named set is one read; only the spreading policy needs every set and its load.
+        HaSetView target;
+        if (set is null)
+        {
+            target = (await Sets(cancel)).OrderBy(s => s.Enis.Count).ThenBy(s => s.Set.Name, StringComparer.Ordinal).FirstOrDefault()
+                ?? throw new PlacementException("there is no HA set to place ENIs on (snicctl sets create)");
+        }
+        else
+        {
+            CheckName("set", set);
+            StoreEntry named = await store.Get(FleetKeys.Set(set), cancel) ?? throw new PlacementException($"no set named '{set}' (snicctl sets list)");
+            target = new HaSetView(FleetJson.Read(named, FleetJson.Default.HaSetRecord), [], named.ModRevision);
+        }
 
         StoreEntry? placed = await store.Get(FleetKeys.Eni(eni), cancel);
         PlacementRecord? was = placed is null ? null : FleetJson.Read(placed, FleetJson.Default.PlacementRecord);

@@ -97,6 +97,30 @@ public sealed partial class EtcdStateStore
         || e.Status.DebugException?.InnerException is SocketException
         || e.Status.Detail.Contains("Error connecting", StringComparison.Ordinal);
 
+    /// <summary>
+    /// Why TLS failed, when it did: a member certificate we do not trust, or a member that refused
+    /// ours (it closes the connection during the handshake), or a plain client meeting a TLS member.
+    /// </summary>
+    private string? TlsFailure(RpcException e)
+    {
+        for (Exception? x = e.Status.DebugException; x is not null; x = x.InnerException)
+        {
+            if (x is System.Security.Authentication.AuthenticationException)
+            {
+                return x.InnerException is { } inner && inner is not System.Security.Authentication.AuthenticationException ? $"{x.Message} {inner.Message}" : x.Message;
+            }
+
+            // TLS 1.3: our side finishes the handshake before the member checks our certificate, so
+            // a refused certificate shows as the member hanging up before HTTP/2 starts.
+            if (_address.Tls && x is IOException && x.Message.Contains("HTTP/2 handshake", StringComparison.Ordinal))
+            {
+                return "the member hung up right after it: it does not accept our client certificate, or wants one";
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>A read that failed this way can simply be asked again (of this member or another).</summary>
     private static bool Transient(RpcException e) => e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal or StatusCode.Unknown;
 
@@ -107,6 +131,11 @@ public sealed partial class EtcdStateStore
         if (detail.Contains("lease not found", StringComparison.Ordinal))
         {
             return new StoreException($"lease {lease} has expired or was revoked; '{key}' was not written", e);
+        }
+
+        if (TlsFailure(e) is string tls)
+        {
+            return new StoreException($"{where}: the TLS handshake failed ({tls}); could not {what}. Check --store-ca, --store-cert and --store-key against the members' certificates", e);
         }
 
         return e.StatusCode switch

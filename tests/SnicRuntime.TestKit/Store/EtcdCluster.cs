@@ -15,12 +15,14 @@ public sealed class EtcdCluster : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("snic-etcd-").FullName;
     private readonly Member[] _members;
+    private readonly EtcdPki? _pki;
+    private readonly string _ctl = "";
 
-    private sealed record Member(string Name, int ClientPort, int PeerPort)
+    private sealed record Member(string Name, int ClientPort, int PeerPort, bool Tls)
     {
         public Process? Process { get; set; }
 
-        public string ClientUrl => $"http://127.0.0.1:{ClientPort}";
+        public string ClientUrl => $"{(Tls ? "https" : "http")}://127.0.0.1:{ClientPort}";
 
         public string PeerUrl => $"http://127.0.0.1:{PeerPort}";
     }
@@ -31,15 +33,40 @@ public sealed class EtcdCluster : IDisposable
             ? "etcd is not installed (apt-get install etcd-server etcd-client); ./test.sh installs it"
             : null;
 
-    public EtcdCluster(int members = 3)
+    /// <summary>
+    /// Starts <paramref name="members"/> members. With <paramref name="pki"/>, clients must speak TLS
+    /// and present a certificate of its authority (<c>--client-cert-auth</c>), and etcd's own auth is
+    /// enabled with a root user (this kit's etcdctl calls use a client certificate named root).
+    /// </summary>
+    public EtcdCluster(int members = 3, EtcdPki? pki = null)
     {
-        _members = Enumerable.Range(0, members).Select(i => new Member($"m{i}", FreePort(), FreePort())).ToArray();
+        _pki = pki;
+        int[] ports = LoopbackPorts.Free(2 * members);
+        _members = Enumerable.Range(0, members).Select(i => new Member($"m{i}", ports[2 * i], ports[2 * i + 1], pki is not null)).ToArray();
+        if (pki is not null)
+        {
+            (string cert, string key) = pki.Client("root");
+            _ctl = $"--cacert={pki.CaFile} --cert={cert} --key={key} ";
+        }
+
         for (int i = 0; i < members; i++)
         {
             Start(i);
         }
 
         WaitHealthy(_members.Length, TimeSpan.FromSeconds(30));
+        if (pki is not null)
+        {
+            Ctl("user add root --new-user-password=root-password-0");
+            Ctl("auth enable");
+        }
+    }
+
+    /// <summary>Runs etcdctl against this cluster (its endpoints and, with TLS, the root certificate); throws when it fails.</summary>
+    public string Ctl(string arguments)
+    {
+        (int code, string output) = Etcdctl($"{_ctl}--endpoints={string.Join(',', _members.Where(m => m.Process is { HasExited: false }).Select(m => m.ClientUrl))} {arguments}");
+        return code == 0 ? output : throw new InvalidOperationException($"etcdctl {arguments}: exit {code}: {output}");
     }
 
     /// <summary>The client endpoints, HOST:PORT comma-separated, as <c>etcd://</c> addresses take them.</summary>
@@ -79,7 +106,7 @@ public sealed class EtcdCluster : IDisposable
                     continue;
                 }
 
-                (int code, string output) = Etcdctl($"--endpoints={_members[i].ClientUrl} endpoint status -w json");
+                (int code, string output) = Etcdctl($"{_ctl}--endpoints={_members[i].ClientUrl} endpoint status -w json");
                 if (code != 0)
                 {
                     continue;
@@ -111,7 +138,7 @@ public sealed class EtcdCluster : IDisposable
         while (true)
         {
             int healthy = _members.Where(m => m.Process is { HasExited: false })
-                .Count(m => Etcdctl($"--endpoints={m.ClientUrl} endpoint health").Code == 0);
+                .Count(m => Etcdctl($"{_ctl}--endpoints={m.ClientUrl} endpoint health").Code == 0);
             if (healthy >= count)
             {
                 return;
@@ -137,9 +164,9 @@ public sealed class EtcdCluster : IDisposable
         start.Environment["ETCDCTL_API"] = "3";
         using Process p = Process.Start(start)!;
         Task<string> stdout = p.StandardOutput.ReadToEndAsync();
-        p.StandardError.ReadToEnd();
+        string stderr = p.StandardError.ReadToEnd();
         p.WaitForExit();
-        return (p.ExitCode, stdout.Result);
+        return (p.ExitCode, p.ExitCode == 0 ? stdout.Result : stdout.Result + stderr);
     }
 
     private void Start(int i)
@@ -151,19 +178,13 @@ public sealed class EtcdCluster : IDisposable
             $"--name {m.Name} --data-dir {data} --listen-client-urls {m.ClientUrl} --advertise-client-urls {m.ClientUrl} " +
             $"--listen-peer-urls {m.PeerUrl} --initial-advertise-peer-urls {m.PeerUrl} --initial-cluster {cluster} " +
             "--initial-cluster-state new --initial-cluster-token snic-test --heartbeat-interval 50 --election-timeout 500 " +
-            $"--log-outputs {Path.Combine(_dir, m.Name + ".log")} --logger zap")
+            $"--log-outputs {Path.Combine(_dir, m.Name + ".log")} --logger zap" +
+            (_pki is null ? "" : $" --cert-file {_pki.ServerCert} --key-file {_pki.ServerKey} --client-cert-auth --trusted-ca-file {_pki.CaFile}"))
         {
             RedirectStandardOutput = false,
             RedirectStandardError = false,
         };
         m.Process = Process.Start(start);
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 
     public void Dispose()

@@ -9,9 +9,18 @@ internal static class SnicctlProcess
 {
     public static string Plan(string name) => Path.Combine(TestPaths.RepoRoot, "examples", "plans", name);
 
-    public static (int Code, string Out, string Err) Run(params string[] args)
+    public static (int Code, string Out, string Err) Run(params string[] args) => RunWith(new Dictionary<string, string>(), args);
+
+    /// <summary>Runs snicctl with <paramref name="environment"/> added (a store password, say).</summary>
+    public static (int Code, string Out, string Err) RunWith(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
-        using Process p = Process.Start(StartInfo(args))!;
+        ProcessStartInfo start = StartInfo(args);
+        foreach ((string name, string value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
+        using Process p = Process.Start(start)!;
         Task<string> err = p.StandardError.ReadToEndAsync();
         string output = p.StandardOutput.ReadToEnd();
         Assert.True(p.WaitForExit(90_000), "snicctl did not finish in 90 s");
