@@ -22,10 +22,10 @@ internal static class FleetSim
         string dir = Directory.CreateTempSubdirectory("snic-fleet-sim-").FullName;
         try
         {
+            var phase = Stopwatch.StartNew();
             using var etcd = new EtcdCluster(3);
             await using IStateStore store = StateStores.Open(StoreAddress.Parse($"etcd://{etcd.Endpoints}/fleet"));
             await using SimulatedCards sim = await SimulatedCards.Start(cards);
-            var phase = Stopwatch.StartNew();
             void Phase(string what)
             {
                 Console.Error.WriteLine($"fleet sim cards={cards}: {what} in {phase.Elapsed.TotalSeconds:0.0} s");

@@ -177,8 +177,8 @@ public sealed class FleetDelivery(IStateStore store, ManagementStore inventory, 
     /// </summary>
     public async Task<IReadOnlyList<(string Card, string Set, DeliveryRecord? Last, bool InSync)>> Status(CancellationToken cancel = default)
     {
-        ChangePlan? plan = (await new DesiredPlan(store).Read(cancel))?.Plan;
-        PlanSlice? slicer = plan is null ? null : PlanSlice.Index(plan);
+        PlanSnapshot? desired = await new DesiredPlan(store).Read(cancel);
+        PlanSlice? slicer = desired?.Plan is null ? null : PlanSlice.Index(desired.Plan);
         Dictionary<string, DeliveryRecord> sent = (await store.Range(FleetKeys.Cards, cancel)).Entries
             .Where(e => e.Key.EndsWith("/delivery", StringComparison.Ordinal))
             .Select(e => FleetJson.Read(e, FleetJson.Default.DeliveryRecord)).ToDictionary(d => d.Card, StringComparer.Ordinal);
@@ -189,7 +189,8 @@ public sealed class FleetDelivery(IStateStore store, ManagementStore inventory, 
             foreach (string card in set.Set.Cards)
             {
                 DeliveryRecord? last = sent.GetValueOrDefault(card);
-                list.Add((card, set.Set.Name, last, plan is null || (last is { State: "acked" } && last.Sha256 == sha)));
+                // No plan published: nothing to be behind on. One being written: nobody is in sync with it yet.
+                list.Add((card, set.Set.Name, last, desired is null || (sha is not null && last is { State: "acked" } && last.Sha256 == sha)));
             }
         }
 
