@@ -112,7 +112,9 @@ public sealed partial class EtcdStateStore
 
             // TLS 1.3: our side finishes the handshake before the member checks our certificate, so
             // a refused certificate shows as the member hanging up before HTTP/2 starts.
-            if (_address.Tls && x is IOException && x.Message.Contains("HTTP/2 handshake", StringComparison.Ordinal))
+            // (Either as the HTTP/2 preface never answered, or as a reset of our first write.)
+            if (_address.Tls && ((x is IOException && x.Message.Contains("HTTP/2 handshake", StringComparison.Ordinal))
+                || x is SocketException { SocketErrorCode: SocketError.ConnectionReset }))
             {
                 return "the member hung up right after it: it does not accept our client certificate, or wants one";
             }
