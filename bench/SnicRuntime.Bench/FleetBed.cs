@@ -18,10 +18,13 @@ internal sealed class FleetBed(string dir, int cardCount) : IAsyncDisposable
     private readonly Dictionary<string, Process> _controllers = [];
     private readonly ManagementStore _inventory = new(Path.Combine(dir, "state.db"));
     private IStateStore _store = null!;
+    private DesiredPlan? _desired;
     private string _storeAddress = "";
     private ChangePlan _plan = null!;
     private readonly long[] _installsAtStart = new long[cardCount];
     private long _expectedInstalls;
+    private readonly ConcurrentQueue<(IReadOnlyDictionary<string, double> Fields, IReadOnlyList<string> Cards)> _rounds = new(); // from the controllers' logs
+    private readonly List<ChangePhases> _phases = [];
 
     public int Lost { get; private set; }
 
@@ -94,6 +97,14 @@ internal sealed class FleetBed(string dir, int cardCount) : IAsyncDisposable
             RedirectStandardError = true,
         };
         Process p = Process.Start(start)!;
+        // The delivery rounds it logs, to break each change's time into phases.
+        p.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is not null && RoundTrace.Parse(e.Data) is { } round)
+            {
+                _rounds.Enqueue(round);
+            }
+        };
         // Each controller's log beside the bed (kept with SNIC_FLEET_LOGS=DIR), for when a case fails.
         string? logs = Environment.GetEnvironmentVariable("SNIC_FLEET_LOGS");
         if (logs is not null)
@@ -116,6 +127,7 @@ internal sealed class FleetBed(string dir, int cardCount) : IAsyncDisposable
         await Publish();
         await UntilRunning(Enumerable.Range(0, cardCount), TimeSpan.FromSeconds(60));
         double ms = timer.Elapsed.TotalMilliseconds;
+        await Settled();
         for (int i = 0; i < cardCount; i++)
         {
             _installsAtStart[i] = (await _cards.Plan(i))!.Value.Installs;
@@ -137,7 +149,9 @@ internal sealed class FleetBed(string dir, int cardCount) : IAsyncDisposable
         spec.AdminState = spec.AdminState == "up" ? "down" : "up";
         int set = eni / 2;
         var timer = Stopwatch.StartNew();
+        long publishing = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         await Publish();
+        double published = timer.Elapsed.TotalMilliseconds;
         if (killLeader && await ControllerElection.Leader(_store) is ControllerRecord leader && _controllers.TryGetValue(leader.Id, out Process? p))
         {
             p.Kill();
@@ -158,6 +172,17 @@ internal sealed class FleetBed(string dir, int cardCount) : IAsyncDisposable
             Lost++;
         }
 
+        // The round that delivered it: the first after the publish that sent to the set's cards. Its
+        // log line comes after the cards took the share (the outcome is recorded first), so wait a little.
+        IReadOnlyDictionary<string, double>? round = null;
+        string[] changed = [$"card{2 * set}", $"card{2 * set + 1}"];
+        for (var waited = Stopwatch.StartNew(); round is null && delivered && waited.Elapsed < TimeSpan.FromSeconds(3); await Task.Delay(5))
+        {
+            round = _rounds.Where(r => r.Fields["started"] >= publishing && changed.All(r.Cards.Contains)).OrderBy(r => r.Fields["started"]).Select(r => r.Fields).FirstOrDefault();
+        }
+
+        _phases.Add(new ChangePhases(ms, publishing, published, round));
+
         if (killLeader)
         {
             StartController($"ctl-r{n}");
@@ -170,6 +195,18 @@ internal sealed class FleetBed(string dir, int cardCount) : IAsyncDisposable
         }
 
         return ms;
+    }
+
+    /// <summary>
+    /// Where the slowest change of a case spent its time, and each phase's median over the case's
+    /// changes; then starts the next case afresh.
+    /// </summary>
+    public string PhaseLines(string label)
+    {
+        string line = ChangePhases.Lines(label, _phases);
+        _phases.Clear();
+        _rounds.Clear();
+        return line;
     }
 
     /// <summary>Installs beyond one per change per card that needed it, counted by the cards.</summary>
@@ -197,10 +234,12 @@ internal sealed class FleetBed(string dir, int cardCount) : IAsyncDisposable
         await _store.DisposeAsync();
         _storeAddress = Path.Combine(dir, "fleet-sqlite.db");
         _store = StateStores.Open(StoreAddress.Parse(_storeAddress));
+        _desired = null;
         await Place(_store);
         await Publish();
         await StartControllers(1);
         await UntilRunning(Enumerable.Range(0, cardCount), TimeSpan.FromSeconds(60));
+        await Settled();
         for (int i = 0; i < cardCount; i++)
         {
             _installsAtStart[i] = (await _cards.Plan(i))!.Value.Installs;
@@ -211,9 +250,28 @@ internal sealed class FleetBed(string dir, int cardCount) : IAsyncDisposable
 
     private async Task Publish()
     {
-        var fleet = new FleetDelivery(_store, _inventory);
         _plan.Generation = null;
-        await fleet.Publish(PlanJson.Write(_plan));
+        _desired ??= new DesiredPlan(_store); // one publisher per store: it diffs against what it published last
+        await _desired.Publish(_plan);
+    }
+
+    /// <summary>
+    /// Waits until the leader has recorded every card in sync: the round that brought the fleet up
+    /// is over, so the changes that follow each start on a quiet fleet (the cards run their shares
+    /// a little before the records say so).
+    /// </summary>
+    private async Task Settled()
+    {
+        await using var delivery = new FleetDelivery(_store, _inventory);
+        for (var timer = Stopwatch.StartNew(); timer.Elapsed < TimeSpan.FromSeconds(30); await Task.Delay(20))
+        {
+            if ((await delivery.Status()).All(s => s.InSync))
+            {
+                return;
+            }
+        }
+
+        throw new TimeoutException("the leader did not record every card in sync within 30 s");
     }
 
     /// <summary>Waits until each card runs the share the current plan gives its set (by digest).</summary>

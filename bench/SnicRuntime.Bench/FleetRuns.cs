@@ -77,6 +77,7 @@ internal static class FleetRuns
             }
 
             Console.WriteLine($"fleet delta cards={cards} store=etcd p50_ms={Pct(delta, 50):0} p99_ms={Pct(delta, 99):0} changes={changes} lost={bed.Lost} doubled={await bed.Doubled()}");
+            Console.WriteLine(bed.PhaseLines("delta store=etcd"));
             List<double> failover = [];
             for (int k = 0; k < kills; k++)
             {
@@ -84,6 +85,7 @@ internal static class FleetRuns
             }
 
             Console.WriteLine($"fleet controller-failover kills={kills} p99_ms={Pct(failover, 99):0} lost={bed.Lost} doubled={await bed.Doubled()}");
+            Console.WriteLine(bed.PhaseLines("controller-failover"));
             List<double> member = [];
             for (int k = 0; k < kills; k++)
             {
@@ -91,6 +93,7 @@ internal static class FleetRuns
             }
 
             Console.WriteLine($"fleet etcd-member-failover kills={kills} p99_ms={Pct(member, 99):0} lost={bed.Lost} doubled={await bed.Doubled()}");
+            Console.WriteLine(bed.PhaseLines("etcd-member-failover"));
 
             await bed.UseSqlite();
             List<double> sqlite = [];
@@ -100,6 +103,7 @@ internal static class FleetRuns
             }
 
             Console.WriteLine($"fleet delta cards={cards} store=sqlite p50_ms={Pct(sqlite, 50):0} p99_ms={Pct(sqlite, 99):0} changes={changes} lost={bed.Lost} doubled={await bed.Doubled()}");
+            Console.WriteLine(bed.PhaseLines("delta store=sqlite"));
             return 0;
         }
         finally

@@ -36,7 +36,7 @@ internal static class FleetSim
             using var inventory = new ManagementStore(Path.Combine(dir, "state.db"));
             for (int i = 0; i < cards; i++)
             {
-                inventory.AddCard(new Card($"card{i}", sim.Addresses[i], "sim", "emulated", "standalone", DateTimeOffset.UtcNow));
+                inventory.AddCard(new Card($"card{i}", sim.Addresses[i], sim.Tokens[i], "emulated", "standalone", DateTimeOffset.UtcNow));
             }
 
             Phase("inventory written");
@@ -60,12 +60,14 @@ internal static class FleetSim
 
             double validateMs = validate.Elapsed.TotalMilliseconds;
             var publish = Stopwatch.StartNew();
-            await new DesiredPlan(store).Publish(PlanJson.Write(plan));
+            var desired = new DesiredPlan(store); // one publisher: it diffs against what it published last
+            await desired.Publish(plan);
             double publishMs = publish.Elapsed.TotalMilliseconds;
 
             using var stop = new CancellationTokenSource();
             var election = new ControllerElection(store, "sim-controller");
-            var delivery = new FleetDelivery(store, inventory, null, election) { CardTimeout = TimeSpan.FromSeconds(30) };
+            var rounds = new System.Collections.Concurrent.ConcurrentQueue<RoundTrace>();
+            await using var delivery = new FleetDelivery(store, inventory, null, election) { CardTimeout = TimeSpan.FromSeconds(30), Traced = t => { if (t.Cards.Count > 0) { rounds.Enqueue(t); } } };
             var snapshot = Stopwatch.StartNew();
             Task leader = election.Run(token => delivery.Run(TimeSpan.FromSeconds(1), _ => { }, w => Console.Error.WriteLine($"fleet sim: delivery: {w}"), token),
                 m => { if (!stop.IsCancellationRequested && m.Contains("no longer", StringComparison.Ordinal)) { Console.Error.WriteLine($"fleet sim: {m}"); } }, stop.Token);
@@ -74,15 +76,25 @@ internal static class FleetSim
             Phase("every card runs its share");
 
             var delta = new List<double>();
+            var phases = new List<ChangePhases>();
             for (int c = 0; c < changes; c++)
             {
                 int eni = (int)((c * 7919L) % cards); // spread over the sets
                 plan.Enis![eni].AdminState = plan.Enis[eni].AdminState == "up" ? "down" : "up";
                 Dictionary<int, string> expected = Expect(plan, [eni / 2 * 2, eni / 2 * 2 + 1]);
                 var timer = Stopwatch.StartNew();
-                await new DesiredPlan(store).Publish(PlanJson.Write(plan));
+                long publishing = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+                await desired.Publish(plan);
+                double published = timer.Elapsed.TotalMilliseconds;
                 bool done = await UntilRunning(sim, expected, TimeSpan.FromSeconds(60));
                 delta.Add(done ? timer.Elapsed.TotalMilliseconds : double.PositiveInfinity);
+                RoundTrace? round = null; // the delivering round is traced after its cards took the share: wait for it a little
+                for (var waited = Stopwatch.StartNew(); round is null && done && waited.Elapsed < TimeSpan.FromSeconds(2); await Task.Delay(5))
+                {
+                    round = rounds.Where(r => r.Started.ToUnixTimeMilliseconds() >= publishing).MinBy(r => r.Started);
+                }
+
+                phases.Add(new ChangePhases(delta[^1], publishing, published, round is null ? null : RoundTrace.Parse(round.Line())!.Value.Fields));
             }
 
             (IReadOnlyList<StoreEntry> all, _) = await store.Range("/");
@@ -91,6 +103,7 @@ internal static class FleetSim
             await leader;
             Console.WriteLine($"fleet sim cards={cards} p50_ms={FleetRuns.Pct(delta, 50):0} p99_ms={FleetRuns.Pct(delta, 99):0} store_bytes={bytes} " +
                 $"bytes_per_card={bytes / cards} snapshot_ms={snapshotMs:0} validate_ms={validateMs:0} publish_ms={publishMs:0} keys={all.Count}");
+            Console.WriteLine(ChangePhases.Lines($"sim cards={cards}", phases));
         }
         finally
         {

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -12,16 +11,23 @@ using SnicRuntime.Contracts.Plans;
 namespace SnicRuntime.Bench;
 
 /// <summary>
-/// Thousands of card endpoints in one process for the fleet simulation: one Kestrel server with a
-/// loopback port per card, each answering the two calls delivery makes — <c>GET /v1/plan</c>
-/// (generation, digest, installs) and <c>PUT /v1/plan</c> (parse, digest, install) — as the card
-/// agent does, without a dataplane behind it. The controller and store are the real ones; only
-/// the cards are stand-ins, so what grows with the card count is what the control plane costs.
+/// Thousands of card endpoints in one process for the fleet simulation: one Kestrel server, each
+/// card answering the two calls delivery makes — <c>GET /v1/plan</c> (generation, digest,
+/// installs) and <c>PUT /v1/plan</c> (parse, digest, install) — as the card agent does, without a
+/// dataplane behind it. The controller and store are the real ones; only the cards are stand-ins,
+/// so what grows with the card count is what the control plane costs.
+///
+/// A card is told apart by its bearer token (cards share loopback ports, <see cref="CardsPerPort"/>
+/// each): one process holds both ends of every connection, and 10,000 listeners plus 20,000
+/// connection ends would pass this machine's limit of 20,000 open files. For the same reason an
+/// idle connection is closed after <see cref="KeepAlive"/> (the controller keeps one per card).
 /// </summary>
 internal sealed class SimulatedCards : IAsyncDisposable
 {
+    private const int CardsPerPort = 250;
+    private const string TokenPrefix = "Bearer sim-card-";
+    private static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(2);
     private readonly WebApplication _app;
-    private readonly ConcurrentDictionary<int, Running> _byPort = new();
 
     /// <summary>What one simulated card runs.</summary>
     public sealed class Running
@@ -33,6 +39,8 @@ internal sealed class SimulatedCards : IAsyncDisposable
 
     public List<Uri> Addresses { get; } = [];
 
+    public List<string> Tokens { get; } = [];
+
     public List<Running> Cards { get; } = [];
 
     private SimulatedCards(WebApplication app) => _app = app;
@@ -43,21 +51,40 @@ internal sealed class SimulatedCards : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k =>
         {
-            for (int i = 0; i < count; i++)
+            k.Limits.KeepAliveTimeout = KeepAlive;
+            k.Limits.MaxConcurrentConnections = null;
+            for (int i = 0; i < (count + CardsPerPort - 1) / CardsPerPort; i++)
             {
                 k.Listen(IPAddress.Loopback, 0);
             }
         });
         WebApplication app = builder.Build();
         var cards = new SimulatedCards(app);
+        for (int i = 0; i < count; i++)
+        {
+            cards.Cards.Add(new Running());
+            cards.Tokens.Add($"sim-card-{i}");
+        }
+
+        Running? Card(HttpContext http) =>
+            http.Request.Headers.Authorization.ToString() is string auth && auth.StartsWith(TokenPrefix, StringComparison.Ordinal)
+            && int.TryParse(auth.AsSpan(TokenPrefix.Length), out int i) && i >= 0 && i < count ? cards.Cards[i] : null;
         app.MapGet("/v1/plan", (HttpContext http) =>
         {
-            Running r = cards._byPort[http.Connection.LocalPort];
+            if (Card(http) is not Running r)
+            {
+                return Results.Json(new { error = "unknown card token" }, statusCode: 401);
+            }
+
             return Results.Text($"{{\"generation\":{Volatile.Read(ref r.Generation)},\"digest\":\"{r.Digest}\",\"installs\":{Volatile.Read(ref r.Installs)}}}", "application/json");
         });
         app.MapPut("/v1/plan", async (HttpContext http) =>
         {
-            Running r = cards._byPort[http.Connection.LocalPort];
+            if (Card(http) is not Running r)
+            {
+                return Results.Json(new { error = "unknown card token" }, statusCode: 401);
+            }
+
             using var body = new MemoryStream();
             await http.Request.Body.CopyToAsync(body);
             ChangePlan? plan = PlanJson.Parse(body.ToArray(), out PlanError? error);
@@ -76,13 +103,11 @@ internal sealed class SimulatedCards : IAsyncDisposable
             return Results.Text($"{{\"generation\":{plan.Generation}}}", "application/json");
         });
         await app.StartAsync();
-        foreach (string address in app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses)
+        List<Uri> ports = [.. app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
+            .Select(a => new Uri(a.EndsWith('/') ? a : a + "/"))];
+        for (int i = 0; i < count; i++)
         {
-            var uri = new Uri(address.EndsWith('/') ? address : address + "/");
-            var running = new Running();
-            cards._byPort[uri.Port] = running;
-            cards.Addresses.Add(uri);
-            cards.Cards.Add(running);
+            cards.Addresses.Add(ports[i / CardsPerPort]);
         }
 
         return cards;

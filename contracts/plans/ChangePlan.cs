@@ -30,6 +30,17 @@ public sealed class ChangePlan
     public List<MeterClassSpec>? MeterClasses { get; set; }
 
     public List<ServiceTunnelSpec>? ServiceTunnels { get; set; }
+
+    /// <summary>
+    /// The same objects at another generation, in a new plan (the lists are shared, not copied):
+    /// one share sent to two cards is numbered per card without either touching the other's.
+    /// A property added above must be added here.
+    /// </summary>
+    public ChangePlan At(long? generation) => new()
+    {
+        Generation = generation, Appliance = Appliance, DirectionLookup = DirectionLookup, Vnets = Vnets, Enis = Enis, AclGroups = AclGroups,
+        RouteTables = RouteTables, Mappings = Mappings, EcmpGroups = EcmpGroups, MeterClasses = MeterClasses, ServiceTunnels = ServiceTunnels,
+    };
 }
 
 public sealed class ApplianceSpec

@@ -93,23 +93,27 @@ public sealed partial class ManagementStore : IDisposable
         }
     }
 
-    public IReadOnlyList<Card> Cards()
+    public IReadOnlyList<Card> Cards() => ReadCards(null);
+
+    private List<Card> ReadCards(string? name)
     {
         lock (_gate)
         {
-            using SqliteCommand cmd = Command("SELECT name, address, token, board, role, added FROM cards ORDER BY name");
+            const string Select = "SELECT name, address, token, board, role, added FROM cards";
+            using SqliteCommand cmd = name is null ? Command(Select + " ORDER BY name") : Command(Select + " WHERE name = $n", null, ("$n", name));
+
             using SqliteDataReader r = cmd.ExecuteReader();
             var list = new List<Card>();
             while (r.Read())
             {
                 list.Add(new Card(r.GetString(0), new Uri(r.GetString(1)), r.GetString(2), r.IsDBNull(3) ? null : r.GetString(3), r.GetString(4), DateTimeOffset.Parse(r.GetString(5), System.Globalization.CultureInfo.InvariantCulture)));
             }
-    
+
             return list;
         }
     }
 
-    public Card? FindCard(string name) => Cards().FirstOrDefault(c => c.Name == name);
+    public Card? FindCard(string name) => ReadCards(name).FirstOrDefault(); // by key: delivery asks per card, and a fleet has thousands
 
     /// <summary>Appends a plan as the next generation (one more than the newest) and marks it pending for every card.</summary>
     public long Journal(Func<long, string> planForGeneration, string sha256)

@@ -39,8 +39,15 @@ public sealed class ControllerElection(IStateStore store, string id, TimeSpan? t
 
     /// <summary>
     /// Campaigns until cancelled. While leading, runs <paramref name="lead"/> with a token that is
-    /// cancelled the moment leadership is lost (lease lapsed, store unreachable past the TTL);
-    /// <paramref name="report"/> hears elections and depositions.
+    /// cancelled the moment leadership can no longer be vouched for; <paramref name="report"/> hears
+    /// elections, pauses and depositions.
+    ///
+    /// A leader whose keep-alive goes unanswered past its local validity (an etcd election under
+    /// way, a slow member) pauses: its work is cancelled, as fencing requires, but it keeps its
+    /// lease and its leader key. When the store answers again with the lease alive (etcd extends
+    /// leases across its own elections) and the leader key still carries its fence, it leads again
+    /// at once, with the same fence — no new campaign, no gap while followers notice and race.
+    /// A lease the store let lapse ends the session; then it campaigns like anyone else.
     /// </summary>
     public async Task Run(Func<CancellationToken, Task> lead, Action<string> report, CancellationToken cancel)
     {
@@ -52,7 +59,30 @@ public sealed class ControllerElection(IStateStore store, string id, TimeSpan? t
             long lease = 0;
             using var session = CancellationTokenSource.CreateLinkedTokenSource(cancel);
             CancellationTokenSource? leading = null;
-            Task? work = null;
+            Task work = Task.CompletedTask;
+            bool held = false; // this session holds the leader key (leading, or paused)
+
+            // Work runs under a token that lapses with the lease's local validity; each keep-alive
+            // pushes that back. If it lapses, the work stops and leadership pauses.
+            async Task StartWork()
+            {
+                await work.ContinueWith(_ => { }, TaskScheduler.Default); // a paused leader's work has ended before new work starts
+                leading?.Dispose();
+                leading = CancellationTokenSource.CreateLinkedTokenSource(session.Token);
+                CancellationTokenSource mine = leading;
+                mine.Token.Register(() =>
+                {
+                    if (!session.IsCancellationRequested && _leading)
+                    {
+                        _leading = false;
+                        report($"controller '{id}' pauses: the store has not confirmed its lease in time (it keeps the lease and resumes when the store answers)");
+                    }
+                });
+                _leading = true;
+                Prolong(mine);
+                work = Task.Run(() => lead(mine.Token), CancellationToken.None);
+            }
+
             try
             {
                 DateTimeOffset sent = _clock.GetUtcNow();
@@ -63,18 +93,16 @@ public sealed class ControllerElection(IStateStore store, string id, TimeSpan? t
                 DateTimeOffset lastKeepAlive = sent;
                 while (true)
                 {
-                    if (!_leading && leaderGone.IsCompleted)
+                    if (!held && leaderGone.IsCompleted)
                     {
                         TxnResult won = await store.Txn([StoreCompare.Absent(FleetKeys.Leader)],
                             [StoreOp.Put(FleetKeys.Leader, FleetJson.Bytes(record with { Since = _clock.GetUtcNow() }, FleetJson.Default.ControllerRecord), lease)], null, session.Token);
                         if (won.Succeeded)
                         {
                             Interlocked.Exchange(ref _fence, won.Revision);
-                            _leading = true;
+                            held = true;
                             report($"controller '{id}' leads (fence revision {won.Revision})");
-                            leading = CancellationTokenSource.CreateLinkedTokenSource(session.Token);
-                            work = Task.Run(() => lead(leading.Token), CancellationToken.None);
-                            _ = Watchdog(session);
+                            await StartWork();
                         }
                         else
                         {
@@ -83,6 +111,18 @@ public sealed class ControllerElection(IStateStore store, string id, TimeSpan? t
                             leaderGone = LeaderGone(session.Token);
                         }
                     }
+                    else if (held && !_leading && Valid)
+                    {
+                        // Paused, and the store has confirmed the lease since: lead again if the key is still ours.
+                        StoreEntry? key = await store.Get(FleetKeys.Leader, session.Token);
+                        if (key is null || key.ModRevision != Fence)
+                        {
+                            throw new StoreException($"controller '{id}' lost the leader key while paused");
+                        }
+
+                        report($"controller '{id}' leads again (fence revision {Fence})");
+                        await StartWork();
+                    }
 
                     // Keep-alive every third of the TTL, whatever else happens; a follower also
                     // wakes when the leader key goes, to campaign at once.
@@ -90,7 +130,7 @@ public sealed class ControllerElection(IStateStore store, string id, TimeSpan? t
                     if (untilKeepAlive > TimeSpan.Zero)
                     {
                         Task tick = Task.Delay(untilKeepAlive, _clock, session.Token);
-                        await Task.WhenAny(tick, _leading ? tick : leaderGone);
+                        await Task.WhenAny(tick, held ? tick : leaderGone);
                         session.Token.ThrowIfCancellationRequested();
                         if (_clock.GetUtcNow() < lastKeepAlive + _ttl / 3)
                         {
@@ -102,15 +142,19 @@ public sealed class ControllerElection(IStateStore store, string id, TimeSpan? t
                     await store.KeepAlive(lease, session.Token);
                     Extend(sent);
                     lastKeepAlive = sent;
-                    if (_leading && work!.IsCompleted)
+                    if (_leading)
                     {
-                        await work; // the leader's work ended by itself: surface its failure
+                        Prolong(leading!);
+                        if (work.IsCompleted)
+                        {
+                            await work; // the leader's work ended by itself: surface its failure
+                        }
                     }
                 }
             }
             catch (OperationCanceledException) when (session.IsCancellationRequested)
             {
-                // stopped, or the watchdog ended a leadership the store could no longer confirm
+                // stopped
             }
             catch (StoreException e)
             {
@@ -118,16 +162,17 @@ public sealed class ControllerElection(IStateStore store, string id, TimeSpan? t
             }
             finally
             {
-                if (_leading)
+                bool was = held;
+                _leading = false;
+                if (was)
                 {
-                    _leading = false;
                     report($"controller '{id}' no longer leads");
                 }
 
                 if (leading is not null)
                 {
                     await leading.CancelAsync();
-                    await (work ?? Task.CompletedTask).ContinueWith(_ => { }, TaskScheduler.Default);
+                    await work.ContinueWith(_ => { }, TaskScheduler.Default);
                     leading.Dispose();
                 }
             }
@@ -153,25 +198,23 @@ public sealed class ControllerElection(IStateStore store, string id, TimeSpan? t
         }
     }
 
-    /// <summary>Ends the session when the time the store confirmed runs out (a keep-alive stuck on an unreachable store).</summary>
-    private async Task Watchdog(CancellationTokenSource session)
+    /// <summary>Whether the store has confirmed the lease recently enough to act on it.</summary>
+    private bool Valid => _clock.GetUtcNow().UtcTicks < Interlocked.Read(ref _validUntilTicks);
+
+    /// <summary>Cancels the leader's work when the lease's local validity runs out (unless a keep-alive prolongs it first).</summary>
+    private void Prolong(CancellationTokenSource leading)
     {
+        TimeSpan left = new DateTimeOffset(Interlocked.Read(ref _validUntilTicks), TimeSpan.Zero) - _clock.GetUtcNow();
         try
         {
-            while (!session.IsCancellationRequested)
+            if (left <= TimeSpan.Zero)
             {
-                TimeSpan left = new DateTimeOffset(Interlocked.Read(ref _validUntilTicks), TimeSpan.Zero) - _clock.GetUtcNow();
-                if (left <= TimeSpan.Zero)
-                {
-                    await session.CancelAsync();
-                    return;
-                }
-
-                await Task.Delay(left + TimeSpan.FromMilliseconds(1), _clock, session.Token);
+                leading.Cancel();
             }
-        }
-        catch (OperationCanceledException)
-        {
+            else
+            {
+                leading.CancelAfter(left);
+            }
         }
         catch (ObjectDisposedException)
         {

@@ -10,9 +10,16 @@ namespace SnicRuntime.Management.Fleet;
 /// in one by default) marks the plan "writing", writes in batches, then marks it "complete"; every
 /// batch rewrites the marker and compares its previous revision, so two publishers racing cannot
 /// interleave, and a reader that finds "writing" waits for the end instead of taking half a plan.
+///
+/// An instance remembers what it last published and the marker revision that completed it: its
+/// next publish diffs against that instead of reading every object back, and a compare on the
+/// marker proves nobody published in between (if someone did, it reads the store and diffs again).
+/// At 10,000 ENIs the read is 80,000 keys; a long-lived publisher skips it.
 /// </summary>
 public sealed class DesiredPlan(IStateStore store)
 {
+    private (SortedDictionary<string, byte[]> Objects, long Marker)? _published;
+
     /// <summary>Operations per transaction: below etcd's default limit of 128.</summary>
     public int Batch
     {
@@ -26,39 +33,43 @@ public sealed class DesiredPlan(IStateStore store)
     /// Publishes a validated plan as the desired state; the store revision that completed it. The
     /// caller validated it (an invalid plan never reaches the store).
     /// </summary>
-    public async Task<long> Publish(string planJson, CancellationToken cancel = default)
+    public Task<long> Publish(string planJson, CancellationToken cancel = default) =>
+        Publish(PlanJson.Parse(planJson, out PlanError? error)
+            ?? throw new ArgumentException($"the plan does not parse: {error!.Value.Path}: {error.Value.Reason}", nameof(planJson)), cancel);
+
+    /// <summary>The same, for a plan already parsed (the caller validated it).</summary>
+    public async Task<long> Publish(ChangePlan plan, CancellationToken cancel = default)
     {
-        ChangePlan plan = PlanJson.Parse(planJson, out PlanError? error)
-            ?? throw new ArgumentException($"the plan does not parse: {error!.Value.Path}: {error.Value.Reason}", nameof(planJson));
+        ArgumentNullException.ThrowIfNull(plan);
         SortedDictionary<string, byte[]> wanted = PlanObjects.Split(plan);
         for (int attempt = 0; ; attempt++)
         {
-            (IReadOnlyList<StoreEntry> entries, _) = await store.Range(FleetKeys.PlanPrefix, cancel);
-            StoreEntry? marker = entries.FirstOrDefault(e => e.Key == FleetKeys.Plan);
-            var ops = new List<StoreOp>();
-            var stored = new HashSet<string>(StringComparer.Ordinal);
-            foreach (StoreEntry e in entries.Where(e => e.Key.StartsWith(FleetKeys.PlanObjects, StringComparison.Ordinal)))
+            // What the store holds: what this instance published last, if the marker still says
+            // so (the first attempt only); otherwise read back.
+            StoreCompare unchanged;
+            IEnumerable<KeyValuePair<string, byte[]>> stored;
+            if (attempt == 0 && _published is { } last)
             {
-                string id = e.Key[FleetKeys.PlanObjects.Length..];
-                stored.Add(id);
-                if (!wanted.TryGetValue(id, out byte[]? value))
-                {
-                    ops.Add(StoreOp.Delete(e.Key));
-                }
-                else if (!value.AsSpan().SequenceEqual(e.Value))
-                {
-                    ops.Add(StoreOp.Put(e.Key, value));
-                }
+                unchanged = StoreCompare.ModRevisionIs(FleetKeys.Plan, last.Marker);
+                stored = last.Objects;
+            }
+            else
+            {
+                (IReadOnlyList<StoreEntry> entries, _) = await store.Range(FleetKeys.PlanPrefix, cancel);
+                StoreEntry? marker = entries.FirstOrDefault(e => e.Key == FleetKeys.Plan);
+                unchanged = marker is null ? StoreCompare.Absent(FleetKeys.Plan) : StoreCompare.ModRevisionIs(FleetKeys.Plan, marker.ModRevision);
+                stored = entries.Where(e => e.Key.StartsWith(FleetKeys.PlanObjects, StringComparison.Ordinal))
+                    .Select(e => KeyValuePair.Create(e.Key[FleetKeys.PlanObjects.Length..], e.Value));
             }
 
-            ops.AddRange(wanted.Where(w => !stored.Contains(w.Key)).Select(w => StoreOp.Put(FleetKeys.PlanObjects + w.Key, w.Value)));
-            StoreCompare unchanged = marker is null ? StoreCompare.Absent(FleetKeys.Plan) : StoreCompare.ModRevisionIs(FleetKeys.Plan, marker.ModRevision);
+            List<StoreOp> ops = Diff(stored, wanted);
             StoreOp complete = Marker(plan.Generation, PlanMarker.Complete, wanted.Count);
             long? done = ops.Count < Batch
                 ? await Once(unchanged, [.. ops, complete], cancel)
                 : await InBatches(unchanged, ops, plan.Generation, complete, cancel);
             if (done is long revision)
             {
+                _published = (wanted, revision); // the marker's revision: its last write completed the publish
                 return revision;
             }
 
@@ -67,6 +78,28 @@ public sealed class DesiredPlan(IStateStore store)
                 throw new StoreException("the desired plan kept changing under this publish (another `snicctl apply` at the same time?); try again");
             }
         }
+    }
+
+    /// <summary>The writes that turn the stored objects into the wanted ones: changed and new keys put, missing ones deleted.</summary>
+    private static List<StoreOp> Diff(IEnumerable<KeyValuePair<string, byte[]>> stored, SortedDictionary<string, byte[]> wanted)
+    {
+        var ops = new List<StoreOp>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach ((string id, byte[] value) in stored)
+        {
+            seen.Add(id);
+            if (!wanted.TryGetValue(id, out byte[]? want))
+            {
+                ops.Add(StoreOp.Delete(FleetKeys.PlanObjects + id));
+            }
+            else if (!want.AsSpan().SequenceEqual(value))
+            {
+                ops.Add(StoreOp.Put(FleetKeys.PlanObjects + id, want));
+            }
+        }
+
+        ops.AddRange(wanted.Where(w => !seen.Contains(w.Key)).Select(w => StoreOp.Put(FleetKeys.PlanObjects + w.Key, w.Value)));
+        return ops;
     }
 
     private async Task<long?> Once(StoreCompare unchanged, List<StoreOp> ops, CancellationToken cancel)

@@ -1,5 +1,5 @@
-using System.Security.Cryptography;
-using System.Text;
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using SnicRuntime.Contracts.Plans;
 using SnicRuntime.Management.Store;
 
@@ -12,10 +12,16 @@ namespace SnicRuntime.Management.Fleet;
 /// A card whose share did not change is not sent anything; a card that restarted empty (it
 /// reports an older generation) gets its share again. Fan-out is parallel and bounded, with a
 /// deadline per card, so one slow or dead card delays nobody. Every outcome is recorded in the
-/// store under the leader's fence (<c>snicctl cards list</c> shows it).
+/// store under the leader's fence (<c>snicctl cards list</c> shows it). One agent client per card
+/// is kept between rounds, so a change costs a request on an open connection, not a handshake.
 /// </summary>
-public sealed class FleetDelivery(IStateStore store, ManagementStore inventory, ManagementIdentity? identity = null, ControllerElection? election = null)
+public sealed partial class FleetDelivery(IStateStore store, ManagementStore inventory, ManagementIdentity? identity = null, ControllerElection? election = null) : IAsyncDisposable
 {
+    private readonly ConcurrentDictionary<string, AgentClient> _agents = new(StringComparer.Ordinal);
+    private readonly ConcurrentBag<AgentClient> _replaced = [];
+    private readonly DesiredPlan _published = new(store); // remembers its last publish, so the next one need not read the plan back
+    private readonly DeliveryState _state = new(); // computed by one caller at a time (_computing)
+
     /// <summary>Cards sent to at once.</summary>
     public int Parallel { get; init; } = 16;
 
@@ -25,12 +31,15 @@ public sealed class FleetDelivery(IStateStore store, ManagementStore inventory, 
     /// <summary>How long one card may take to answer a delivery.</summary>
     public TimeSpan CardTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Hears where each round's time went (<see cref="RoundTrace"/>), rounds that sent nothing included.</summary>
+    public Action<RoundTrace>? Traced { get; init; }
+
     /// <summary>The cards that belong to a set, and so are delivered here rather than sent the whole plan.</summary>
     public async Task<IReadOnlySet<string>> ManagedCards(CancellationToken cancel = default) =>
         (await new Placement(store).Sets(cancel)).SelectMany(s => s.Set.Cards).ToHashSet(StringComparer.Ordinal);
 
     /// <summary>Publishes a validated, journaled plan as the desired state the sets are served from (only the objects that changed are written).</summary>
-    public Task<long> Publish(string planJson, CancellationToken cancel = default) => new DesiredPlan(store).Publish(planJson, cancel);
+    public Task<long> Publish(string planJson, CancellationToken cancel = default) => _published.Publish(planJson, cancel);
 
     /// <summary>
     /// One round: every card of every set that is behind its share gets it. Cards recorded as
@@ -41,48 +50,67 @@ public sealed class FleetDelivery(IStateStore store, ManagementStore inventory, 
     /// </summary>
     public async Task<IReadOnlyList<CardOutcome>> Round(Func<string, bool>? verify = null, CancellationToken cancel = default, CancellationToken preempt = default)
     {
-        // The plan as one snapshot; none yet, or one still being written, is nothing to deliver
-        // (the publish's last write wakes the next round).
-        if (await new DesiredPlan(store).Read(cancel) is not { Plan: ChangePlan plan } desired)
+        // One read of each prefix; the plan as one snapshot (none yet, or one still being
+        // written, is nothing to deliver: the publish's last write wakes the next round).
+        DateTimeOffset started = DateTimeOffset.UtcNow;
+        long reading = Stopwatch.GetTimestamp();
+        (IReadOnlyList<StoreEntry> Entries, long Revision) plan = await store.Range(FleetKeys.PlanPrefix, cancel);
+        (IReadOnlyList<StoreEntry> Entries, long Revision) sets = await store.Range(FleetKeys.Sets, cancel);
+        (IReadOnlyList<StoreEntry> Entries, long Revision) enis = await store.Range(FleetKeys.Enis, cancel);
+        (IReadOnlyList<StoreEntry> Entries, long Revision) cards = await store.Range(FleetKeys.Cards, cancel);
+        TimeSpan read = Stopwatch.GetElapsedTime(reading);
+        DeliveryState.Input input;
+        await _computing.WaitAsync(cancel);
+        try
         {
-            return [];
+            input = _state.Compute(plan, sets, enis, cards);
+        }
+        finally
+        {
+            _computing.Release();
         }
 
-        long revision = desired.Revision;
-        IReadOnlyList<HaSetView> sets = await new Placement(store).Sets(cancel);
-        Dictionary<string, DeliveryRecord> sent = (await store.Range(FleetKeys.Cards, cancel)).Entries
-            .Where(e => e.Key.EndsWith("/delivery", StringComparison.Ordinal))
-            .Select(e => FleetJson.Read(e, FleetJson.Default.DeliveryRecord)).ToDictionary(d => d.Card, StringComparer.Ordinal);
+        return (await Round(input with { Plan = input.Plan + read }, started, verify, cancel, preempt)).Outcomes;
+    }
+
+    /// <summary>A round over <paramref name="input"/>; also the store revision of its last record (0: none written).</summary>
+    private async Task<(IReadOnlyList<CardOutcome> Outcomes, long Recorded)> Round(DeliveryState.Input input, DateTimeOffset started, Func<string, bool>? verify, CancellationToken cancel, CancellationToken preempt)
+    {
+        if (input.Desired is not { Plan: not null } desired)
+        {
+            return ([], 0);
+        }
 
         using var gate = new SemaphoreSlim(Parallel);
-        var work = new List<Task<CardOutcome?>>();
-        PlanSlice slicer = PlanSlice.Index(plan);
-        foreach (HaSetView set in sets)
+        var recorder = new DeliveryRecorder(store, election is null ? [] : [election.FenceCompare]);
+        var work = new List<Task<(CardOutcome?, CardTrace?)>>();
+        foreach (HaSetView set in input.Sets)
         {
-            var enis = set.Enis.ToHashSet(StringComparer.Ordinal);
-            ChangePlan share = slicer.Share(enis);
-            string sha = Sha(share);
-            bool first = true;
+            (ChangePlan share, string sha) = input.Shares[set.Set.Name];
             foreach (string name in set.Set.Cards)
             {
-                DeliveryRecord? last = sent.GetValueOrDefault(name);
+                DeliveryRecord? last = input.Sent.GetValueOrDefault(name);
                 // An unchanged share keeps its number, so a card that already runs it is left alone.
-                long number = last is not null && last.Sha256 == sha ? last.Revision : revision;
-                work.Add(Deliver(gate, set.Set.Name, name, first ? share : slicer.Share(enis), number, sha, last, verify?.Invoke(name) ?? true, cancel, preempt)); // its own copy: the number differs per card
-                first = false;
+                long number = last is not null && last.Sha256 == sha ? last.Revision : desired.Revision;
+                work.Add(Deliver(gate, recorder, set.Set.Name, name, share, number, sha, last, verify?.Invoke(name) ?? true, cancel, preempt));
             }
         }
 
-        return [.. (await Task.WhenAll(work)).OfType<CardOutcome>()];
+        (CardOutcome? Outcome, CardTrace? Trace)[] done = await Task.WhenAll(work);
+        Traced?.Invoke(new RoundTrace(started, input.Plan, input.Placement, input.Records, input.Slice, [.. done.Select(d => d.Trace).OfType<CardTrace>()]));
+        return ([.. done.Select(d => d.Outcome).OfType<CardOutcome>()], recorder.Revision);
     }
 
-    private async Task<CardOutcome?> Deliver(SemaphoreSlim gate, string set, string name, ChangePlan share, long number, string sha, DeliveryRecord? last, bool verify, CancellationToken cancel, CancellationToken preempt)
+    /// <summary>Takes a card's share to it; the trace is there when the share was sent (applied or refused).</summary>
+    private async Task<(CardOutcome?, CardTrace?)> Deliver(SemaphoreSlim gate, DeliveryRecorder recorder, string set, string name, ChangePlan share, long number, string sha, DeliveryRecord? last, bool verify, CancellationToken cancel, CancellationToken preempt)
     {
         bool inSync = last is { State: "acked" } && last.Sha256 == sha;
         if (!verify && inSync)
         {
-            return null;
+            return (null, null);
         }
+
+        long queued = Stopwatch.GetTimestamp();
 
         // Only asking a card recorded in sync can be preempted; it is asked again in a later slot.
         using var ask = inSync ? CancellationTokenSource.CreateLinkedTokenSource(cancel, preempt) : null;
@@ -92,18 +120,20 @@ public sealed class FleetDelivery(IStateStore store, ManagementStore inventory, 
         }
         catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
         {
-            return null;
+            return (null, null);
         }
 
         try
         {
+            long lookingUp = Stopwatch.GetTimestamp();
             Card? card = inventory.FindCard(name);
             if (card is null)
             {
-                return await Record(new DeliveryRecord(name, set, number, sha, "unknown", $"set '{set}' names card '{name}', which is not in the inventory", DateTimeOffset.UtcNow), cancel);
+                return (await Record(recorder, new DeliveryRecord(name, set, number, sha, "unknown", $"set '{set}' names card '{name}', which is not in the inventory", DateTimeOffset.UtcNow), cancel), null);
             }
 
-            using var client = new AgentClient(card, CardTimeout, identity);
+            AgentClient client = Agent(card);
+            long asking = Stopwatch.GetTimestamp();
             AgentReply runs;
             try
             {
@@ -111,7 +141,7 @@ public sealed class FleetDelivery(IStateStore store, ManagementStore inventory, 
             }
             catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
             {
-                return null; // preempted mid-question: asked again in a later slot
+                return (null, null); // preempted mid-question: asked again in a later slot
             }
 
             if (runs.Ok && runs.Body!.Value.TryGetProperty("digest", out var digest) && digest.GetString() == sha)
@@ -119,13 +149,13 @@ public sealed class FleetDelivery(IStateStore store, ManagementStore inventory, 
                 // It runs this content already: acknowledged before (nothing to do), or sent by a
                 // leader that died before recording it — record it now instead of applying it twice.
                 long running = runs.Body.Value.GetProperty("generation").GetInt64();
-                return last is { State: "acked" } && last.Sha256 == sha && last.Revision == running ? null
-                    : await Record(new DeliveryRecord(name, set, running, sha, "acked", "already running this share", DateTimeOffset.UtcNow), cancel);
+                return last is { State: "acked" } && last.Sha256 == sha && last.Revision == running ? (null, null)
+                    : (await Record(recorder, new DeliveryRecord(name, set, running, sha, "acked", "already running this share", DateTimeOffset.UtcNow), cancel), null);
             }
 
             if (!runs.Ok && last is { State: "acked" } && last.Sha256 == sha)
             {
-                return null; // cannot be asked now; it is asked again next round
+                return (null, null); // cannot be asked now; it is asked again next round
             }
 
             // A card's generations only grow: a store that was replaced (its revisions start again)
@@ -135,8 +165,9 @@ public sealed class FleetDelivery(IStateStore store, ManagementStore inventory, 
                 number = current + 1;
             }
 
-            share.Generation = number;
-            AgentReply reply = await client.ApplyPlan(PlanJson.Write(share), cancel);
+            long applying = Stopwatch.GetTimestamp();
+            AgentReply reply = await client.ApplyPlan(PlanJson.Write(share.At(number)), cancel); // numbered per card; the share itself is shared
+            long recording = Stopwatch.GetTimestamp();
             (string state, string detail) = reply switch
             {
                 { Ok: true } => ("acked", ""),
@@ -145,7 +176,9 @@ public sealed class FleetDelivery(IStateStore store, ManagementStore inventory, 
                 { Status: 0 } => ("unreachable", reply.Reason),
                 _ => ("failed", $"HTTP {reply.Status}: {reply.Reason}"),
             };
-            return await Record(new DeliveryRecord(name, set, number, sha, state, detail, DateTimeOffset.UtcNow), cancel);
+            CardOutcome outcome = await Record(recorder, new DeliveryRecord(name, set, number, sha, state, detail, DateTimeOffset.UtcNow), cancel);
+            return (outcome, new CardTrace(name, Stopwatch.GetElapsedTime(queued, lookingUp), Stopwatch.GetElapsedTime(lookingUp, asking), Stopwatch.GetElapsedTime(asking, applying),
+                Stopwatch.GetElapsedTime(applying, recording), Stopwatch.GetElapsedTime(recording)));
         }
         finally
         {
@@ -153,21 +186,38 @@ public sealed class FleetDelivery(IStateStore store, ManagementStore inventory, 
         }
     }
 
-    private static int StableHash(string s)
+    /// <summary>
+    /// The card's client, kept between rounds (its connection stays open). A card re-added with
+    /// another address or token gets a new one; the old one is disposed with this delivery, since
+    /// a round that overlaps (an apply's own) may still be using it.
+    /// </summary>
+    private AgentClient Agent(Card card)
     {
-        int h = 17;
-        foreach (char c in s)
+        if (_agents.TryGetValue(card.Name, out AgentClient? known) && known.Card.Address == card.Address && known.Card.Token == card.Token)
         {
-            h = unchecked((h * 31) + c);
+            return known;
         }
 
-        return h & int.MaxValue;
+        var fresh = new AgentClient(card, CardTimeout, identity);
+        if (known is not null && _agents.TryUpdate(card.Name, fresh, known))
+        {
+            _replaced.Add(known);
+            return fresh;
+        }
+
+        if (_agents.TryAdd(card.Name, fresh))
+        {
+            return fresh;
+        }
+
+        fresh.Dispose(); // another round added this card's client first
+        return _agents[card.Name];
     }
 
-    private async Task<CardOutcome> Record(DeliveryRecord d, CancellationToken cancel)
+
+    private static async Task<CardOutcome> Record(DeliveryRecorder recorder, DeliveryRecord d, CancellationToken cancel)
     {
-        List<StoreCompare> fence = election is null ? [] : [election.FenceCompare];
-        await store.Txn(fence, [StoreOp.Put(FleetKeys.Delivery(d.Card), FleetJson.Bytes(d, FleetJson.Default.DeliveryRecord))], null, cancel);
+        await recorder.Add(d, cancel);
         return new CardOutcome(d.Card, d.Revision, d.State, d.Detail);
     }
 
@@ -198,73 +248,4 @@ public sealed class FleetDelivery(IStateStore store, ManagementStore inventory, 
     }
 
     private static string Sha(ChangePlan share) => PlanDigest.Of(share);
-
-    /// <summary>
-    /// The leader's loop: a round whenever the plan, a set or a placement changes (watched), and
-    /// every <paramref name="every"/> besides, to catch cards that restarted or came back.
-    /// </summary>
-    public async Task Run(TimeSpan every, Action<CardOutcome> report, Action<string> warn, CancellationToken cancel)
-    {
-        ArgumentNullException.ThrowIfNull(report);
-        ArgumentNullException.ThrowIfNull(warn);
-        using var changed = new SemaphoreSlim(0);
-        CancellationTokenSource preempt = new();
-        void Changed()
-        {
-            changed.Release();
-            Volatile.Read(ref preempt).Cancel(); // the round under way stops asking in-sync cards
-        }
-
-        long from = await store.Revision(cancel) + 1;
-        Task[] watches = [.. new[] { FleetKeys.PlanPrefix, FleetKeys.Sets, FleetKeys.Enis }.Select(prefix => Task.Run(async () =>
-        {
-            try
-            {
-                await foreach (WatchEvent _ in store.Watch(prefix, from, cancel))
-                {
-                    Changed();
-                }
-            }
-            catch (Exception e) when (e is OperationCanceledException or StoreException)
-            {
-                Changed(); // fall back on the periodic round
-            }
-        }, CancellationToken.None))];
-        // Verification is spread: each quiet period asks one slot's cards, so every card is asked
-        // once per VerifyEvery and a change never waits behind a round that asks them all.
-        int slots = Math.Max(1, (int)(VerifyEvery / every)), slot = 0;
-        Func<string, bool> none = _ => false;
-        Func<string, bool> verify = none; // the first round (a new leader's) delivers changes first
-        while (!cancel.IsCancellationRequested)
-        {
-            try
-            {
-                Volatile.Write(ref preempt, new CancellationTokenSource()); // not disposed: a watch may still cancel the old one
-                foreach (CardOutcome o in await Round(verify, cancel, preempt.Token))
-                {
-                    report(o);
-                }
-
-                bool woken = await changed.WaitAsync(every, cancel);
-                int current = slot;
-                verify = woken ? none : name => (uint)StableHash(name) % (uint)slots == (uint)current;
-                slot = woken ? slot : (slot + 1) % slots;
-                while (changed.CurrentCount > 0)
-                {
-                    await changed.WaitAsync(cancel); // one round covers every change seen so far
-                }
-            }
-            catch (OperationCanceledException) when (cancel.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (StoreException e)
-            {
-                warn(e.Message);
-                await Task.Delay(every, cancel).ContinueWith(_ => { }, TaskScheduler.Default);
-            }
-        }
-
-        await Task.WhenAll(watches);
-    }
 }

@@ -99,13 +99,26 @@ public static class PlanObjects
     public static ChangePlan Assemble(IEnumerable<KeyValuePair<string, byte[]>> objects, long? generation)
     {
         ArgumentNullException.ThrowIfNull(objects);
+        return Merge(objects.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => KeyValuePair.Create(o.Key, Parse(o.Key, o.Value))), generation);
+    }
+
+    /// <summary>One stored object (a one-object plan); a value that does not parse is named by its key.</summary>
+    public static ChangePlan Parse(string key, byte[] value) =>
+        PlanJson.Parse(value, out PlanError? error)
+            ?? throw new Store.StoreException($"the store's plan object '{key}' does not parse: {error!.Value.Path}: {error.Value.Reason}");
+
+    /// <summary>
+    /// The plan that parsed objects make, given in key order (a cache of parsed objects assembles
+    /// without parsing again). Objects are shared with the result, not copied.
+    /// </summary>
+    public static ChangePlan Merge(IEnumerable<KeyValuePair<string, ChangePlan>> ordered, long? generation)
+    {
+        ArgumentNullException.ThrowIfNull(ordered);
         var plan = new ChangePlan { Generation = generation };
         var tables = new Dictionary<string, RouteTableSpec>(StringComparer.Ordinal);
         var groups = new Dictionary<string, AclGroupSpec>(StringComparer.Ordinal);
-        foreach ((string key, byte[] value) in objects.OrderBy(o => o.Key, StringComparer.Ordinal))
+        foreach ((string _, ChangePlan one) in ordered)
         {
-            ChangePlan one = PlanJson.Parse(value, out PlanError? error)
-                ?? throw new Store.StoreException($"the store's plan object '{key}' does not parse: {error!.Value.Path}: {error.Value.Reason}");
             plan.Appliance = one.Appliance ?? plan.Appliance;
             if (one.DirectionLookup is not null)
             {
@@ -157,6 +170,30 @@ public static class PlanObjects
         }
 
         into.AddRange(more);
+    }
+
+    /// <summary>
+    /// What an object key belongs to, as <see cref="PlanSlice"/> names its dependencies: a mapping
+    /// belongs to its VNET ("vnets/NAME"), a route to its table, a rule to its group, anything else
+    /// to its own "kind/name"; card-wide objects (the appliance, the direction lookup) to "*",
+    /// which every share depends on. A change to a key re-cuts only the shares that name its owner.
+    /// </summary>
+    public static string Owner(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        string[] parts = key.Split('/');
+        if (parts.Length < 2)
+        {
+            return PlanSlice.Everyone;
+        }
+
+        string name = Uri.UnescapeDataString(parts[1]);
+        return parts[0] switch
+        {
+            "mappings" => "vnets/" + name,
+            "meter_classes" => "meter_classes/" + (long.TryParse(name, out long id) ? id : 0),
+            _ => parts[0] + "/" + name,
+        };
     }
 
     /// <summary>An identity as one key segment: '/' and '%' escaped, so "10.0.0.0/8" stays one segment.</summary>

@@ -51,8 +51,16 @@ public sealed class PlanSlice
     /// <summary>One share of a plan (indexes it for this one cut).</summary>
     public static ChangePlan For(ChangePlan plan, IReadOnlySet<string> enis) => Index(plan).Share(enis);
 
-    /// <summary>The share of the ENIs in <paramref name="enis"/>: a plan of its own.</summary>
-    public ChangePlan Share(IReadOnlySet<string> enis)
+    /// <summary>What every share depends on (the card-wide objects): <see cref="PlanObjects.Owner"/> of the appliance and the direction lookup.</summary>
+    public const string Everyone = "*";
+
+    /// <summary>
+    /// The share of the ENIs in <paramref name="enis"/>: a plan of its own. <paramref name="owners"/>,
+    /// when given, receives every owner the share looked up (<see cref="PlanObjects.Owner"/>: the
+    /// ENIs, VNETs, tables, groups and the rest it names, found or not), so a cache of shares knows
+    /// which to cut again when an object changes.
+    /// </summary>
+    public ChangePlan Share(IReadOnlySet<string> enis, ISet<string>? owners = null)
     {
         ArgumentNullException.ThrowIfNull(enis);
         List<EniSpec> kept = Pick(_plan.Enis, _enis, enis);
@@ -60,6 +68,18 @@ public sealed class PlanSlice
         List<RouteSpec> routes = [.. routeTables.SelectMany(t => t.Routes ?? [])];
         var vnets = new HashSet<string>(kept.Select(e => e.Vnet).Concat(routes.Select(r => r.Vnet)).OfType<string>(), StringComparer.Ordinal);
         var mappings = vnets.SelectMany(v => _mappingsByVnet.GetValueOrDefault(v) ?? []).Order().Select(i => _plan.Mappings![i]);
+        if (owners is not null)
+        {
+            owners.Add(Everyone);
+            owners.UnionWith(enis.Select(e => "enis/" + e));
+            owners.UnionWith(kept.Select(e => e.RouteTable).OfType<string>().Select(t => "route_tables/" + t));
+            owners.UnionWith(vnets.Select(v => "vnets/" + v));
+            owners.UnionWith(kept.SelectMany(e => AclNames(e.Acl)).Select(g => "acl_groups/" + g));
+            owners.UnionWith(routes.Select(r => r.EcmpGroup).OfType<string>().Select(g => "ecmp_groups/" + g));
+            owners.UnionWith(routes.Select(r => r.MeterClass).OfType<long>().Select(m => "meter_classes/" + m));
+            owners.UnionWith(routes.Select(r => r.ServiceTunnel).OfType<string>().Select(t => "service_tunnels/" + t));
+        }
+
         return new ChangePlan
         {
             Generation = _plan.Generation,

@@ -78,12 +78,15 @@ public sealed partial class EtcdStateStore
                     break;
                 }
 
-                foreach (Mvccpb.Event e in response.Events)
+                // etcd never splits a revision between responses (a response holds whole revisions).
+                for (int i = 0; i < response.Events.Count; i++)
                 {
+                    Mvccpb.Event e = response.Events[i];
                     bool put = e.Type == Mvccpb.Event.Types.EventType.Put;
                     StoreEntry entry = put || e.PrevKv is null ? Entry(e.Kv) : Entry(e.PrevKv);
-                    next = e.Kv.ModRevision + 1;
-                    yield return new WatchEvent(put ? WatchEventKind.Put : WatchEventKind.Delete, entry, e.Kv.ModRevision);
+                    bool ends = i == response.Events.Count - 1 || response.Events[i + 1].Kv.ModRevision != e.Kv.ModRevision;
+                    next = ends ? e.Kv.ModRevision + 1 : next; // a reconnect never resumes inside a revision
+                    yield return new WatchEvent(put ? WatchEventKind.Put : WatchEventKind.Delete, entry, e.Kv.ModRevision, ends);
                 }
             }
 

@@ -55,8 +55,13 @@ public enum WatchEventKind : byte
     Delete,
 }
 
-/// <summary>A change seen by a watch; <see cref="Entry"/> is the key's state after a put, or before a delete.</summary>
-public sealed record WatchEvent(WatchEventKind Kind, StoreEntry Entry, long Revision);
+/// <summary>
+/// A change seen by a watch; <see cref="Entry"/> is the key's state after a put, or before a
+/// delete. A transaction's changes share one revision and come one after another;
+/// <see cref="EndsRevision"/> marks the last of them, so a reader that applies whole revisions
+/// (<see cref="StoreMirror"/>) never shows half a transaction.
+/// </summary>
+public sealed record WatchEvent(WatchEventKind Kind, StoreEntry Entry, long Revision, bool EndsRevision = true);
 
 /// <summary>The store could not do what was asked (unreachable, quorum lost, a lease gone), in words that name the cause.</summary>
 public sealed class StoreException(string message, Exception? inner = null) : Exception(message, inner);

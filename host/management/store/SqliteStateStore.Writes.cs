@@ -52,22 +52,53 @@ public sealed partial class SqliteStateStore
         Exec("INSERT INTO history VALUES ($r, $s, $kind, $k, $v, $c, $m, $ver, $l)", tx, ("$r", revision), ("$s", seq), ("$kind", kind),
             ("$k", e.Key), ("$v", e.Value), ("$c", e.CreateRevision), ("$m", e.ModRevision), ("$ver", e.Version), ("$l", e.Lease));
 
+    /// <summary>
+    /// The changes under <paramref name="prefix"/> from revision <paramref name="from"/> on, in
+    /// whole revisions (about a thousand events at a time, never a revision cut in two: a watcher
+    /// resumes after the last revision it was given, and a mirror applies a revision at once).
+    /// </summary>
     private List<WatchEvent> History(string prefix, long from)
     {
+        const int Page = 1000;
         lock (_gate)
         {
             SweepExpiredLeases();
-            var events = new List<WatchEvent>();
-            using SqliteCommand c = Command("SELECT kind, key, value, create_rev, mod_rev, version, lease, rev FROM history " +
-                "WHERE rev >= $from AND substr(key, 1, $n) = $p ORDER BY rev, seq LIMIT 1000", null, ("$from", from), ("$n", prefix.Length), ("$p", prefix));
-            using SqliteDataReader r = c.ExecuteReader();
-            while (r.Read())
+            List<WatchEvent> events = HistoryRows(prefix, from, Page);
+            if (events.Count == Page)
             {
-                events.Add(new WatchEvent(r.GetInt32(0) == KindPut ? WatchEventKind.Put : WatchEventKind.Delete, EntryOf(r, 1), r.GetInt64(7)));
+                long last = events[^1].Revision;
+                if (events[0].Revision == last)
+                {
+                    events = HistoryRows(prefix, last, int.MaxValue, last); // one revision larger than a page: all of it
+                }
+                else
+                {
+                    events.RemoveAll(e => e.Revision == last); // the last revision may go on past the page: next time
+                }
+            }
+
+            for (int i = 0; i < events.Count; i++)
+            {
+                events[i] = events[i] with { EndsRevision = i == events.Count - 1 || events[i + 1].Revision != events[i].Revision };
             }
 
             return events;
         }
+    }
+
+    private List<WatchEvent> HistoryRows(string prefix, long from, int limit, long to = long.MaxValue)
+    {
+        var events = new List<WatchEvent>();
+        using SqliteCommand c = Command("SELECT kind, key, value, create_rev, mod_rev, version, lease, rev FROM history " +
+            "WHERE rev >= $from AND rev <= $to AND substr(key, 1, $n) = $p ORDER BY rev, seq LIMIT $limit", null,
+            ("$from", from), ("$to", to), ("$n", prefix.Length), ("$p", prefix), ("$limit", limit));
+        using SqliteDataReader r = c.ExecuteReader();
+        while (r.Read())
+        {
+            events.Add(new WatchEvent(r.GetInt32(0) == KindPut ? WatchEventKind.Put : WatchEventKind.Delete, EntryOf(r, 1), r.GetInt64(7)));
+        }
+
+        return events;
     }
 
     public Task<long> GrantLease(TimeSpan ttl, CancellationToken cancel = default)

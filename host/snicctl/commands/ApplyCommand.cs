@@ -34,7 +34,7 @@ internal static class ApplyCommand
             }
 
             await using var storeLifetime = store;
-            var fleet = new FleetDelivery(store, state, State.Identity(parse));
+            await using var fleet = new FleetDelivery(store, state, State.Identity(parse));
             ApplyOutcome outcome;
             try
             {

@@ -102,12 +102,17 @@ internal static class TelemetryCommand
                 // Any number of controllers share the store; only the one that leads delivers and
                 // witnesses. The others wait, and take over when its lease lapses.
                 Task controller = Task.CompletedTask;
+                FleetDelivery? fleetDelivery = null;
                 if (fleet is not null)
                 {
                     var election = new ControllerElection(fleet, parse.GetValue(controllerId) ?? $"{Environment.MachineName}-{Environment.ProcessId}",
                         TimeSpan.FromMilliseconds(parse.GetValue(leaseMs)));
                     Console.WriteLine($"controller '{election.Id}' on store {FleetStore.Parse(parse)}");
-                    var fleetDelivery = new FleetDelivery(fleet, state, identity, election);
+                    // Rounds that sent something are logged with where their time went (the fleet benchmark reads them).
+                    fleetDelivery = new FleetDelivery(fleet, state, identity, election)
+                    {
+                        Traced = t => { if (t.Cards.Count > 0) { Console.WriteLine($"{DateTimeOffset.Now:HH:mm:ss.fff} {t.Line()}"); } },
+                    };
                     controller = election.Run(token => Task.WhenAll(
                         new PlanDelivery(state, identity) { Delegated = fleetDelivery.ManagedCards }.RunReconciler(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), token, Report),
                         // The cards of HA sets: each gets its share of the plan, whenever it changes.
@@ -118,10 +123,16 @@ internal static class TelemetryCommand
                         new HaControl(state, identity) { Terms = new TermGrants(fleet), Election = election }.RunWitness(TimeSpan.FromMilliseconds(50),
                             g => Console.WriteLine($"{DateTimeOffset.Now:HH:mm:ss.fff} HA witness: {g}"), token)),
                         m => Console.WriteLine($"{DateTimeOffset.Now:HH:mm:ss.fff} {m}"), stop.Token);
+                    // Leader or not, the desired state is mirrored and the shares cut, so a takeover starts warm.
+                    controller = Task.WhenAll(controller, fleetDelivery.Warm(stop.Token));
                 }
 
                 await collector.Run(every, stop.Token);
                 await controller;
+                if (fleetDelivery is not null)
+                {
+                    await fleetDelivery.DisposeAsync();
+                }
                 pushed?.Flush();
             }
 

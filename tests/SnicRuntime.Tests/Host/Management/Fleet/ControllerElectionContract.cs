@@ -30,12 +30,12 @@ public abstract class ControllerElectionContract(ITestOutputHelper output)
         public DateTime? LastActedAt;
     }
 
-    private Controller Start(IStateStore store, string id)
+    private Controller Start(IStateStore store, string id, int leaseSeconds = 3)
     {
         var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         // 3 s leases: a loaded CI pass has stalled every process for over a second, and a lease that
         // lapses then is correct behaviour (no leader for a moment), not what these tests check.
-        var election = new ControllerElection(store, id, TimeSpan.FromSeconds(3));
+        var election = new ControllerElection(store, id, TimeSpan.FromSeconds(leaseSeconds));
         Controller c = null!;
         c = new Controller
         {
@@ -133,6 +133,35 @@ public abstract class ControllerElectionContract(ITestOutputHelper output)
         Assert.False(stale.Granted);
         Assert.Contains("no longer leads", stale.Why, StringComparison.Ordinal);
         Assert.Equal(1, (await terms.Read("scope1")).Record!.Term);
+        await a.Stop.CancelAsync();
+        await b.Stop.CancelAsync();
+        await Task.WhenAll(a.Running, b.Running);
+    }
+
+    [SkippableFact]
+    public async Task A_leader_whose_keep_alive_stalls_pauses_then_leads_again_with_the_same_fence()
+    {
+        Skip.If(Unavailable is not null, Unavailable);
+        // 5 s leases: the leader pauses 4 s after its last keep-alive was sent, 1 s before the store
+        // would let the lease lapse; the stall ends as soon as the pause is seen.
+        var stalled = new PartitionedStore(Client());
+        Controller a = Start(stalled, "a", leaseSeconds: 5);
+        await Until(() => a.Election.IsLeader, TimeSpan.FromSeconds(10), "a leads");
+        Controller b = Start(Client(), "b", leaseSeconds: 5);
+        long fence = a.Election.Fence;
+
+        stalled.Stalled = true; // its keep-alives go unanswered, as while etcd elects a leader
+        await Until(() => !a.Election.IsLeader, TimeSpan.FromSeconds(10), "a pauses");
+        DateTime paused = DateTime.UtcNow;
+        stalled.Stalled = false;
+        await Until(() => a.Election.IsLeader, TimeSpan.FromSeconds(10), "a leads again");
+        Assert.Equal(fence, a.Election.Fence); // the same leadership: no new campaign
+        Assert.Null(b.ElectedAt);
+        Assert.Contains(a.Log, l => l.What.Contains("pauses", StringComparison.Ordinal));
+        Assert.Contains(a.Log, l => l.What.Contains("leads again", StringComparison.Ordinal));
+        Assert.DoesNotContain(a.Log, l => l.What.Contains("no longer leads", StringComparison.Ordinal));
+        // While paused it did not act (its work was cancelled); it acts again after.
+        await Until(() => a.LastActedAt > paused, TimeSpan.FromSeconds(5), "a acts again");
         await a.Stop.CancelAsync();
         await b.Stop.CancelAsync();
         await Task.WhenAll(a.Running, b.Running);

@@ -92,6 +92,25 @@ public abstract class DesiredPlanContract : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task A_publisher_that_remembers_its_last_plan_still_sees_another_publishers_plan()
+    {
+        Skip.If(Unavailable is not null, Unavailable);
+        var mine = new DesiredPlan(_store);
+        ChangePlan plan = Example("full.json");
+        long first = await mine.Publish(plan);
+        plan.Enis![0].AdminState = plan.Enis[0].AdminState == "down" ? "up" : "down";
+        Assert.Equal(first + 1, await mine.Publish(plan)); // diffed against what it remembers: one transaction
+
+        // Someone else publishes a smaller plan; this publisher's memory is stale now, and its
+        // next publish must diff against the store, not against what it remembers.
+        await new DesiredPlan(_store).Publish(Example("demo.json"));
+        plan.Enis[1].AdminState = plan.Enis[1].AdminState == "down" ? "up" : "down";
+        await mine.Publish(plan);
+        PlanSnapshot read = (await new DesiredPlan(_store).Read())!;
+        Assert.Equal(Objects(plan), Objects(read.Plan!));
+    }
+
+    [SkippableFact]
     public async Task A_route_prefix_stays_one_key_segment()
     {
         Skip.If(Unavailable is not null, Unavailable);

@@ -56,6 +56,7 @@ public sealed class FleetDeliveryTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        await _delivery.DisposeAsync();
         foreach (var c in _cards)
         {
             await c.Agent.DisposeAsync();
@@ -144,5 +145,46 @@ public sealed class FleetDeliveryTests : IAsyncLifetime
         Assert.Equal("acked", next.Single(o => o.Card == "card0").State);
         Assert.Equal(afterFirst, _cards[0].Policy.Installed); // recorded, not installed a second time
         Assert.Empty(await _delivery.Round());
+    }
+
+    [Fact]
+    public async Task The_leaders_loop_delivers_each_change_from_its_mirrors_to_the_cards_it_touches_once()
+    {
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var traces = new System.Collections.Concurrent.ConcurrentQueue<RoundTrace>();
+        await using var leader = new FleetDelivery(_store, _inventory) { CardTimeout = TimeSpan.FromSeconds(10), Traced = traces.Enqueue };
+        Task warm = leader.Warm(stop.Token); // a follower's warm-up beside the loop, as serve runs both
+        Task loop = leader.Run(TimeSpan.FromMilliseconds(200), _ => { }, w => throw new InvalidOperationException(w), stop.Token);
+
+        var placement = new Placement(_store);
+        await placement.Place("eni1", "s1", false, Known);
+        await placement.Place("eni2", "s2", false, Known);
+        await Until(() => _cards.All(c => c.Policy.Current is not null) && EnisOn(1).SequenceEqual(["eni1"]) && EnisOn(3).SequenceEqual(["eni2"]), "both sets get their shares");
+        long[] installs = [.. _cards.Select(c => c.Policy.Installed)];
+
+        // One ENI's change: its set's two cards install it once; the other set is not sent anything.
+        string plan = PipelineHarness.PlanText("full.json");
+        var changed = SnicRuntime.Contracts.Plans.PlanJson.Parse(plan, out _)!;
+        changed.Enis!.Single(e => e.Name == "eni1").AdminState = "down";
+        await new DesiredPlan(_store).Publish(changed);
+        await Until(() => _cards[0].Policy.Current!.Enis.OfType<Eni>().Single().AdminUp == false && _cards[1].Policy.Current!.Enis.OfType<Eni>().Single().AdminUp == false,
+            "the change reaches both cards of s1");
+        await Until(async () => (await leader.Status()).All(s => s.InSync), "every card recorded in sync");
+        await Task.Delay(500); // a few more rounds: nothing more is sent
+        Assert.Equal([installs[0] + 1, installs[1] + 1, installs[2], installs[3]], _cards.Select(c => c.Policy.Installed));
+        Assert.Contains(traces, t => t.Cards.Select(c => c.Card).Order().SequenceEqual(["card0", "card1"]));
+
+        await stop.CancelAsync();
+        await Task.WhenAll(loop, warm);
+    }
+
+    private static async Task Until(Func<bool> condition, string what) => await Until(() => Task.FromResult(condition()), what);
+
+    private static async Task Until(Func<Task<bool>> condition, string what)
+    {
+        for (var timer = Stopwatch.StartNew(); !await condition(); await Task.Delay(20))
+        {
+            Assert.True(timer.Elapsed < TimeSpan.FromSeconds(20), $"timed out waiting: {what}");
+        }
     }
 }

@@ -3,10 +3,13 @@ using SnicRuntime.Management.Store;
 
 namespace SnicRuntime.Tests.Host.Management.Fleet;
 
-/// <summary>A store client that can be cut off from its store, as a controller behind a partition is: every call fails while <see cref="Cut"/>.</summary>
+/// <summary>A store client that can be cut off from its store, as a controller behind a partition is: every call fails while <see cref="Cut"/>; keep-alives hang while <see cref="Stalled"/>.</summary>
 internal sealed class PartitionedStore(IStateStore inner) : IStateStore
 {
     public volatile bool Cut;
+
+    /// <summary>Keep-alives hang (not fail) while set: what a leader sees while its store elects a new leader of its own.</summary>
+    public volatile bool Stalled;
 
     private void Check()
     {
@@ -68,10 +71,15 @@ internal sealed class PartitionedStore(IStateStore inner) : IStateStore
         return inner.GrantLease(ttl, cancel);
     }
 
-    public Task KeepAlive(long lease, CancellationToken cancel = default)
+    public async Task KeepAlive(long lease, CancellationToken cancel = default)
     {
+        while (Stalled)
+        {
+            await Task.Delay(5, cancel); // unanswered, as during an etcd election: it goes through when the store is back
+        }
+
         Check();
-        return inner.KeepAlive(lease, cancel);
+        await inner.KeepAlive(lease, cancel);
     }
 
     public Task Revoke(long lease, CancellationToken cancel = default)

@@ -8,7 +8,7 @@ namespace SnicRuntime.Tests.Host.Management.Store;
 /// The contract every <see cref="IStateStore"/> backend keeps (etcd's v3 semantics): revisions,
 /// compare-and-swap, watches from a revision, leases. One abstract suite, run for every backend.
 /// </summary>
-public abstract class StateStoreContract : IAsyncLifetime
+public abstract partial class StateStoreContract : IAsyncLifetime
 {
     private IStateStore? _store;
 
