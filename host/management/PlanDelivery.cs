@@ -24,6 +24,14 @@ public sealed class PlanDelivery(ManagementStore store, ManagementIdentity? iden
     /// <summary>Cards served by someone else — the cards of HA sets, which get their share from <c>Fleet.FleetDelivery</c>; none by default.</summary>
     public Func<CancellationToken, Task<IReadOnlySet<string>>>? Delegated { get; init; }
 
+    /// <summary>
+    /// Checks each HA set's share of a plan as the cards of that set will validate it (set by the
+    /// fleet: <c>Fleet.FleetDelivery.CheckShares</c>). When every card is in a set, a plan is
+    /// validated as a fleet's (more ENIs than one card holds) and each share as a card's; a card
+    /// outside every set gets the whole plan, so then the whole plan must fit one card.
+    /// </summary>
+    public Func<ChangePlan, CancellationToken, Task<IReadOnlyList<PlanError>>>? Shares { get; init; }
+
     private async Task<IEnumerable<Card>> Served(CancellationToken cancel)
     {
         IReadOnlySet<string> elsewhere = Delegated is null ? new HashSet<string>() : await Delegated(cancel).ConfigureAwait(false);
@@ -43,9 +51,15 @@ public sealed class PlanDelivery(ManagementStore store, ManagementIdentity? iden
         long next = (store.Latest()?.Generation ?? 0) + 1;
         plan.Generation = next;
         var errors = new List<PlanError>();
-        if (PlanValidator.Validate(plan, errors) is null)
+        bool fleetOnly = Shares is not null && !(await Served(cancel).ConfigureAwait(false)).Any();
+        if (PlanValidator.Validate(plan, errors, scope: fleetOnly ? PlanScope.Fleet : PlanScope.Card) is null)
         {
             return new ApplyOutcome(0, errors, []);
+        }
+
+        if (fleetOnly && await Shares!(plan, cancel).ConfigureAwait(false) is { Count: > 0 } shareErrors)
+        {
+            return new ApplyOutcome(0, [.. shareErrors], []);
         }
 
         long generation = store.Journal(g =>

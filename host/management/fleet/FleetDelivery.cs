@@ -38,6 +38,28 @@ public sealed partial class FleetDelivery(IStateStore store, ManagementStore inv
     public async Task<IReadOnlySet<string>> ManagedCards(CancellationToken cancel = default) =>
         (await new Placement(store).Sets(cancel)).SelectMany(s => s.Set.Cards).ToHashSet(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Each set's share of <paramref name="plan"/> validated as the set's cards will validate it
+    /// (one card's limits: a fleet plan may hold more ENIs than a card, a set's share may not).
+    /// Errors name the set: <c>sets.SET: $.enis: ...</c>.
+    /// </summary>
+    public async Task<IReadOnlyList<PlanError>> CheckShares(ChangePlan plan, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        PlanSlice slicer = PlanSlice.Index(plan);
+        var errors = new List<PlanError>();
+        foreach (HaSetView set in await new Placement(store).Sets(cancel))
+        {
+            var found = new List<PlanError>();
+            if (PlanValidator.Validate(slicer.Share(set.Enis.ToHashSet(StringComparer.Ordinal)), found) is null)
+            {
+                errors.AddRange(found.Select(e => new PlanError($"sets.{set.Set.Name}: {e.Path}", $"{e.Reason} (the share of set '{set.Set.Name}', which its cards hold)")));
+            }
+        }
+
+        return errors;
+    }
+
     /// <summary>Publishes a validated, journaled plan as the desired state the sets are served from (only the objects that changed are written).</summary>
     public Task<long> Publish(string planJson, CancellationToken cancel = default) => _published.Publish(planJson, cancel);
 

@@ -39,7 +39,7 @@ internal static class ApplyCommand
             try
             {
                 // Cards of HA sets get their share of the plan from the fleet delivery; the others, the whole plan.
-                outcome = await new PlanDelivery(state, State.Identity(parse)) { Delegated = fleet.ManagedCards }.Apply(json, cancel);
+                outcome = await new PlanDelivery(state, State.Identity(parse)) { Delegated = fleet.ManagedCards, Shares = fleet.CheckShares }.Apply(json, cancel);
                 if (outcome.Journaled)
                 {
                     await fleet.Publish(state.Latest()!.Json, cancel);

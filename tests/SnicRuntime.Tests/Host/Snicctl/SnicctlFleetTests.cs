@@ -12,7 +12,7 @@ namespace SnicRuntime.Tests.Host.Snicctl;
 /// refusal a clear error with a non-zero exit and nothing changed; then three real <c>snicctl
 /// serve</c> controllers on a real etcd cluster, the leader SIGKILLed.
 /// </summary>
-public sealed class SnicctlFleetTests(ITestOutputHelper output) : IDisposable
+public sealed partial class SnicctlFleetTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("snicctl-fleet-").FullName;
     private readonly List<Process> _processes = [];

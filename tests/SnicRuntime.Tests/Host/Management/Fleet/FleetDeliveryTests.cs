@@ -178,6 +178,73 @@ public sealed class FleetDeliveryTests : IAsyncLifetime
         await Task.WhenAll(loop, warm);
     }
 
+    [Fact]
+    public async Task A_restarted_controller_resumes_from_the_records_sending_only_what_changed_while_it_was_down()
+    {
+        var placement = new Placement(_store);
+        await placement.Place("eni1", "s1", false, Known);
+        await placement.Place("eni2", "s2", false, Known);
+        using (var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+        {
+            await using var first = new FleetDelivery(_store, _inventory) { CardTimeout = TimeSpan.FromSeconds(10) };
+            Task loop = first.Run(TimeSpan.FromMilliseconds(200), _ => { }, w => throw new InvalidOperationException(w), stop.Token);
+            await Until(async () => (await first.Status()).All(s => s.InSync), "the first controller brings every card in sync");
+            await stop.CancelAsync();
+            await loop;
+        }
+
+        // While no controller runs, eni2 changes; then a new controller process (a new instance, nothing in memory) starts.
+        long[] installs = [.. _cards.Select(c => c.Policy.Installed)];
+        var changed = SnicRuntime.Contracts.Plans.PlanJson.Parse(PipelineHarness.PlanText("full.json"), out _)!;
+        changed.Enis!.Single(e => e.Name == "eni2").AdminState = "down";
+        await new DesiredPlan(_store).Publish(changed);
+        using var again = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await using var second = new FleetDelivery(_store, _inventory) { CardTimeout = TimeSpan.FromSeconds(10) };
+        Task resumed = second.Run(TimeSpan.FromMilliseconds(200), _ => { }, w => throw new InvalidOperationException(w), again.Token);
+        await Until(async () => (await second.Status()).All(s => s.InSync), "the restarted controller brings s2 in sync");
+        await Task.Delay(500);
+        Assert.Equal([installs[0], installs[1], installs[2] + 1, installs[3] + 1], _cards.Select(c => c.Policy.Installed));
+        await again.CancelAsync();
+        await resumed;
+    }
+
+    [Fact]
+    public async Task A_fleet_plan_may_hold_more_ENIs_than_a_card_but_no_set_may()
+    {
+        // 1,100 ENIs: more than one card holds (1,024), fine while spread over sets.
+        var plan = SnicRuntime.Contracts.Plans.PlanJson.Parse(PipelineHarness.PlanText("full.json"), out _)!;
+        SnicRuntime.Contracts.Plans.EniSpec template = plan.Enis![0];
+        for (int i = 0; i < 1100; i++)
+        {
+            plan.Enis.Add(new SnicRuntime.Contracts.Plans.EniSpec
+            {
+                Name = $"many{i}", Mac = $"00:dd:00:{i >> 8:x2}:{i & 255:x2}:01", Vnet = template.Vnet, VmVni = template.VmVni,
+                VmUnderlayIp = template.VmUnderlayIp, RouteTable = template.RouteTable, Acl = template.Acl,
+            });
+        }
+
+        string json = SnicRuntime.Contracts.Plans.PlanJson.Write(plan);
+        var cardScope = new PlanDelivery(_inventory) { Delegated = _delivery.ManagedCards };
+        ApplyOutcome refused = await cardScope.Apply(json);
+        Assert.False(refused.Journaled);
+        Assert.Contains(refused.Errors, e => e.Path == "$.enis" && e.Reason.Contains("at most 1024", StringComparison.Ordinal));
+
+        var fleetScope = new PlanDelivery(_inventory) { Delegated = _delivery.ManagedCards, Shares = _delivery.CheckShares };
+        ApplyOutcome accepted = await fleetScope.Apply(json);
+        Assert.True(accepted.Journaled, string.Join("; ", accepted.Errors.Select(e => e.Path + ": " + e.Reason)));
+
+        // 1,030 of them on one set: that set's cards could not hold its share; nothing is journaled.
+        var placement = new Placement(_store);
+        await Parallel.ForAsync(0, 1030, new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (i, cancel) =>
+            await placement.Place($"many{i}", "s1", false, _ => true, cancel));
+        ApplyOutcome tooMany = await fleetScope.Apply(json);
+        Assert.False(tooMany.Journaled);
+        SnicRuntime.Contracts.Plans.PlanError error = Assert.Single(tooMany.Errors);
+        Assert.Equal("sets.s1: $.enis", error.Path);
+        Assert.Contains("the share of set 's1'", error.Reason, StringComparison.Ordinal);
+        Assert.Equal(accepted.Generation, _inventory.Latest()!.Generation);
+    }
+
     private static async Task Until(Func<bool> condition, string what) => await Until(() => Task.FromResult(condition()), what);
 
     private static async Task Until(Func<Task<bool>> condition, string what)
