@@ -13,7 +13,7 @@ public sealed record HealthReply(string Status, long Generation, double UptimeSe
 /// the management plane sees that a card already runs a share and does not send it again), and how
 /// many plans it has installed since it started.
 /// </summary>
-public sealed record GenerationReply(long Generation, string Digest = "", long Installs = 0);
+public sealed record GenerationReply(long Generation, string Digest = "", long Installs = 0, long Deltas = 0);
 
 public sealed record ApplyReply(bool Accepted, long Generation, bool Unchanged, IReadOnlyList<ErrorItem> Errors);
 

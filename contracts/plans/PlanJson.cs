@@ -11,6 +11,7 @@ namespace SnicRuntime.Contracts.Plans;
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     WriteIndented = true)]
 [JsonSerializable(typeof(ChangePlan))]
+[JsonSerializable(typeof(PlanDelta))]
 internal sealed partial class PlanJsonContext : JsonSerializerContext;
 
 /// <summary>One thing wrong with a plan: where (a JSON path such as <c>$.enis[0].vnet</c>) and why.</summary>
@@ -55,6 +56,36 @@ public static class PlanJson
     public static ChangePlan? Parse(string json, out PlanError? error) => Parse(System.Text.Encoding.UTF8.GetBytes(json), out error);
 
     public static string Write(ChangePlan plan) => JsonSerializer.Serialize(plan, PlanJsonContext.Default.ChangePlan);
+
+    public static string Write(PlanDelta delta) => JsonSerializer.Serialize(delta, PlanJsonContext.Default.PlanDelta);
+
+    /// <summary>Reads a plan delta, as strictly as a plan (unknown fields are errors).</summary>
+    public static PlanDelta? ParseDelta(ReadOnlySpan<byte> utf8, out PlanError? error)
+    {
+        error = null;
+        if (utf8.Length > MaxBytes)
+        {
+            error = new PlanError("$", $"delta is {utf8.Length} bytes; the limit is {MaxBytes}");
+            return null;
+        }
+
+        try
+        {
+            PlanDelta? delta = JsonSerializer.Deserialize(utf8, PlanJsonContext.Default.PlanDelta);
+            if (delta is null)
+            {
+                error = new PlanError("$", "the delta is JSON null; expected an object");
+            }
+
+            return delta;
+        }
+        catch (JsonException e)
+        {
+            string where = e.LineNumber is long line ? $" (line {line + 1}, byte {e.BytePositionInLine + 1})" : "";
+            error = new PlanError(e.Path ?? "$", Plain(e.Message) + where);
+            return null;
+        }
+    }
 
     // System.Text.Json's messages end with "Path: $.x | LineNumber: ..."; we report those separately.
     private static string Plain(string message)

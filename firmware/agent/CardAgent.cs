@@ -123,6 +123,7 @@ public sealed partial class CardAgent : IAsyncDisposable
         app.MapGet("/v1/identity", agent.Identity);
         app.MapGet("/v1/plan", agent.Generation);
         app.MapPut("/v1/plan", agent.Apply);
+        app.MapPatch("/v1/plan", agent.ApplyDelta);
         app.MapGet("/v1/counters", agent.Counters);
         app.MapGet("/v1/flows", agent.Flows);
         app.MapGet("/v1/metrics", agent.Metrics);
@@ -175,20 +176,12 @@ public sealed partial class CardAgent : IAsyncDisposable
 
     private Task Generation(HttpContext ctx) =>
         Write(ctx, 200, new GenerationReply(_policy.Current?.Generation ?? 0,
-            _policy.Current is { } running ? SnicRuntime.Contracts.Plans.PlanDigest.Of(running.Source) : "", _policy.Installed), AgentJsonContext.Default.GenerationReply);
+            _policy.Current is { } running ? SnicRuntime.Contracts.Plans.PlanDigest.Of(running.Source) : "", _policy.Installed, Interlocked.Read(ref _deltas)), AgentJsonContext.Default.GenerationReply);
 
     private async Task Apply(HttpContext ctx)
     {
-        byte[] body;
-        try
+        if (await PlanBody(ctx).ConfigureAwait(false) is not byte[] body)
         {
-            using var buffer = new MemoryStream();
-            await ctx.Request.Body.CopyToAsync(buffer, ctx.RequestAborted).ConfigureAwait(false);
-            body = buffer.ToArray();
-        }
-        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        {
-            await Problem(ctx, 413, $"plan larger than the {ctx.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize} bytes this card accepts").ConfigureAwait(false);
             return;
         }
 
@@ -199,6 +192,22 @@ public sealed partial class CardAgent : IAsyncDisposable
         var reply = new ApplyReply(result.Accepted, result.Generation, result.Unchanged,
             result.Errors.Select(e => new ErrorItem(e.Path, e.Reason)).ToList());
         await Write(ctx, result.Accepted ? 200 : 422, reply, AgentJsonContext.Default.ApplyReply).ConfigureAwait(false);
+    }
+
+    /// <summary>The request body of a plan or a delta; null when it was too large (and the 413 is written).</summary>
+    private static async Task<byte[]?> PlanBody(HttpContext ctx)
+    {
+        try
+        {
+            using var buffer = new MemoryStream();
+            await ctx.Request.Body.CopyToAsync(buffer, ctx.RequestAborted).ConfigureAwait(false);
+            return buffer.ToArray();
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            await Problem(ctx, 413, $"plan larger than the {ctx.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize} bytes this card accepts").ConfigureAwait(false);
+            return null;
+        }
     }
 
     private Task Counters(HttpContext ctx)

@@ -28,12 +28,18 @@ internal sealed class DeliveryState
     private IReadOnlyList<HaSetView> _sets = [];
     private Dictionary<string, DeliveryRecord> _sent = new(StringComparer.Ordinal);
 
-    /// <summary>One set's share as last cut: the ENIs it was cut for, the share, its digest and what it depends on.</summary>
-    private sealed record SetShare(string Enis, ChangePlan Share, string Sha, HashSet<string> Owners);
+    /// <summary>
+    /// One set's share as last cut: the ENIs it was cut for, the share, its digest, what it depends
+    /// on, and the share it replaced (a card still running that one is sent the difference).
+    /// </summary>
+    private sealed record SetShare(string Enis, ChangePlan Share, string Sha, HashSet<string> Owners, ChangePlan? Before, string? BeforeSha);
+
+    /// <summary>A set's share for a round: the share and its digest, and the share before it with its digest (none after the first cut).</summary>
+    public readonly record struct Share(ChangePlan Plan, string Sha, ChangePlan? Before, string? BeforeSha);
 
     /// <summary>What one round delivers, and where computing it went.</summary>
     public sealed record Input(PlanSnapshot? Desired, IReadOnlyList<HaSetView> Sets, IReadOnlyDictionary<string, DeliveryRecord> Sent,
-        IReadOnlyDictionary<string, (ChangePlan Share, string Sha)> Shares, TimeSpan Plan, TimeSpan Placement, TimeSpan Records, TimeSpan Slice);
+        IReadOnlyDictionary<string, Share> Shares, TimeSpan Plan, TimeSpan Placement, TimeSpan Records, TimeSpan Slice);
 
     /// <summary>
     /// The round's input from the store's current entries: the plan prefix, the sets, the ENI
@@ -90,7 +96,7 @@ internal sealed class DeliveryState
         }
 
         TimeSpan recordsTime = Lap();
-        var shares = new Dictionary<string, (ChangePlan, string)>(StringComparer.Ordinal);
+        var shares = new Dictionary<string, Share>(StringComparer.Ordinal);
         if (_slicer is not null && _desired?.Plan is not null)
         {
             bool everyone = changed.Contains(PlanSlice.Everyone);
@@ -101,10 +107,12 @@ internal sealed class DeliveryState
                 {
                     var owners = new HashSet<string>(StringComparer.Ordinal);
                     ChangePlan share = _slicer.Share(set.Enis.ToHashSet(StringComparer.Ordinal), owners);
-                    _shares[set.Set.Name] = cut = new SetShare(enisKey, share, PlanDigest.Of(share), owners);
+                    string sha = PlanDigest.Of(share);
+                    _shares[set.Set.Name] = cut = cut is not null && cut.Sha == sha ? cut with { Enis = enisKey, Share = share, Owners = owners }
+                        : new SetShare(enisKey, share, sha, owners, cut?.Share, cut?.Sha);
                 }
 
-                shares[set.Set.Name] = (cut.Share, cut.Sha);
+                shares[set.Set.Name] = new Share(cut.Share, cut.Sha, cut.Before, cut.BeforeSha);
             }
 
             if (replaced)
@@ -160,7 +168,7 @@ internal sealed class DeliveryState
             seen.Add(key);
             if (!_objects.TryGetValue(key, out var known) || known.Mod != e.ModRevision)
             {
-                _objects[key] = (e.ModRevision, PlanObjects.Parse(key, e.Value));
+                _objects[key] = (e.ModRevision, DesiredPlan.Parse(key, e.Value));
                 changed.Add(PlanObjects.Owner(key));
             }
         }

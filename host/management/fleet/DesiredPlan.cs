@@ -133,6 +133,19 @@ public sealed class DesiredPlan(IStateStore store)
             : throw new StoreException("another publish of the desired plan started while this one was writing; the newer one stands");
     }
 
+    /// <summary>One stored object; one that does not parse (the store written by hand) is a store error naming its key.</summary>
+    internal static ChangePlan Parse(string key, byte[] value)
+    {
+        try
+        {
+            return PlanObjects.Parse(key, value);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new StoreException("the store's " + e.Message, e);
+        }
+    }
+
     private static StoreOp Marker(long? generation, string state, int objects) =>
         StoreOp.Put(FleetKeys.Plan, FleetJson.Bytes(new PlanMarker(generation, state, objects, DateTimeOffset.UtcNow), FleetJson.Default.PlanMarker));
 
@@ -155,8 +168,9 @@ public sealed class DesiredPlan(IStateStore store)
             return new PlanSnapshot(null, marker, revision);
         }
 
-        ChangePlan plan = PlanObjects.Assemble(entries.Where(e => e.Key.StartsWith(FleetKeys.PlanObjects, StringComparison.Ordinal))
-            .Select(e => KeyValuePair.Create(e.Key[FleetKeys.PlanObjects.Length..], e.Value)), marker.Generation);
+        ChangePlan plan = PlanObjects.Merge(entries.Where(e => e.Key.StartsWith(FleetKeys.PlanObjects, StringComparison.Ordinal))
+            .Select(e => (Key: e.Key[FleetKeys.PlanObjects.Length..], e.Value)).OrderBy(o => o.Key, StringComparer.Ordinal)
+            .Select(o => KeyValuePair.Create(o.Key, Parse(o.Key, o.Value))), marker.Generation);
         return new PlanSnapshot(plan, marker, revision);
     }
 }

@@ -108,7 +108,8 @@ public sealed partial class FleetDelivery(IStateStore store, ManagementStore inv
         var work = new List<Task<(CardOutcome?, CardTrace?)>>();
         foreach (HaSetView set in input.Sets)
         {
-            (ChangePlan share, string sha) = input.Shares[set.Set.Name];
+            DeliveryState.Share share = input.Shares[set.Set.Name];
+            string sha = share.Sha;
             foreach (string name in set.Set.Cards)
             {
                 DeliveryRecord? last = input.Sent.GetValueOrDefault(name);
@@ -124,7 +125,7 @@ public sealed partial class FleetDelivery(IStateStore store, ManagementStore inv
     }
 
     /// <summary>Takes a card's share to it; the trace is there when the share was sent (applied or refused).</summary>
-    private async Task<(CardOutcome?, CardTrace?)> Deliver(SemaphoreSlim gate, DeliveryRecorder recorder, string set, string name, ChangePlan share, long number, string sha, DeliveryRecord? last, bool verify, CancellationToken cancel, CancellationToken preempt)
+    private async Task<(CardOutcome?, CardTrace?)> Deliver(SemaphoreSlim gate, DeliveryRecorder recorder, string set, string name, DeliveryState.Share share, long number, string sha, DeliveryRecord? last, bool verify, CancellationToken cancel, CancellationToken preempt)
     {
         bool inSync = last is { State: "acked" } && last.Sha256 == sha;
         if (!verify && inSync)
@@ -188,11 +189,11 @@ public sealed partial class FleetDelivery(IStateStore store, ManagementStore inv
             }
 
             long applying = Stopwatch.GetTimestamp();
-            AgentReply reply = await client.ApplyPlan(PlanJson.Write(share.At(number)), cancel); // numbered per card; the share itself is shared
+            (AgentReply reply, string how) = await Send(client, share, runs, number, cancel);
             long recording = Stopwatch.GetTimestamp();
             (string state, string detail) = reply switch
             {
-                { Ok: true } => ("acked", ""),
+                { Ok: true } => ("acked", how),
                 { Status: 422 } => ("refused", string.Join("; ", reply.Body!.Value.GetProperty("errors").EnumerateArray()
                     .Select(e => $"{e.GetProperty("path").GetString()}: {e.GetProperty("reason").GetString()}"))),
                 { Status: 0 } => ("unreachable", reply.Reason),
@@ -206,6 +207,32 @@ public sealed partial class FleetDelivery(IStateStore store, ManagementStore inv
         {
             gate.Release();
         }
+    }
+
+    /// <summary>
+    /// Sends a card its share: only the difference when the card runs the share this one replaced
+    /// and the difference is the smaller message (a plan delta, which the card checks against both
+    /// digests), else the whole share — also when the card refuses the delta as not for what it
+    /// runs (409) or does not know deltas (404/405). Numbered per card; the share itself is shared.
+    /// </summary>
+    private static async Task<(AgentReply Reply, string How)> Send(AgentClient client, DeliveryState.Share share, AgentReply runs, long number, CancellationToken cancel)
+    {
+        string whole = PlanJson.Write(share.Plan.At(number));
+        if (share.Before is not null && runs.Ok && runs.Body!.Value.TryGetProperty("digest", out var digest) && digest.GetString() == share.BeforeSha)
+        {
+            PlanDelta delta = PlanDelta.Between(share.Before, share.Plan, number);
+            string json = PlanJson.Write(delta);
+            if (json.Length < whole.Length)
+            {
+                AgentReply patched = await client.Send(HttpMethod.Patch, "/v1/plan", json, cancel);
+                if (patched.Status is not (409 or 404 or 405))
+                {
+                    return (patched, $"delta of {delta.Objects} object(s)");
+                }
+            }
+        }
+
+        return (await client.ApplyPlan(whole, cancel), "");
     }
 
     /// <summary>

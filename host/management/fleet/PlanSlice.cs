@@ -52,7 +52,7 @@ public sealed class PlanSlice
     public static ChangePlan For(ChangePlan plan, IReadOnlySet<string> enis) => Index(plan).Share(enis);
 
     /// <summary>What every share depends on (the card-wide objects): <see cref="PlanObjects.Owner"/> of the appliance and the direction lookup.</summary>
-    public const string Everyone = "*";
+    public const string Everyone = PlanObjects.Everyone;
 
     /// <summary>
     /// The share of the ENIs in <paramref name="enis"/>: a plan of its own. <paramref name="owners"/>,

@@ -47,7 +47,7 @@ public sealed partial class EtcdStateStore
                 _headers = [];
                 attempt--;
             }
-            catch (RpcException e) when (DateTime.UtcNow < deadline && (NothingWasDone(e) || (idempotent && Transient(e))))
+            catch (RpcException e) when (DateTime.UtcNow < deadline && !HandshakeRefused(e) && (NothingWasDone(e) || (idempotent && Transient(e))))
             {
                 last = e;
                 if ((attempt + 1) % _channels.Length == 0)
@@ -109,18 +109,41 @@ public sealed partial class EtcdStateStore
             {
                 return x.InnerException is { } inner && inner is not System.Security.Authentication.AuthenticationException ? $"{x.Message} {inner.Message}" : x.Message;
             }
+        }
 
+        for (Exception? x = e.Status.DebugException; _address.Tls && x is not null; x = x.InnerException)
+        {
             // TLS 1.3: our side finishes the handshake before the member checks our certificate, so
-            // a refused certificate shows as the member hanging up before HTTP/2 starts.
-            // (Either as the HTTP/2 preface never answered, or as a reset of our first write.)
-            if (_address.Tls && ((x is IOException && x.Message.Contains("HTTP/2 handshake", StringComparison.Ordinal))
-                || x is SocketException { SocketErrorCode: SocketError.ConnectionReset }))
+            // a refused certificate shows as the member hanging up: as the HTTP/2 preface never
+            // answered, a reset of our first write, or the end of the stream mid-handshake
+            // (which one depends on timing; a loaded machine has shown each).
+            if ((x is IOException && (x.Message.Contains("HTTP/2 handshake", StringComparison.Ordinal) || x.Message.Contains("unexpected EOF", StringComparison.Ordinal)))
+                || x is SocketException { SocketErrorCode: SocketError.ConnectionReset }
+                || x is HttpRequestException { HttpRequestError: HttpRequestError.SecureConnectionError })
             {
                 return "the member hung up right after it: it does not accept our client certificate, or wants one";
             }
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// The TLS handshake itself failed (a certificate refused either way): asking another member,
+    /// or again, gets the same answer, so the call fails at once instead of at its deadline. A
+    /// reset or an early end of stream may also be a member dying, so those are still retried.
+    /// </summary>
+    private static bool HandshakeRefused(RpcException e)
+    {
+        for (Exception? x = e.Status.DebugException; x is not null; x = x.InnerException)
+        {
+            if (x is System.Security.Authentication.AuthenticationException or HttpRequestException { HttpRequestError: HttpRequestError.SecureConnectionError })
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>A read that failed this way can simply be asked again (of this member or another).</summary>

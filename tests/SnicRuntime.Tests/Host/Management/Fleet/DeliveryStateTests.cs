@@ -143,7 +143,7 @@ public sealed class DeliveryStateTests
         foreach (HaSetView set in after.Sets)
         {
             bool holds = set.Enis.Contains(changed.Name!);
-            Assert.True(holds != ReferenceEquals(before.Shares[set.Set.Name].Share, after.Shares[set.Set.Name].Share),
+            Assert.True(holds != ReferenceEquals(before.Shares[set.Set.Name].Plan, after.Shares[set.Set.Name].Plan),
                 $"set {set.Set.Name} ({(holds ? "holds" : "does not hold")} {changed.Name}) was {(holds ? "not " : "")}cut again");
         }
     }

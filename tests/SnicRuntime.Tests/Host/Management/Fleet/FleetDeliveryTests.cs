@@ -159,7 +159,9 @@ public sealed class FleetDeliveryTests : IAsyncLifetime
         var placement = new Placement(_store);
         await placement.Place("eni1", "s1", false, Known);
         await placement.Place("eni2", "s2", false, Known);
-        await Until(() => _cards.All(c => c.Policy.Current is not null) && EnisOn(1).SequenceEqual(["eni1"]) && EnisOn(3).SequenceEqual(["eni2"]), "both sets get their shares");
+        await Until(() => _cards.All(c => c.Policy.Current is not null) && EnisOn(0).SequenceEqual(["eni1"]) && EnisOn(1).SequenceEqual(["eni1"])
+            && EnisOn(2).SequenceEqual(["eni2"]) && EnisOn(3).SequenceEqual(["eni2"]), "every card gets its set's share");
+        await Until(async () => (await leader.Status()).All(s => s.InSync), "every card recorded in sync");
         long[] installs = [.. _cards.Select(c => c.Policy.Installed)];
 
         // One ENI's change: its set's two cards install it once; the other set is not sent anything.
@@ -173,6 +175,8 @@ public sealed class FleetDeliveryTests : IAsyncLifetime
         await Task.Delay(500); // a few more rounds: nothing more is sent
         Assert.Equal([installs[0] + 1, installs[1] + 1, installs[2], installs[3]], _cards.Select(c => c.Policy.Installed));
         Assert.Contains(traces, t => t.Cards.Select(c => c.Card).Order().SequenceEqual(["card0", "card1"]));
+        // The two cards ran the share this one replaced, so they were sent the difference only.
+        Assert.All((await leader.Status()).Where(s => s.Set == "s1"), s => Assert.StartsWith("delta of 1 object", s.Last!.Detail, StringComparison.Ordinal));
 
         await stop.CancelAsync();
         await Task.WhenAll(loop, warm);

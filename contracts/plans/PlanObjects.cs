@@ -1,10 +1,11 @@
 using System.Text;
-using SnicRuntime.Contracts.Plans;
 
-namespace SnicRuntime.Management.Fleet;
+namespace SnicRuntime.Contracts.Plans;
 
 /// <summary>
-/// A plan cut into one store key per object, and put back together. Each value is itself a plan
+/// A plan cut into one key per object, and put back together: the desired state's store keys, and
+/// what a plan delta (<see cref="PlanDelta"/>) names, so the controller and the card cut a plan the
+/// same way. Each value is itself a plan
 /// holding that one object (<c>{"enis":[{...}]}</c>), so a value is readable on its own and needs no
 /// serializer of its own. Large containers are cut further — each route of a route table and each
 /// rule of an ACL group is its own key under its container — so a DASH-size table (100K routes,
@@ -102,10 +103,10 @@ public static class PlanObjects
         return Merge(objects.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => KeyValuePair.Create(o.Key, Parse(o.Key, o.Value))), generation);
     }
 
-    /// <summary>One stored object (a one-object plan); a value that does not parse is named by its key.</summary>
+    /// <summary>One object (a one-object plan); a value that does not parse is named by its key (<see cref="InvalidDataException"/>).</summary>
     public static ChangePlan Parse(string key, byte[] value) =>
         PlanJson.Parse(value, out PlanError? error)
-            ?? throw new Store.StoreException($"the store's plan object '{key}' does not parse: {error!.Value.Path}: {error.Value.Reason}");
+            ?? throw new InvalidDataException($"plan object '{key}' does not parse: {error!.Value.Path}: {error.Value.Reason}");
 
     /// <summary>
     /// The plan that parsed objects make, given in key order (a cache of parsed objects assembles
@@ -172,8 +173,11 @@ public static class PlanObjects
         into.AddRange(more);
     }
 
+    /// <summary>The owner every share depends on: the card-wide objects (the appliance, the direction lookup).</summary>
+    public const string Everyone = "*";
+
     /// <summary>
-    /// What an object key belongs to, as <see cref="PlanSlice"/> names its dependencies: a mapping
+    /// What an object key belongs to, as the fleet's plan slices name their dependencies: a mapping
     /// belongs to its VNET ("vnets/NAME"), a route to its table, a rule to its group, anything else
     /// to its own "kind/name"; card-wide objects (the appliance, the direction lookup) to "*",
     /// which every share depends on. A change to a key re-cuts only the shares that name its owner.
@@ -184,7 +188,7 @@ public static class PlanObjects
         string[] parts = key.Split('/');
         if (parts.Length < 2)
         {
-            return PlanSlice.Everyone;
+            return Everyone;
         }
 
         string name = Uri.UnescapeDataString(parts[1]);
