@@ -22,11 +22,13 @@ internal sealed class DeliveryState
     private readonly SortedDictionary<string, (long Mod, ChangePlan One)> _objects = new(StringComparer.Ordinal);
     private readonly Dictionary<string, SetShare> _shares = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (long Mod, DeliveryRecord Record)> _records = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (long Mod, Card Card)> _inventory = new(StringComparer.Ordinal);
     private long _planRevision = -1, _setsRevision = -1, _enisRevision = -1, _recordsRevision = -1;
     private PlanSnapshot? _desired;
     private PlanSlice? _slicer;
     private IReadOnlyList<HaSetView> _sets = [];
     private Dictionary<string, DeliveryRecord> _sent = new(StringComparer.Ordinal);
+    private Dictionary<string, Card> _cards = new(StringComparer.Ordinal);
 
     /// <summary>
     /// One set's share as last cut: the ENIs it was cut for, the share, its digest, what it depends
@@ -37,8 +39,8 @@ internal sealed class DeliveryState
     /// <summary>A set's share for a round: the share and its digest, and the share before it with its digest (none after the first cut).</summary>
     public readonly record struct Share(ChangePlan Plan, string Sha, ChangePlan? Before, string? BeforeSha);
 
-    /// <summary>What one round delivers, and where computing it went.</summary>
-    public sealed record Input(PlanSnapshot? Desired, IReadOnlyList<HaSetView> Sets, IReadOnlyDictionary<string, DeliveryRecord> Sent,
+    /// <summary>What one round delivers (and to whom: the fleet's inventory by card name), and where computing it went.</summary>
+    public sealed record Input(PlanSnapshot? Desired, IReadOnlyList<HaSetView> Sets, IReadOnlyDictionary<string, DeliveryRecord> Sent, IReadOnlyDictionary<string, Card> Inventory,
         IReadOnlyDictionary<string, Share> Shares, TimeSpan Plan, TimeSpan Placement, TimeSpan Records, TimeSpan Slice);
 
     /// <summary>
@@ -77,21 +79,27 @@ internal sealed class DeliveryState
         if (cards.Revision != _recordsRevision)
         {
             var seen = new HashSet<string>(StringComparer.Ordinal);
-            foreach (StoreEntry e in cards.Entries.Where(e => e.Key.EndsWith("/delivery", StringComparison.Ordinal)))
+            foreach (StoreEntry e in cards.Entries)
             {
                 seen.Add(e.Key);
-                if (!_records.TryGetValue(e.Key, out var known) || known.Mod != e.ModRevision)
+                if (e.Key.EndsWith("/delivery", StringComparison.Ordinal) && (!_records.TryGetValue(e.Key, out var known) || known.Mod != e.ModRevision))
                 {
                     _records[e.Key] = (e.ModRevision, FleetJson.Read(e, FleetJson.Default.DeliveryRecord));
                 }
+                else if (FleetInventory.IsInventory(e.Key) && (!_inventory.TryGetValue(e.Key, out var card) || card.Mod != e.ModRevision))
+                {
+                    _inventory[e.Key] = (e.ModRevision, FleetInventory.Of(e));
+                }
             }
 
-            foreach (string gone in _records.Keys.Where(k => !seen.Contains(k)).ToList())
+            foreach (string gone in _records.Keys.Concat(_inventory.Keys).Where(k => !seen.Contains(k)).ToList())
             {
                 _records.Remove(gone);
+                _inventory.Remove(gone);
             }
 
             _sent = _records.Values.ToDictionary(r => r.Record.Card, r => r.Record, StringComparer.Ordinal);
+            _cards = _inventory.Values.ToDictionary(c => c.Card.Name, c => c.Card, StringComparer.Ordinal);
             _recordsRevision = cards.Revision;
         }
 
@@ -125,7 +133,7 @@ internal sealed class DeliveryState
             }
         }
 
-        return new Input(_desired, _sets, _sent, shares, planTime, placementTime, recordsTime, Lap());
+        return new Input(_desired, _sets, _sent, _cards, shares, planTime, placementTime, recordsTime, Lap());
     }
 
     /// <summary>Brings the plan up to the entries given, adding the owners of the keys that changed to <paramref name="changed"/>.</summary>

@@ -115,7 +115,7 @@ public sealed partial class FleetDelivery(IStateStore store, ManagementStore inv
                 DeliveryRecord? last = input.Sent.GetValueOrDefault(name);
                 // An unchanged share keeps its number, so a card that already runs it is left alone.
                 long number = last is not null && last.Sha256 == sha ? last.Revision : desired.Revision;
-                work.Add(Deliver(gate, recorder, set.Set.Name, name, share, number, sha, last, verify?.Invoke(name) ?? true, cancel, preempt));
+                work.Add(Deliver(gate, recorder, input.Inventory, set.Set.Name, name, share, number, sha, last, verify?.Invoke(name) ?? true, cancel, preempt));
             }
         }
 
@@ -125,7 +125,7 @@ public sealed partial class FleetDelivery(IStateStore store, ManagementStore inv
     }
 
     /// <summary>Takes a card's share to it; the trace is there when the share was sent (applied or refused).</summary>
-    private async Task<(CardOutcome?, CardTrace?)> Deliver(SemaphoreSlim gate, DeliveryRecorder recorder, string set, string name, DeliveryState.Share share, long number, string sha, DeliveryRecord? last, bool verify, CancellationToken cancel, CancellationToken preempt)
+    private async Task<(CardOutcome?, CardTrace?)> Deliver(SemaphoreSlim gate, DeliveryRecorder recorder, IReadOnlyDictionary<string, Card> fleetCards, string set, string name, DeliveryState.Share share, long number, string sha, DeliveryRecord? last, bool verify, CancellationToken cancel, CancellationToken preempt)
     {
         bool inSync = last is { State: "acked" } && last.Sha256 == sha;
         if (!verify && inSync)
@@ -149,7 +149,8 @@ public sealed partial class FleetDelivery(IStateStore store, ManagementStore inv
         try
         {
             long lookingUp = Stopwatch.GetTimestamp();
-            Card? card = inventory.FindCard(name);
+            // The fleet's inventory first (any host may have added the card), then this host's.
+            Card? card = fleetCards.GetValueOrDefault(name) ?? inventory.FindCard(name);
             if (card is null)
             {
                 return (await Record(recorder, new DeliveryRecord(name, set, number, sha, "unknown", $"set '{set}' names card '{name}', which is not in the inventory", DateTimeOffset.UtcNow), cancel), null);

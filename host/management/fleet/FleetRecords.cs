@@ -17,6 +17,7 @@ namespace SnicRuntime.Management.Fleet;
 /// /plan/current                 the newest validated plan's marker: generation, complete or still being written
 /// /plan/objects/KIND/ID         one key per plan object (<see cref="PlanObjects"/>), so one ENI's change writes one key
 /// /cards/CARD/delivery          what the card was last sent of its share, and whether it took it
+/// /cards/CARD/inventory         the card itself: its agent's address and token, board, role (every controller, on any host, reaches it)
 /// </code>
 /// Flows are never stored.
 /// </summary>
@@ -46,6 +47,8 @@ public static class FleetKeys
 
     public static string Delivery(string card) => Cards + card + "/delivery";
 
+    public static string Inventory(string card) => Cards + card + "/inventory";
+
     public static string Term(string scope) => Terms + scope;
 }
 
@@ -57,6 +60,9 @@ public sealed record HaSetRecord(string Name, IReadOnlyList<string> Cards);
 
 /// <summary>Where an ENI is placed.</summary>
 public sealed record PlacementRecord(string Eni, string Set);
+
+/// <summary>A card in the fleet's inventory: how to reach its agent (the token is its credential), its board and role.</summary>
+public sealed record InventoryRecord(string Name, string Address, string Token, string? Board, string Role, DateTimeOffset Added);
 
 /// <summary>Which card holds an HA scope and under which term; granted only by compare-and-swap.</summary>
 public sealed record TermRecord(string Scope, string Active, long Term);
@@ -83,6 +89,7 @@ public sealed record PlanMarker(long? Generation, string State, int Objects, Dat
 [JsonSerializable(typeof(TermRecord))]
 [JsonSerializable(typeof(DeliveryRecord))]
 [JsonSerializable(typeof(PlanMarker))]
+[JsonSerializable(typeof(InventoryRecord))]
 internal sealed partial class FleetJson : JsonSerializerContext
 {
     public static byte[] Bytes<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> info) => JsonSerializer.SerializeToUtf8Bytes(value, info);

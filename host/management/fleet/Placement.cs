@@ -123,7 +123,7 @@ public sealed class Placement(IStateStore store)
     }
 
     /// <summary>Names are path segments of store keys: letters, digits and <c>.-_:</c> only.</summary>
-    private static void CheckName(string what, string name)
+    internal static void CheckName(string what, string name)
     {
         if (string.IsNullOrEmpty(name) || name.Length > 128 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_' or ':'))
         {

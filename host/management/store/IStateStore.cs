@@ -31,6 +31,8 @@ public sealed record StoreCompare(string Key, CompareTarget Target, CompareOp Op
 {
     public static StoreCompare Absent(string key) => new(key, CompareTarget.Version, CompareOp.Equal, 0);
 
+    public static StoreCompare Present(string key) => new(key, CompareTarget.Version, CompareOp.Greater, 0);
+
     public static StoreCompare ModRevisionIs(string key, long revision) => new(key, CompareTarget.ModRevision, CompareOp.Equal, revision);
 
     public static StoreCompare ValueIs(string key, byte[] value) => new(key, CompareTarget.Value, CompareOp.Equal, Value: value);

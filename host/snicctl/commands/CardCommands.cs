@@ -14,8 +14,8 @@ internal static class CardCommands
         var address = new Option<string>("--address") { Description = "agent URL, e.g. http://127.0.0.1:9000", Required = true };
         var tokenFile = new Option<string?>("--token-file") { Description = "file holding the card's agent token (http agents; https agents use mutual TLS from `cards enroll`)" };
         var board = new Option<string?>("--board") { Description = "board id (informational)" };
-        var add = new Command("add", "add a card to the inventory") { name, address, tokenFile, board };
-        add.SetAction(parse =>
+        var add = new Command("add", "add a card to the inventory (this host's, and the fleet's in the store, so every controller reaches it)") { name, address, tokenFile, board };
+        add.SetAction(async (parse, cancel) =>
         {
             if (!Uri.TryCreate(parse.GetValue(address), UriKind.Absolute, out Uri? uri) || uri.Scheme is not ("http" or "https"))
             {
@@ -47,17 +47,33 @@ internal static class CardCommands
             }
 
             using ManagementStore state = State.Open(parse);
-            try
+            var card = new Card(parse.GetValue(name)!, uri, token, parse.GetValue(board), "standalone", DateTimeOffset.UtcNow);
+            if (state.FindCard(card.Name) is not null)
             {
-                state.AddCard(new Card(parse.GetValue(name)!, uri, token, parse.GetValue(board), "standalone", DateTimeOffset.UtcNow));
-            }
-            catch (InvalidOperationException e)
-            {
-                Console.Error.WriteLine($"snicctl cards add: {e.Message}");
+                Console.Error.WriteLine($"snicctl cards add: a card named '{card.Name}' already exists");
                 return ExitCodes.Rejected;
             }
 
-            Console.WriteLine($"card '{parse.GetValue(name)}' added ({uri})");
+            // The fleet's inventory first (compare-and-swap: one host wins a name), then this host's.
+            int stored = await FleetCommands.WithStore(parse, "cards add", async store =>
+            {
+                try
+                {
+                    await new FleetInventory(store).Add(card, cancel);
+                    return ExitCodes.Ok;
+                }
+                catch (InvalidOperationException e)
+                {
+                    throw new PlacementException(e.Message);
+                }
+            });
+            if (stored != ExitCodes.Ok)
+            {
+                return stored;
+            }
+
+            state.AddCard(card);
+            Console.WriteLine($"card '{card.Name}' added ({uri})");
             return ExitCodes.Ok;
         });
 
@@ -66,7 +82,7 @@ internal static class CardCommands
         {
             using ManagementStore state = State.Open(parse);
             long latest = state.Latest()?.Generation ?? 0;
-            IReadOnlyList<Card> cards = state.Cards();
+            List<Card> cards = [.. state.Cards()];
             // Cards of HA sets: their share's delivery, from the store.
             (IStateStore? store, int storeExit) = FleetStore.Open(parse, "cards list");
             if (store is null)
@@ -80,6 +96,9 @@ internal static class CardCommands
                 try
                 {
                     fleet = (await new FleetDelivery(store, state).Status(cancel)).ToDictionary(f => f.Card, StringComparer.Ordinal);
+                    // Cards another host added: in the fleet's inventory, not this host's.
+                    cards.AddRange((await new FleetInventory(store).All(cancel)).Where(f => !cards.Exists(c => c.Name == f.Name)));
+                    cards.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
                 }
                 catch (StoreException e)
                 {
@@ -140,12 +159,24 @@ internal static class CardCommands
 
         var removeName = new Argument<string>("name") { Description = "card name" };
         var remove = new Command("remove", "remove a card from the inventory") { removeName };
-        remove.SetAction(parse =>
+        remove.SetAction(async (parse, cancel) =>
         {
             using ManagementStore state = State.Open(parse);
-            if (!state.RemoveCard(parse.GetValue(removeName)!))
+            string card = parse.GetValue(removeName)!;
+            bool inFleet = false;
+            int stored = await FleetCommands.WithStore(parse, "cards remove", async store =>
             {
-                Console.Error.WriteLine($"snicctl cards remove: no card named '{parse.GetValue(removeName)}'");
+                inFleet = !card.Contains('/', StringComparison.Ordinal) && await new FleetInventory(store).Remove(card, cancel);
+                return ExitCodes.Ok;
+            });
+            if (stored != ExitCodes.Ok)
+            {
+                return stored;
+            }
+
+            if (!state.RemoveCard(card) && !inFleet)
+            {
+                Console.Error.WriteLine($"snicctl cards remove: no card named '{card}'");
                 return ExitCodes.Rejected;
             }
 

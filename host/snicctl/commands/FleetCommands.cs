@@ -23,9 +23,13 @@ internal static class FleetCommands
             string[] pair = parse.GetValue(cards)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
             using (ManagementStore inventory = State.Open(parse))
             {
-                foreach (string card in pair.Where(c => inventory.FindCard(c) is null))
+                foreach (string card in pair)
                 {
-                    throw new PlacementException($"no card named '{card}' in the inventory (snicctl cards list)");
+                    // This host's inventory, or the fleet's (a card added from another host).
+                    if (inventory.FindCard(card) is null && (card.Contains('/', StringComparison.Ordinal) || await store.Get(FleetKeys.Inventory(card), cancel) is null))
+                    {
+                        throw new PlacementException($"no card named '{card}' in the inventory (snicctl cards list)");
+                    }
                 }
             }
 
@@ -231,7 +235,7 @@ internal static class FleetCommands
         return names;
     }
 
-    private static async Task<int> WithStore(ParseResult parse, string command, Func<IStateStore, Task<int>> body)
+    internal static async Task<int> WithStore(ParseResult parse, string command, Func<IStateStore, Task<int>> body)
     {
         (IStateStore? store, int exit) = FleetStore.Open(parse, command);
         if (store is null)

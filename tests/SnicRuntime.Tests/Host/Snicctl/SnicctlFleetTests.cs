@@ -79,6 +79,32 @@ public sealed partial class SnicctlFleetTests(ITestOutputHelper output) : IDispo
     }
 
     [Fact]
+    public void A_card_added_on_one_host_is_known_on_another_through_the_store()
+    {
+        string store = Path.Combine(_dir, "fleet.db"), hostA = Path.Combine(_dir, "host-a"), hostB = Path.Combine(_dir, "host-b"), token = Path.Combine(_dir, "token");
+        File.WriteAllText(token, "t");
+        (int Code, string Out, string Err) On(string host, params string[] args) => SnicctlProcess.Run([.. args, "--state", host, "--store", store]);
+        Assert.Equal(0, On(hostA, "cards", "add", "ca", "--address", "http://127.0.0.1:9", "--token-file", token).Code);
+
+        // Host B: the same name is refused by name (the fleet's inventory holds it), nothing added locally.
+        var twice = On(hostB, "cards", "add", "ca", "--address", "http://127.0.0.1:10", "--token-file", token);
+        Assert.Equal(1, twice.Code);
+        Assert.Contains("already in the fleet's inventory", twice.Err, StringComparison.Ordinal);
+        Assert.Equal(0, On(hostB, "cards", "add", "cb", "--address", "http://127.0.0.1:11", "--token-file", token).Code);
+
+        // Host B knows ca from the store: it lists it and may put it in a set.
+        using (JsonDocument cards = JsonDocument.Parse(On(hostB, "cards", "list", "--json").Out))
+        {
+            Assert.Equal(["ca:http://127.0.0.1:9/", "cb:http://127.0.0.1:11/"], cards.RootElement.EnumerateArray().Select(c => c.GetProperty("name").GetString() + ":" + c.GetProperty("address").GetString()));
+        }
+
+        Assert.Equal(0, On(hostB, "sets", "create", "s1", "--cards", "ca,cb").Code);
+        Refused(On(hostB, "sets", "create", "s2", "--cards", "cz,cy"), "no card named 'cz'");
+        Assert.Equal(0, On(hostB, "cards", "remove", "ca").Code); // from the fleet's inventory
+        Refused(On(hostB, "cards", "remove", "ca"), "no card named 'ca'");
+    }
+
+    [Fact]
     public void A_store_that_cannot_be_reached_or_parsed_is_named_with_its_own_exit_code()
     {
         var down = Snicctl("sets", "list", "--store", "etcd://127.0.0.1:1");

@@ -213,6 +213,32 @@ public sealed class FleetDeliveryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_controller_on_a_host_without_an_inventory_reaches_the_cards_the_fleet_knows()
+    {
+        var fleetCards = new FleetInventory(_store);
+        for (int i = 0; i < _cards.Count; i++)
+        {
+            await fleetCards.Add(new Card($"card{i}", _cards[i].Agent.Address, Token, "emulated", "standalone", DateTimeOffset.UtcNow));
+        }
+
+        var twice = await Assert.ThrowsAsync<InvalidOperationException>(() => fleetCards.Add(new Card("card0", new Uri("http://127.0.0.1:9"), Token, null, "standalone", DateTimeOffset.UtcNow)));
+        Assert.Contains("already in the fleet's inventory", twice.Message, StringComparison.Ordinal);
+        Assert.Equal(_cards[0].Agent.Address, (await fleetCards.All()).Single(c => c.Name == "card0").Address); // the first add stands
+
+        using var otherHost = new ManagementStore(Path.Combine(_dir, "other-host.db")); // knows no card
+        await using var elsewhere = new FleetDelivery(_store, otherHost) { CardTimeout = TimeSpan.FromSeconds(10) };
+        await new Placement(_store).Place("eni1", "s1", false, Known);
+        IReadOnlyList<CardOutcome> round = await elsewhere.Round();
+        Assert.Equal(4, round.Count);
+        Assert.All(round, o => Assert.Equal("acked", o.State));
+        Assert.Equal(["eni1"], EnisOn(0));
+
+        Assert.True(await fleetCards.Remove("card3"));
+        Assert.False(await fleetCards.Remove("card3"));
+        Assert.Equal(3, (await fleetCards.All()).Count);
+    }
+
+    [Fact]
     public async Task A_fleet_plan_may_hold_more_ENIs_than_a_card_but_no_set_may()
     {
         // 1,100 ENIs: more than one card holds (1,024), fine while spread over sets.
