@@ -72,7 +72,22 @@ internal static class CardCommands
                 return stored;
             }
 
-            state.AddCard(card);
+            try
+            {
+                state.AddCard(card);
+            }
+            catch (InvalidOperationException e)
+            {
+                // Added here meanwhile by another snicctl: take it back out of the fleet's inventory.
+                await FleetCommands.WithStore(parse, "cards add", async store =>
+                {
+                    await new FleetInventory(store).Remove(card.Name, cancel);
+                    return ExitCodes.Ok;
+                });
+                Console.Error.WriteLine($"snicctl cards add: {e.Message}");
+                return ExitCodes.Rejected;
+            }
+
             Console.WriteLine($"card '{card.Name}' added ({uri})");
             return ExitCodes.Ok;
         });
