@@ -5,20 +5,22 @@ namespace SnicRuntime.Management;
 /// <summary>A card the management plane manages.</summary>
 public sealed record Card(string Name, Uri Address, string Token, string? Board, string Role, DateTimeOffset Added);
 
-/// <summary>One journaled change plan.</summary>
-public sealed record JournaledPlan(long Generation, string Json, string Sha256, DateTimeOffset Created);
+/// <summary>A change plan journaled on this host before the journal moved into the store (schema 2 and older).</summary>
+public sealed record LegacyPlan(long Generation, string Json, string Sha256, DateTimeOffset Created);
 
 /// <summary>Where a card stands with a generation: pending, acked, refused (with the card's reasons) or unreachable.</summary>
 public sealed record Delivery(string Card, long Generation, string State, string Detail, DateTimeOffset Updated);
 
 /// <summary>
-/// The management plane's durable state in one SQLite file: the card inventory, the journal of
-/// change plans (one row per generation, never rewritten) and each card's delivery state. Every
-/// change is one transaction, so a crash leaves the previous state, never half of a new one.
+/// This host's durable state in one SQLite file: the cards it added, the HA scopes it paired and
+/// the delivery state of the cards it served whole plans (its own, or the fleet's while it led). The plan journal is in the fleet's
+/// store (<c>Fleet.PlanJournal</c>); schema 3 moved it there and keeps an older journal as
+/// <c>legacy_plans</c> until it is adopted (<see cref="LegacyPlans"/>). Every change is one
+/// transaction, so a crash leaves the previous state, never half of a new one.
 /// </summary>
 public sealed partial class ManagementStore : IDisposable
 {
-    private const int SchemaVersion = 2;
+    private const int SchemaVersion = 3;
     private readonly SqliteConnection _db;
     // One connection, used by whoever shares this store in a process (a reconciler loop, a
     // telemetry collector, a command): SQLite connections are not thread-safe, so every
@@ -63,6 +65,23 @@ public sealed partial class ManagementStore : IDisposable
         if (version == 1)
         {
             Execute(HaSchema + "PRAGMA user_version = 2;", tx);
+            version = 2;
+        }
+
+        if (version == 2)
+        {
+            // The journal moved into the store: generation numbers come from there, so deliveries
+            // no longer reference a local plans row; nor a local card: this host may deliver to a
+            // card another host added (the fleet's inventory), when its controller leads.
+            Execute("""
+                ALTER TABLE plans RENAME TO legacy_plans;
+                CREATE TABLE deliveries_v3 (card TEXT NOT NULL, generation INTEGER NOT NULL,
+                    state TEXT NOT NULL, detail TEXT NOT NULL, updated TEXT NOT NULL, PRIMARY KEY (card, generation));
+                INSERT INTO deliveries_v3 SELECT card, generation, state, detail, updated FROM deliveries;
+                DROP TABLE deliveries;
+                ALTER TABLE deliveries_v3 RENAME TO deliveries;
+                PRAGMA user_version = 3;
+                """, tx);
         }
 
         tx.Commit();
@@ -89,6 +108,7 @@ public sealed partial class ManagementStore : IDisposable
     {
         lock (_gate)
         {
+            Execute("DELETE FROM deliveries WHERE card = $n", null, ("$n", name));
             return Execute("DELETE FROM cards WHERE name = $n", null, ("$n", name)) > 0;
         }
     }
@@ -115,42 +135,46 @@ public sealed partial class ManagementStore : IDisposable
 
     public Card? FindCard(string name) => ReadCards(name).FirstOrDefault(); // by key: delivery asks per card, and a fleet has thousands
 
-    /// <summary>Appends a plan as the next generation (one more than the newest) and marks it pending for every card.</summary>
-    public long Journal(Func<long, string> planForGeneration, string sha256)
+    /// <summary>Plans journaled here before the journal moved into the store, oldest first (none once adopted).</summary>
+    public IReadOnlyList<LegacyPlan> LegacyPlans()
     {
         lock (_gate)
         {
-            ArgumentNullException.ThrowIfNull(planForGeneration);
-            using SqliteTransaction tx = _db.BeginTransaction();
-            long generation = Scalar<long>("SELECT COALESCE(MAX(generation), 0) + 1 FROM plans", tx);
-            string now = DateTimeOffset.UtcNow.ToString("O");
-            Execute("INSERT INTO plans VALUES ($g, $j, $s, $d)", tx, ("$g", generation), ("$j", planForGeneration(generation)), ("$s", sha256), ("$d", now));
-            Execute("INSERT INTO deliveries SELECT name, $g, 'pending', '', $d FROM cards", tx, ("$g", generation), ("$d", now));
-            tx.Commit();
-            return generation;
-        }
-    }
-
-    public IReadOnlyList<JournaledPlan> Plans()
-    {
-        lock (_gate)
-        {
-            using SqliteCommand cmd = Command("SELECT generation, json, sha256, created FROM plans ORDER BY generation");
+            using SqliteCommand cmd = Command("SELECT generation, json, sha256, created FROM legacy_plans ORDER BY generation");
             using SqliteDataReader r = cmd.ExecuteReader();
-            var list = new List<JournaledPlan>();
+            var list = new List<LegacyPlan>();
             while (r.Read())
             {
-                list.Add(new JournaledPlan(r.GetInt64(0), r.GetString(1), r.GetString(2), DateTimeOffset.Parse(r.GetString(3), System.Globalization.CultureInfo.InvariantCulture)));
+                list.Add(new LegacyPlan(r.GetInt64(0), r.GetString(1), r.GetString(2), DateTimeOffset.Parse(r.GetString(3), System.Globalization.CultureInfo.InvariantCulture)));
             }
-    
+
             return list;
         }
     }
 
-    public JournaledPlan? Latest()
+    /// <summary>Forgets the legacy journal once the store's journal holds it.</summary>
+    public void ForgetLegacyPlans()
     {
-        IReadOnlyList<JournaledPlan> all = Plans();
-        return all.Count == 0 ? null : all[^1];
+        lock (_gate)
+        {
+            Execute("DELETE FROM legacy_plans");
+        }
+    }
+
+    /// <summary>Marks a generation pending for each of <paramref name="cards"/> (cards this host serves whole plans).</summary>
+    public void Pending(long generation, IEnumerable<string> cards)
+    {
+        lock (_gate)
+        {
+            using SqliteTransaction tx = _db.BeginTransaction();
+            string now = DateTimeOffset.UtcNow.ToString("O");
+            foreach (string card in cards)
+            {
+                Execute("INSERT OR IGNORE INTO deliveries VALUES ($c, $g, 'pending', '', $d)", tx, ("$c", card), ("$g", generation), ("$d", now));
+            }
+
+            tx.Commit();
+        }
     }
 
     public void Record(string card, long generation, string state, string detail)

@@ -1,26 +1,30 @@
 using SnicRuntime.Contracts.Plans;
-using System.Security.Cryptography;
-using System.Text;
+using SnicRuntime.Management.Fleet;
+using SnicRuntime.Management.Store;
 
 namespace SnicRuntime.Management;
 
 /// <summary>What happened to one card in a delivery.</summary>
 public sealed record CardOutcome(string Card, long Generation, string State, string Detail);
 
-/// <summary>The result of <c>apply</c>: refused before journaling (errors), or journaled as a generation with each card's outcome.</summary>
+/// <summary>The result of <c>apply</c>: refused before publishing (errors), or published and journaled as a generation with each card's outcome.</summary>
 public sealed record ApplyOutcome(long Generation, IReadOnlyList<PlanError> Errors, IReadOnlyList<CardOutcome> Cards)
 {
     public bool Journaled => Generation > 0;
 }
 
 /// <summary>
-/// Change-plan delivery: validate locally, journal as the next generation, send to every card and
-/// record each acknowledgement; and reconcile — bring every card that is behind (down, restarted,
-/// added later) to the newest generation. Re-sending a generation a card already runs is harmless
-/// (the agent answers "unchanged").
+/// Change-plan delivery: validate locally, publish as the next generation (the desired plan and
+/// its journal in the fleet's store, <c>Fleet.DesiredPlan</c>), send the whole plan to every card
+/// this host serves outside HA sets and record each acknowledgement; and reconcile — bring every
+/// such card that is behind (down, restarted, added later) to the newest generation. Re-sending a
+/// generation a card already runs is harmless (the agent answers "unchanged").
 /// </summary>
-public sealed class PlanDelivery(ManagementStore store, ManagementIdentity? identity = null)
+public sealed class PlanDelivery(ManagementStore state, IStateStore store, ManagementIdentity? identity = null)
 {
+    private readonly DesiredPlan _desired = new(store);
+    private readonly PlanJournal _journal = new(store);
+
     /// <summary>Cards served by someone else — the cards of HA sets, which get their share from <c>Fleet.FleetDelivery</c>; none by default.</summary>
     public Func<CancellationToken, Task<IReadOnlySet<string>>>? Delegated { get; init; }
 
@@ -32,13 +36,24 @@ public sealed class PlanDelivery(ManagementStore store, ManagementIdentity? iden
     /// </summary>
     public Func<ChangePlan, CancellationToken, Task<IReadOnlyList<PlanError>>>? Shares { get; init; }
 
-    private async Task<IEnumerable<Card>> Served(CancellationToken cancel)
+    /// <summary>
+    /// The fleet's inventory (set by the fleet: <c>Fleet.FleetDelivery.InventoryCards</c>): cards
+    /// another host added are served too, so whichever controller leads reaches every card
+    /// outside the sets. Null: this host's inventory only.
+    /// </summary>
+    public Func<CancellationToken, Task<IReadOnlyList<Card>>>? FleetCards { get; init; }
+
+    /// <summary>Generations the journal keeps (older ones are trimmed every 64 generations).</summary>
+    public int JournalKeep { get; init; } = 1000;
+
+    private async Task<List<Card>> Served(CancellationToken cancel)
     {
         IReadOnlySet<string> elsewhere = Delegated is null ? new HashSet<string>() : await Delegated(cancel).ConfigureAwait(false);
-        return store.Cards().Where(c => !elsewhere.Contains(c.Name));
+        IReadOnlyList<Card> cards = FleetCards is null ? state.Cards() : FleetInventory.Merge(state.Cards(), await FleetCards(cancel).ConfigureAwait(false));
+        return [.. cards.Where(c => !elsewhere.Contains(c.Name))];
     }
 
-    /// <summary>Validates <paramref name="planJson"/>, journals it and delivers it. A plan with errors journals nothing.</summary>
+    /// <summary>Validates <paramref name="planJson"/>, publishes and journals it, and delivers it. A plan with errors changes nothing.</summary>
     public async Task<ApplyOutcome> Apply(string planJson, CancellationToken cancel = default)
     {
         ChangePlan? plan = PlanJson.Parse(planJson, out PlanError? parseError);
@@ -47,11 +62,13 @@ public sealed class PlanDelivery(ManagementStore store, ManagementIdentity? iden
             return new ApplyOutcome(0, [parseError!.Value], []);
         }
 
-        // The journal owns generation numbers: validate as the generation it will become.
-        long next = (store.Latest()?.Generation ?? 0) + 1;
-        plan.Generation = next;
+        await AdoptLegacy(cancel).ConfigureAwait(false);
+        // The store owns generation numbers: validate as the one it will most likely become (the
+        // publish takes the next free one if another apply got there first).
+        plan.Generation = await _journal.Latest(cancel).ConfigureAwait(false) + 1;
         var errors = new List<PlanError>();
-        bool fleetOnly = Shares is not null && !(await Served(cancel).ConfigureAwait(false)).Any();
+        List<Card> served = await Served(cancel).ConfigureAwait(false);
+        bool fleetOnly = Shares is not null && served.Count == 0;
         if (PlanValidator.Validate(plan, errors, scope: fleetOnly ? PlanScope.Fleet : PlanScope.Card) is null)
         {
             return new ApplyOutcome(0, errors, []);
@@ -62,18 +79,21 @@ public sealed class PlanDelivery(ManagementStore store, ManagementIdentity? iden
             return new ApplyOutcome(0, [.. shareErrors], []);
         }
 
-        long generation = store.Journal(g =>
+        Published published = await _desired.Publish(plan, PlanJournal.Sha256(planJson), cancel).ConfigureAwait(false);
+        if (published.Generation % 64 == 0)
         {
-            plan.Generation = g;
-            return PlanJson.Write(plan);
-        }, Sha256(planJson));
-        var outcomes = new List<CardOutcome>();
-        foreach (Card card in await Served(cancel).ConfigureAwait(false))
-        {
-            outcomes.Add(await Deliver(card, generation, cancel).ConfigureAwait(false));
+            await _journal.Trim(JournalKeep, cancel).ConfigureAwait(false);
         }
 
-        return new ApplyOutcome(generation, [], outcomes);
+        state.Pending(published.Generation, served.Select(c => c.Name));
+        string json = PlanJson.Write(plan);
+        var outcomes = new List<CardOutcome>();
+        foreach (Card card in served)
+        {
+            outcomes.Add(await Deliver(card, published.Generation, json, cancel).ConfigureAwait(false));
+        }
+
+        return new ApplyOutcome(published.Generation, [], outcomes);
     }
 
     /// <summary>
@@ -83,24 +103,65 @@ public sealed class PlanDelivery(ManagementStore store, ManagementIdentity? iden
     /// </summary>
     public async Task<IReadOnlyList<CardOutcome>> Reconcile(CancellationToken cancel = default)
     {
-        JournaledPlan? latest = store.Latest();
         var outcomes = new List<CardOutcome>();
-        if (latest is null)
+        await AdoptLegacy(cancel).ConfigureAwait(false);
+        long latest = await _journal.Latest(cancel).ConfigureAwait(false); // one key: most rounds end here
+        if (latest == 0)
         {
             return outcomes;
         }
 
+        (long Generation, string Json)? whole = null;
         foreach (Card card in await Served(cancel).ConfigureAwait(false))
         {
-            if (store.AckedGeneration(card.Name) >= latest.Generation && await Runs(card, latest.Generation, cancel).ConfigureAwait(false))
+            if (state.AckedGeneration(card.Name) >= latest && await Runs(card, latest, cancel).ConfigureAwait(false))
             {
                 continue;
             }
 
-            outcomes.Add(await Deliver(card, latest.Generation, cancel).ConfigureAwait(false));
+            // The whole plan is read once per round, and only when some card needs it.
+            if (whole is null)
+            {
+                PlanSnapshot? desired = await _desired.Read(cancel).ConfigureAwait(false);
+                if (desired?.Plan is not ChangePlan plan)
+                {
+                    return outcomes; // being written: the next round sends it whole
+                }
+
+                whole = (plan.Generation ?? latest, PlanJson.Write(plan));
+            }
+
+            state.Pending(whole.Value.Generation, [card.Name]);
+            outcomes.Add(await Deliver(card, whole.Value.Generation, whole.Value.Json, cancel).ConfigureAwait(false));
         }
 
         return outcomes;
+    }
+
+    /// <summary>
+    /// Moves a journal this host kept before the journal moved into the store (schema 2) into the
+    /// store, generation by generation with their numbers, when the store's journal is empty; the
+    /// generations adopted (0 when there was nothing to adopt, or the store already has a journal:
+    /// another host's history stands, and this one's stays in <c>legacy_plans</c>).
+    /// </summary>
+    public async Task<int> AdoptLegacy(CancellationToken cancel = default)
+    {
+        IReadOnlyList<LegacyPlan> legacy = state.LegacyPlans();
+        if (legacy.Count == 0 || (await _journal.Generations(cancel).ConfigureAwait(false)).Count > 0)
+        {
+            return 0;
+        }
+
+        foreach (LegacyPlan old in legacy)
+        {
+            ChangePlan plan = PlanJson.Parse(old.Json, out PlanError? error)
+                ?? throw new InvalidDataException($"the legacy journal's generation {old.Generation} does not parse: {error!.Value.Path}: {error.Value.Reason}");
+            plan.Generation = old.Generation;
+            await new DesiredPlan(store) { By = "legacy journal" }.Publish(plan, old.Sha256, cancel).ConfigureAwait(false);
+        }
+
+        state.ForgetLegacyPlans();
+        return legacy.Count;
     }
 
     // Asks the card which generation it runs. An unreachable card counts as running it: there is
@@ -153,12 +214,11 @@ public sealed class PlanDelivery(ManagementStore store, ManagementIdentity? iden
         }
     }
 
-    private async Task<CardOutcome> Deliver(Card card, long generation, CancellationToken cancel)
+    private async Task<CardOutcome> Deliver(Card card, long generation, string json, CancellationToken cancel)
     {
-        JournaledPlan plan = store.Plans().First(p => p.Generation == generation);
         using var client = new AgentClient(card, identity: identity);
-        AgentReply reply = await client.ApplyPlan(plan.Json, cancel).ConfigureAwait(false);
-        (string state, string detail) = reply switch
+        AgentReply reply = await client.ApplyPlan(json, cancel).ConfigureAwait(false);
+        (string outcome, string detail) = reply switch
         {
             { Ok: true } => ("acked", reply.Body?.GetProperty("unchanged").GetBoolean() == true ? "already running this generation" : ""),
             { Status: 422 } => ("refused", string.Join("; ", reply.Body!.Value.GetProperty("errors").EnumerateArray()
@@ -166,9 +226,7 @@ public sealed class PlanDelivery(ManagementStore store, ManagementIdentity? iden
             { Status: 0 } => ("unreachable", reply.Reason),
             _ => ("failed", $"HTTP {reply.Status}: {reply.Reason}"),
         };
-        store.Record(card.Name, generation, state, detail);
-        return new CardOutcome(card.Name, generation, state, detail);
+        state.Record(card.Name, generation, outcome, detail);
+        return new CardOutcome(card.Name, generation, outcome, detail);
     }
-
-    private static string Sha256(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
 }

@@ -24,17 +24,39 @@ public sealed partial class TelemetryCollector(ManagementStore store, Management
         }
     }
 
+    /// <summary>
+    /// The fleet's inventory (<c>Fleet.FleetDelivery.InventoryCards</c>): cards any host added
+    /// are collected too. A store that cannot answer costs those cards for that collection only;
+    /// this host's own are collected whatever the store does. Null: this host's inventory only.
+    /// </summary>
+    public Func<CancellationToken, Task<IReadOnlyList<Card>>>? FleetCards { get; set; }
+
+    /// <summary>Cards asked at once (one slow or dead card delays nobody else beyond its timeout).</summary>
+    public int Parallel { get; init; } = 16;
+
     /// <summary>Raised after each collection (the OTLP exporter and live views read <see cref="Latest"/>).</summary>
     public event Action<IReadOnlyList<CardFigures>>? Collected;
 
     /// <summary>Polls every card once and updates the figures.</summary>
     public async Task Collect(CancellationToken cancel = default)
     {
-        var figures = new List<CardFigures>();
-        foreach (Card card in store.Cards())
+        IReadOnlyList<Card> cards = store.Cards();
+        if (FleetCards is not null)
         {
-            figures.Add(await CollectOne(card, cancel).ConfigureAwait(false));
+            try
+            {
+                cards = Fleet.FleetInventory.Merge(cards, await FleetCards(cancel).ConfigureAwait(false));
+            }
+            catch (Store.StoreException)
+            {
+                // No quorum, or no store: this host's cards still report.
+            }
         }
+
+        var collected = new CardFigures[cards.Count];
+        await System.Threading.Tasks.Parallel.ForAsync(0, cards.Count, new ParallelOptions { MaxDegreeOfParallelism = Parallel, CancellationToken = cancel },
+            async (i, token) => collected[i] = await CollectOne(cards[i], token).ConfigureAwait(false)).ConfigureAwait(false);
+        List<CardFigures> figures = [.. collected];
 
         lock (_gate)
         {

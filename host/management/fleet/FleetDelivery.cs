@@ -39,6 +39,14 @@ public sealed partial class FleetDelivery(IStateStore store, ManagementStore inv
         (await new Placement(store).Sets(cancel)).SelectMany(s => s.Set.Cards).ToHashSet(StringComparer.Ordinal);
 
     /// <summary>
+    /// The fleet's inventory: from the cards mirror when this delivery keeps one (a controller,
+    /// every round reads it), else read from the store once.
+    /// </summary>
+    public async Task<IReadOnlyList<Card>> InventoryCards(CancellationToken cancel = default) =>
+        _mirrors is { } m ? [.. m[Cards].Current.Entries.Values.Where(e => FleetInventory.IsInventory(e.Key)).Select(FleetInventory.Of)]
+            : await new FleetInventory(store).All(cancel);
+
+    /// <summary>
     /// Each set's share of <paramref name="plan"/> validated as the set's cards will validate it
     /// (one card's limits: a fleet plan may hold more ENIs than a card, a set's share may not).
     /// Errors name the set: <c>sets.SET: $.enis: ...</c>.
@@ -61,7 +69,7 @@ public sealed partial class FleetDelivery(IStateStore store, ManagementStore inv
     }
 
     /// <summary>Publishes a validated, journaled plan as the desired state the sets are served from (only the objects that changed are written).</summary>
-    public Task<long> Publish(string planJson, CancellationToken cancel = default) => _published.Publish(planJson, cancel);
+    public Task<Published> Publish(string planJson, CancellationToken cancel = default) => _published.Publish(planJson, cancel);
 
     /// <summary>
     /// One round: every card of every set that is behind its share gets it. Cards recorded as

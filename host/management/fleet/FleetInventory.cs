@@ -35,6 +35,26 @@ public sealed class FleetInventory(IStateStore store)
     public async Task<IReadOnlyList<Card>> All(CancellationToken cancel = default) =>
         [.. (await store.Range(FleetKeys.Cards, cancel)).Entries.Where(e => IsInventory(e.Key)).Select(Of)];
 
+    /// <summary>
+    /// The cards a host can reach: its own inventory, then the fleet's cards it does not hold
+    /// (its own entry wins for a name in both: it is the one this host was told to use), by name.
+    /// </summary>
+    public static IReadOnlyList<Card> Merge(IEnumerable<Card> local, IEnumerable<Card> fleet)
+    {
+        var byName = new SortedDictionary<string, Card>(StringComparer.Ordinal);
+        foreach (Card c in local)
+        {
+            byName[c.Name] = c;
+        }
+
+        foreach (Card c in fleet)
+        {
+            byName.TryAdd(c.Name, c);
+        }
+
+        return [.. byName.Values];
+    }
+
     /// <summary>Whether a key under <see cref="FleetKeys.Cards"/> is a card's inventory entry.</summary>
     public static bool IsInventory(string key) => key.EndsWith("/inventory", StringComparison.Ordinal);
 

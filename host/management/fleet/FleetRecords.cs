@@ -18,6 +18,9 @@ namespace SnicRuntime.Management.Fleet;
 /// /plan/objects/KIND/ID         one key per plan object (<see cref="PlanObjects"/>), so one ENI's change writes one key
 /// /cards/CARD/delivery          what the card was last sent of its share, and whether it took it
 /// /cards/CARD/inventory         the card itself: its agent's address and token, board, role (every controller, on any host, reaches it)
+/// /journal/generations/GEN      the plan journal: one entry per published generation (who, when, digest, how much changed)
+/// /journal/changes/GEN/CHUNK    what that generation's writes overwrote, so any kept generation can be rebuilt from the current plan
+/// /images/BOARD/VERSION         the image catalogue: a signed image's manifest facts and where its file is
 /// </code>
 /// Flows are never stored.
 /// </summary>
@@ -50,6 +53,21 @@ public static class FleetKeys
     public static string Inventory(string card) => Cards + card + "/inventory";
 
     public static string Term(string scope) => Terms + scope;
+
+    /// <summary>Outside <c>/plan/</c>: delivery mirrors the plan, and has no use for its history.</summary>
+    public const string Journal = "/journal/generations/";
+
+    public const string JournalChanges = "/journal/changes/";
+
+    // Fixed width, so key order is generation order.
+    public static string JournalEntry(long generation) => Journal + generation.ToString("D12", System.Globalization.CultureInfo.InvariantCulture);
+
+    public static string JournalChunk(long generation, int chunk) =>
+        JournalChanges + generation.ToString("D12", System.Globalization.CultureInfo.InvariantCulture) + "/" + chunk.ToString("D6", System.Globalization.CultureInfo.InvariantCulture);
+
+    public const string Images = "/images/";
+
+    public static string Image(string board, string version) => Images + Uri.EscapeDataString(board) + "/" + Uri.EscapeDataString(version);
 }
 
 /// <summary>A controller as it announces itself: who, where, since when.</summary>
@@ -82,6 +100,27 @@ public sealed record PlanMarker(long? Generation, string State, int Objects, Dat
     public const string Complete = "complete", Writing = "writing";
 }
 
+/// <summary>One generation in the plan journal: who published it, when, the digest of the text it came from, its size and how many objects it changed (in how many chunks).</summary>
+public sealed record JournalRecord(long Generation, string? Sha256, DateTimeOffset Created, string By, int Objects, int Changes, int Chunks);
+
+/// <summary>
+/// A plan object as it was before a generation changed it: its JSON as text (readable with
+/// etcdctl), or null when the generation added it. Text, not bytes: the source-generated writer
+/// writes a null byte array as "" (an empty object, not an absent one).
+/// </summary>
+public sealed record JournalBefore(string Id, string? Json);
+
+/// <summary>Part of what one generation's writes overwrote (one per write batch).</summary>
+public sealed record JournalChunk(long Generation, IReadOnlyList<JournalBefore> Before);
+
+/// <summary>
+/// A signed firmware image in the fleet's catalogue: what its manifest says (board, version,
+/// architecture, signer, when built), the SHA-256 and size of the image file, and where that file
+/// is (a path every host that flashes can read). The image itself stays out of the store.
+/// </summary>
+public sealed record ImageRecord(string Board, string Version, string Architecture, string RuntimeIdentifier, string Signer, string Built,
+    string Sha256, long Size, string Location, DateTimeOffset Added, string By);
+
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(ControllerRecord))]
 [JsonSerializable(typeof(HaSetRecord))]
@@ -90,6 +129,9 @@ public sealed record PlanMarker(long? Generation, string State, int Objects, Dat
 [JsonSerializable(typeof(DeliveryRecord))]
 [JsonSerializable(typeof(PlanMarker))]
 [JsonSerializable(typeof(InventoryRecord))]
+[JsonSerializable(typeof(JournalRecord))]
+[JsonSerializable(typeof(JournalChunk))]
+[JsonSerializable(typeof(ImageRecord))]
 internal sealed partial class FleetJson : JsonSerializerContext
 {
     public static byte[] Bytes<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> info) => JsonSerializer.SerializeToUtf8Bytes(value, info);

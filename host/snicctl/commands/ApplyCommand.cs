@@ -5,7 +5,7 @@ using SnicRuntime.Management.Store;
 
 namespace SnicRuntime.Ctl;
 
-/// <summary><c>snicctl apply plan.json</c>: validate, journal as the next generation, deliver to every card.</summary>
+/// <summary><c>snicctl apply plan.json</c>: validate, publish as the next generation (journaled in the store), deliver to every card.</summary>
 internal static class ApplyCommand
 {
     public static Command Create()
@@ -38,11 +38,11 @@ internal static class ApplyCommand
             ApplyOutcome outcome;
             try
             {
-                // Cards of HA sets get their share of the plan from the fleet delivery; the others, the whole plan.
-                outcome = await new PlanDelivery(state, State.Identity(parse)) { Delegated = fleet.ManagedCards, Shares = fleet.CheckShares }.Apply(json, cancel);
+                // Published (and journaled) in the store; cards of HA sets get their share of the plan
+                // from the fleet delivery, the others the whole plan.
+                outcome = await new PlanDelivery(state, store, State.Identity(parse)) { Delegated = fleet.ManagedCards, Shares = fleet.CheckShares, FleetCards = fleet.InventoryCards }.Apply(json, cancel);
                 if (outcome.Journaled)
                 {
-                    await fleet.Publish(state.Latest()!.Json, cancel);
                     outcome = outcome with { Cards = [.. outcome.Cards, .. await fleet.Round(null, cancel)] };
                 }
             }
@@ -54,7 +54,7 @@ internal static class ApplyCommand
 
             if (!outcome.Journaled)
             {
-                Console.Error.WriteLine($"snicctl apply: plan '{path}' has {outcome.Errors.Count} error(s); nothing journaled or sent:");
+                Console.Error.WriteLine($"snicctl apply: plan '{path}' has {outcome.Errors.Count} error(s); nothing published or sent:");
                 foreach (var e in outcome.Errors)
                 {
                     Console.Error.WriteLine($"  {e.Path}: {e.Reason}");

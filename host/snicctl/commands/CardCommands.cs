@@ -96,7 +96,7 @@ internal static class CardCommands
         list.SetAction(async (parse, cancel) =>
         {
             using ManagementStore state = State.Open(parse);
-            long latest = state.Latest()?.Generation ?? 0;
+            long latest = 0;
             List<Card> cards = [.. state.Cards()];
             // Cards of HA sets: their share's delivery, from the store.
             (IStateStore? store, int storeExit) = FleetStore.Open(parse, "cards list");
@@ -110,6 +110,7 @@ internal static class CardCommands
             {
                 try
                 {
+                    latest = await new PlanJournal(store).Latest(cancel);
                     fleet = (await new FleetDelivery(store, state).Status(cancel)).ToDictionary(f => f.Card, StringComparer.Ordinal);
                     // Cards another host added: in the fleet's inventory, not this host's.
                     cards.AddRange((await new FleetInventory(store).All(cancel)).Where(f => !cards.Exists(c => c.Name == f.Name)));

@@ -82,7 +82,8 @@ internal static class DemoCommand
                 }
             }
 
-            ApplyOutcome applied = await new PlanDelivery(state, identity).Apply(await File.ReadAllTextAsync(plan, cancel), cancel);
+            await using var desired = new SnicRuntime.Management.Store.SqliteStateStore(Path.Combine(work, "fleet.db"));
+            ApplyOutcome applied = await new PlanDelivery(state, desired, identity).Apply(await File.ReadAllTextAsync(plan, cancel), cancel);
             Console.WriteLine($"applied examples/plans/demo.json as generation {applied.Generation}: " +
                 string.Join(", ", applied.Cards.Select(c => $"{c.Card} {c.State}")));
             if (!applied.Journaled || applied.Cards.Any(c => c.State != "acked"))

@@ -3,6 +3,8 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using SnicRuntime.Management;
+using SnicRuntime.Management.Fleet;
+using SnicRuntime.Management.Images;
 using Spectre.Console;
 
 namespace SnicRuntime.Ctl;
@@ -17,15 +19,16 @@ internal static class FlashCommand
     public static Command Create()
     {
         var card = new Argument<string>("card") { Description = "card name" };
-        var image = new Argument<string>("image") { Description = "signed image (snicctl image build)" };
+        var image = new Argument<string>("image") { Description = "signed image: a file (snicctl image build) or BOARD@VERSION from the fleet's catalogue (snicctl image list)" };
         var wait = new Option<double>("--wait") { Description = "seconds to wait for the card to commit or roll back", DefaultValueFactory = _ => 120 };
         var command = new Command("flash", "install a signed firmware image on a card (A/B slots, rolls back by itself)") { card, image, wait };
-        command.SetAction(async (parse, cancel) =>
+        command.SetAction((parse, cancel) => FleetCommands.WithStore(parse, "flash", async store =>
         {
             string name = parse.GetValue(card)!;
             string path = parse.GetValue(image)!;
             using ManagementStore state = State.Open(parse);
-            Card? target = state.FindCard(name);
+            // This host's inventory first, then the fleet's: a card another host added is flashed the same way.
+            Card? target = state.FindCard(name) ?? (await new FleetInventory(store).All(cancel)).FirstOrDefault(c => c.Name == name);
             if (target is null)
             {
                 Console.Error.WriteLine($"snicctl flash: no card named '{name}' (snicctl cards list)");
@@ -36,7 +39,18 @@ internal static class FlashCommand
             ImageManifest manifest;
             try
             {
-                file = File.OpenRead(path);
+                if (ImageCatalogue.TryParseName(path, out string board, out string version))
+                {
+                    ImageRecord catalogued = await new ImageCatalogue(store).Find(board, version, cancel)
+                        ?? throw new ImageException([$"no image {board}@{version} in the catalogue (snicctl image list)"]);
+                    file = await ImageCatalogue.Open(catalogued, cancel);
+                    path = catalogued.Location;
+                }
+                else
+                {
+                    file = File.OpenRead(path);
+                }
+
                 manifest = ImageManifest.Parse(ImageArchive.Read(file, ImageArchive.Index(file).GetValueOrDefault(ImageLayout.Manifest)));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -46,7 +60,7 @@ internal static class FlashCommand
             }
             catch (ImageException e)
             {
-                Console.Error.WriteLine($"snicctl flash: {path} is not a firmware image: {e.Message}");
+                Console.Error.WriteLine($"snicctl flash: {path}: {e.Message}");
                 return ExitCodes.Rejected;
             }
 
@@ -95,10 +109,12 @@ internal static class FlashCommand
                 }
 
                 int verdict = await AwaitVerdict(target, identity, slot, bootsBefore, TimeSpan.FromSeconds(parse.GetValue(wait)), cancel);
-                if (verdict == ExitCodes.Ok && state.Latest() is not null)
+                if (verdict == ExitCodes.Ok)
                 {
-                    // The new firmware started empty: give it the newest generation now.
-                    foreach (CardOutcome o in await new PlanDelivery(state, identity).Reconcile(cancel))
+                    // The new firmware started empty: give it the newest generation now (a card of
+                    // an HA set gets its share from the leading controller instead).
+                    await using var fleet = new FleetDelivery(store, state, identity);
+                    foreach (CardOutcome o in await new PlanDelivery(state, store, identity) { Delegated = fleet.ManagedCards, FleetCards = fleet.InventoryCards }.Reconcile(cancel))
                     {
                         Console.WriteLine($"card '{o.Card}': generation {o.Generation} {o.State} {o.Detail}");
                     }
@@ -106,7 +122,7 @@ internal static class FlashCommand
 
                 return verdict;
             }
-        });
+        }));
         return command;
     }
 

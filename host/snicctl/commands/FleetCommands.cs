@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using SnicRuntime.Management;
 using SnicRuntime.Management.Fleet;
+using SnicRuntime.Contracts.Plans;
 using SnicRuntime.Management.Store;
 
 namespace SnicRuntime.Ctl;
@@ -95,7 +96,7 @@ internal static class FleetCommands
         var place = new Command("place", "place an ENI on an HA set") { eni, set, move };
         place.SetAction((parse, cancel) => WithStore(parse, "eni place", async store =>
         {
-            HashSet<string> known = KnownEnis(parse);
+            HashSet<string> known = await KnownEnis(store, cancel);
             PlacementRecord p = await new Placement(store).Place(parse.GetValue(eni)!, parse.GetValue(set), parse.GetValue(move), known.Contains, cancel);
             Console.WriteLine($"ENI '{p.Eni}' placed on set '{p.Set}'");
             return ExitCodes.Ok;
@@ -212,27 +213,11 @@ internal static class FleetCommands
         w.WriteEndObject();
     }
 
-    /// <summary>The ENIs the newest journaled plan names: placement is for ENIs the desired state has.</summary>
-    private static HashSet<string> KnownEnis(ParseResult parse)
+    /// <summary>The ENIs the desired plan names (its ENI keys only): placement is for ENIs the desired state has.</summary>
+    private static async Task<HashSet<string>> KnownEnis(IStateStore store, CancellationToken cancel)
     {
-        using ManagementStore inventory = State.Open(parse);
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        if (inventory.Latest() is JournaledPlan plan)
-        {
-            using JsonDocument doc = JsonDocument.Parse(plan.Json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
-            if (doc.RootElement.TryGetProperty("enis", out JsonElement enis) && enis.ValueKind == JsonValueKind.Array)
-            {
-                foreach (JsonElement e in enis.EnumerateArray())
-                {
-                    if (e.TryGetProperty("name", out JsonElement n) && n.GetString() is string s)
-                    {
-                        names.Add(s);
-                    }
-                }
-            }
-        }
-
-        return names;
+        (IReadOnlyList<StoreEntry> enis, _) = await store.Range(FleetKeys.PlanObjects + "enis/", cancel);
+        return enis.Select(e => PlanObjects.Owner(e.Key[FleetKeys.PlanObjects.Length..])["enis/".Length..]).ToHashSet(StringComparer.Ordinal);
     }
 
     internal static async Task<int> WithStore(ParseResult parse, string command, Func<IStateStore, Task<int>> body)

@@ -2,11 +2,12 @@ using SnicRuntime.Contracts.Images;
 using System.CommandLine;
 using System.Security.Cryptography;
 using SnicRuntime.Hal.Board;
+using SnicRuntime.Management.Fleet;
 using SnicRuntime.Management.Images;
 
 namespace SnicRuntime.Ctl;
 
-/// <summary><c>snicctl image build|verify|keygen</c>: signed firmware images for boards.</summary>
+/// <summary><c>snicctl image build|verify|keygen|add|list|remove</c>: signed firmware images for boards, and the fleet's catalogue of them.</summary>
 internal static class ImageCommands
 {
     public static Command Create()
@@ -15,6 +16,9 @@ internal static class ImageCommands
         image.Subcommands.Add(Build());
         image.Subcommands.Add(Verify());
         image.Subcommands.Add(Keygen());
+        image.Subcommands.Add(Add());
+        image.Subcommands.Add(List());
+        image.Subcommands.Add(Remove());
         return image;
     }
 
@@ -28,7 +32,7 @@ internal static class ImageCommands
         var key = new Option<string?>("--key") { Description = "signing key, PKCS#8 PEM (default: the management plane's, made on first use)" };
         var bootRoot = new Option<string?>("--boot-root") { Description = "QEMU boards of another architecture: a root with its kernel, busybox and libraries (boards/qemu/arm64-root.sh)" };
         var command = new Command("build", "publish the NativeAOT firmware for a board and pack a signed image") { board, output, firmware, config, version, key, bootRoot };
-        command.SetAction(parse =>
+        command.SetAction(async (parse, cancel) =>
         {
             string? boardFile = ResolveBoard(parse.GetValue(board)!, out string? why);
             if (boardFile is null)
@@ -56,7 +60,8 @@ internal static class ImageCommands
                 string outPath = parse.GetValue(output) ?? Path.Combine("out", "images", $"{definition.Id}-{SafeName(v)}.snimg");
                 Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
                 ImageBuilder.Build(new ImageBuildRequest(boardFile, outPath, firmwareDir, parse.GetValue(config), v, parse.GetValue(bootRoot)), signer, Console.WriteLine);
-                return ExitCodes.Ok;
+                // Into the fleet's catalogue, so any host can flash it by name.
+                return await Catalogue(parse, "image build", outPath, [signer], cancel);
             }
             catch (ImageException e)
             {
@@ -139,6 +144,117 @@ internal static class ImageCommands
             Console.WriteLine($"key {ImageKeys.KeyId(key)}: {priv} (keep it secret), {Path.Combine(dir, "image-signing.pub")} (start cards with --image-trust)");
             return ExitCodes.Ok;
         });
+        return command;
+    }
+
+    private static Command Add()
+    {
+        var file = new Argument<string>("image") { Description = "image file" };
+        var key = new Option<string?>("--key") { Description = "trusted public key(s), PEM (default: the management plane's)" };
+        var command = new Command("add", "verify an image and add it to the fleet's catalogue (as BOARD@VERSION)") { file, key };
+        command.SetAction(async (parse, cancel) =>
+        {
+            List<ECDsa> trusted;
+            try
+            {
+                trusted = ImageKeys.LoadTrusted(parse.GetValue(key) ?? SigningKey.PublicPath(State.Directory(parse)));
+            }
+            catch (Exception e) when (e is ImageException or IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"snicctl image add: no trusted key: {e.Message}");
+                return ExitCodes.InputError;
+            }
+
+            return await Catalogue(parse, "image add", parse.GetValue(file)!, trusted, cancel);
+        });
+        return command;
+    }
+
+    private static async Task<int> Catalogue(ParseResult parse, string command, string path, IReadOnlyList<ECDsa> trusted, CancellationToken cancel = default) =>
+        await FleetCommands.WithStore(parse, command, async store =>
+        {
+            try
+            {
+                (ImageRecord image, bool added) = await new ImageCatalogue(store).Add(path, trusted, $"{Environment.UserName}@{Environment.MachineName}", cancel);
+                Console.WriteLine($"{image.Board}@{image.Version} {(added ? "added to" : "already in")} the catalogue: {image.Location} ({image.Size} bytes, sha256 {image.Sha256})");
+                return ExitCodes.Ok;
+            }
+            catch (ImageException e)
+            {
+                Console.Error.WriteLine($"snicctl {command}: {path} is not catalogued: {e.Message}");
+                return ExitCodes.Rejected;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"snicctl {command}: cannot read {path}: {e.Message}");
+                return ExitCodes.InputError;
+            }
+        });
+
+    private static Command List()
+    {
+        var command = new Command("list", "the fleet's catalogue of images");
+        command.SetAction((parse, cancel) => FleetCommands.WithStore(parse, "image list", async store =>
+        {
+            IReadOnlyList<ImageRecord> images = await new ImageCatalogue(store).All(cancel);
+            if (parse.GetValue(State.Json))
+            {
+                State.WriteJson(w =>
+                {
+                    w.WriteStartArray();
+                    foreach (ImageRecord i in images)
+                    {
+                        w.WriteStartObject();
+                        w.WriteString("board", i.Board);
+                        w.WriteString("version", i.Version);
+                        w.WriteString("architecture", i.Architecture);
+                        w.WriteString("signer", i.Signer);
+                        w.WriteString("built", i.Built);
+                        w.WriteString("sha256", i.Sha256);
+                        w.WriteNumber("size", i.Size);
+                        w.WriteString("location", i.Location);
+                        w.WriteString("added", i.Added);
+                        w.WriteString("by", i.By);
+                        w.WriteEndObject();
+                    }
+
+                    w.WriteEndArray();
+                });
+                return ExitCodes.Ok;
+            }
+
+            Console.WriteLine($"{"IMAGE",-32} {"ARCH",-8} {"SIZE",10}  {"SHA256",-16}  LOCATION");
+            foreach (ImageRecord i in images)
+            {
+                Console.WriteLine($"{i.Board + "@" + i.Version,-32} {i.Architecture,-8} {i.Size,10}  {i.Sha256[..16],-16}  {i.Location}");
+            }
+
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    private static Command Remove()
+    {
+        var name = new Argument<string>("image") { Description = "BOARD@VERSION" };
+        var command = new Command("remove", "take an image out of the fleet's catalogue (its file stays)") { name };
+        command.SetAction((parse, cancel) => FleetCommands.WithStore(parse, "image remove", async store =>
+        {
+            if (!ImageCatalogue.TryParseName(parse.GetValue(name)!, out string board, out string version))
+            {
+                Console.Error.WriteLine($"snicctl image remove: '{parse.GetValue(name)}' is not BOARD@VERSION");
+                return ExitCodes.Usage;
+            }
+
+            if (!await new ImageCatalogue(store).Remove(board, version, cancel))
+            {
+                Console.Error.WriteLine($"snicctl image remove: no image {board}@{version} in the catalogue");
+                return ExitCodes.Rejected;
+            }
+
+            Console.WriteLine($"{board}@{version} removed from the catalogue");
+            return ExitCodes.Ok;
+        }));
         return command;
     }
 

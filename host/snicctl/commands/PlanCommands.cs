@@ -1,4 +1,6 @@
 using System.CommandLine;
+using SnicRuntime.Contracts.Plans;
+using SnicRuntime.Management.Fleet;
 
 namespace SnicRuntime.Ctl;
 
@@ -20,25 +22,27 @@ internal static class PlanCommands
 
             return rc;
         });
-        var list = new Command("list", "the journaled generations and where each card stands");
-        list.SetAction(parse =>
+        var list = new Command("list", "the journaled generations (from the store) and where each card served whole plans stands");
+        list.SetAction((parse, cancel) => WithJournal(parse, "plans list", async (state, journal) =>
         {
-            using Management.ManagementStore state = State.Open(parse);
-            var plans = state.Plans();
-            var deliveries = state.Deliveries();
+            IReadOnlyList<JournalRecord> plans = await journal.Generations(cancel);
+            ILookup<long, Management.Delivery> deliveries = state.Deliveries().ToLookup(d => d.Generation);
             if (parse.GetValue(State.Json))
             {
                 State.WriteJson(w =>
                 {
                     w.WriteStartArray();
-                    foreach (var p in plans)
+                    foreach (JournalRecord p in plans)
                     {
                         w.WriteStartObject();
                         w.WriteNumber("generation", p.Generation);
                         w.WriteString("sha256", p.Sha256);
                         w.WriteString("created", p.Created);
+                        w.WriteString("by", p.By);
+                        w.WriteNumber("objects", p.Objects);
+                        w.WriteNumber("changed", p.Changes);
                         w.WriteStartObject("cards");
-                        foreach (var d in deliveries.Where(d => d.Generation == p.Generation))
+                        foreach (var d in deliveries[p.Generation])
                         {
                             w.WriteString(d.Card, d.State);
                         }
@@ -52,48 +56,32 @@ internal static class PlanCommands
                 return ExitCodes.Ok;
             }
 
-            Console.WriteLine($"{"GENERATION",10}  {"CREATED",-25} CARDS");
-            foreach (var p in plans)
+            Console.WriteLine($"{"GENERATION",10}  {"CREATED",-25} {"BY",-24} {"OBJECTS",7} {"CHANGED",7}  CARDS");
+            foreach (JournalRecord p in plans)
             {
-                string cards = string.Join(", ", deliveries.Where(d => d.Generation == p.Generation).Select(d => $"{d.Card}={d.State}"));
-                Console.WriteLine($"{p.Generation,10}  {p.Created,-25:u} {cards}");
+                string cards = string.Join(", ", deliveries[p.Generation].Select(d => $"{d.Card}={d.State}"));
+                Console.WriteLine($"{p.Generation,10}  {p.Created,-25:u} {p.By,-24} {p.Objects,7} {p.Changes,7}  {cards}");
             }
 
             return ExitCodes.Ok;
-        });
+        }));
 
         var generation = new Argument<long>("generation") { Description = "journaled generation" };
-        var show = new Command("show", "print a journaled plan as it was sent") { generation };
-        show.SetAction(parse =>
+        var show = new Command("show", "print a journaled generation's plan, rebuilt from the store's journal") { generation };
+        show.SetAction((parse, cancel) => WithJournal(parse, "plans show", async (_, journal) =>
         {
-            using Management.ManagementStore state = State.Open(parse);
-            var plan = state.Plans().FirstOrDefault(p => p.Generation == parse.GetValue(generation));
-            if (plan is null)
-            {
-                Console.Error.WriteLine($"snicctl plans show: no generation {parse.GetValue(generation)} in the journal");
-                return ExitCodes.Rejected;
-            }
-
-            Console.WriteLine(plan.Json);
+            Console.WriteLine(PlanJson.Write(await journal.Plan(parse.GetValue(generation), cancel)));
             return ExitCodes.Ok;
-        });
+        }));
 
         var from = new Argument<long>("from") { Description = "older generation" };
         var to = new Argument<long>("to") { Description = "newer generation" };
         var diff = new Command("diff", "what changed between two journaled generations, object by object") { from, to };
-        diff.SetAction(parse =>
+        diff.SetAction((parse, cancel) => WithJournal(parse, "plans diff", async (_, journal) =>
         {
-            using Management.ManagementStore state = State.Open(parse);
-            var plans = state.Plans();
-            var a = plans.FirstOrDefault(p => p.Generation == parse.GetValue(from));
-            var b = plans.FirstOrDefault(p => p.Generation == parse.GetValue(to));
-            if (a is null || b is null)
-            {
-                Console.Error.WriteLine($"snicctl plans diff: generation {(a is null ? parse.GetValue(from) : parse.GetValue(to))} is not in the journal");
-                return ExitCodes.Rejected;
-            }
-
-            var changes = Management.PlanDiff.Compare(a.Json, b.Json);
+            string a = PlanJson.Write(await journal.Plan(parse.GetValue(from), cancel));
+            string b = PlanJson.Write(await journal.Plan(parse.GetValue(to), cancel));
+            var changes = Management.PlanDiff.Compare(a, b);
             if (parse.GetValue(State.Json))
             {
                 State.WriteJson(w =>
@@ -115,8 +103,27 @@ internal static class PlanCommands
 
             Console.WriteLine(changes.Count == 0 ? "no changes" : string.Join('\n', changes));
             return ExitCodes.Ok;
-        });
+        }));
 
         return new Command("plans", "change plans") { validate, list, show, diff };
+    }
+
+    /// <summary>Opens this host's state and the store's journal (adopting a journal this host kept before it moved there); store faults and missing generations are named.</summary>
+    private static async Task<int> WithJournal(ParseResult parse, string command, Func<Management.ManagementStore, PlanJournal, Task<int>> body)
+    {
+        using Management.ManagementStore state = State.Open(parse);
+        return await FleetCommands.WithStore(parse, command, async store =>
+        {
+            try
+            {
+                await new Management.PlanDelivery(state, store).AdoptLegacy();
+                return await body(state, new PlanJournal(store));
+            }
+            catch (JournalMissException e)
+            {
+                Console.Error.WriteLine($"snicctl {command}: {e.Message}");
+                return ExitCodes.Rejected;
+            }
+        });
     }
 }

@@ -113,8 +113,9 @@ internal static class TelemetryCommand
                     {
                         Traced = t => { if (t.Cards.Count > 0) { Console.WriteLine($"{DateTimeOffset.Now:HH:mm:ss.fff} {t.Line()}"); } },
                     };
+                    collector.FleetCards = fleetDelivery.InventoryCards; // every card of the fleet, not only this host's
                     controller = election.Run(token => Task.WhenAll(
-                        new PlanDelivery(state, identity) { Delegated = fleetDelivery.ManagedCards }.RunReconciler(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), token, Report),
+                        new PlanDelivery(state, fleet, identity) { Delegated = fleetDelivery.ManagedCards, FleetCards = fleetDelivery.InventoryCards }.RunReconciler(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), token, Report),
                         // The cards of HA sets: each gets its share of the plan, whenever it changes.
                         fleetDelivery.Run(TimeSpan.FromSeconds(1), Report, w => Console.WriteLine($"{DateTimeOffset.Now:HH:mm:ss.fff} fleet delivery: {w}"), token),
                         // The HA witness: reaches both cards of every scope every 50 ms and grants a

@@ -6,6 +6,8 @@ using SnicRuntime.Firmware.Pipeline;
 using SnicRuntime.Firmware.Workers;
 using SnicRuntime.Hal.Board;
 using SnicRuntime.Management;
+using SnicRuntime.Management.Fleet;
+using SnicRuntime.Management.Store;
 using SnicRuntime.Tests.Firmware.Pipeline;
 using Xunit;
 
@@ -22,10 +24,12 @@ public sealed class PlanDeliveryTests : IAsyncLifetime
     private readonly string _dir = Directory.CreateTempSubdirectory("snic-mgmt-").FullName;
     private readonly List<(Dataplane Dp, PolicyStore Store, CardAgent Agent)> _cards = [];
     private ManagementStore _state = null!;
+    private SqliteStateStore _desired = null!;
 
     public async Task InitializeAsync()
     {
         _state = new ManagementStore(Path.Combine(_dir, "state.db"));
+        _desired = new SqliteStateStore(Path.Combine(_dir, "fleet.db"));
         for (int i = 0; i < 2; i++)
         {
             var card = await StartCard(port: 0);
@@ -57,23 +61,24 @@ public sealed class PlanDeliveryTests : IAsyncLifetime
         }
 
         _state.Dispose();
+        await _desired.DisposeAsync();
         Directory.Delete(_dir, recursive: true);
     }
 
     [Fact]
     public async Task Apply_journals_the_next_generation_and_every_card_acknowledges_it()
     {
-        var delivery = new PlanDelivery(_state);
+        var delivery = new PlanDelivery(_state, _desired);
         ApplyOutcome first = await delivery.Apply(PipelineHarness.PlanText("full.json"));
         Assert.Equal(1, first.Generation);
         Assert.All(first.Cards, c => Assert.Equal("acked", c.State));
         Assert.All(_cards, c => Assert.Equal(1, c.Store.Current!.Generation));
 
-        // The plan's own generation number does not matter: the journal numbers plans.
+        // The plan's own generation number does not matter: the store's journal numbers plans.
         ApplyOutcome second = await delivery.Apply(PlanEdit.Edit("full.json", p => p["generation"] = 77));
         Assert.Equal(2, second.Generation);
         Assert.All(_cards, c => Assert.Equal(2, c.Store.Current!.Generation));
-        Assert.Equal(2, _state.Plans().Count);
+        Assert.Equal([1L, 2L], (await new PlanJournal(_desired).Generations()).Select(g => g.Generation));
         Assert.Equal(4, _state.Deliveries().Count(d => d.State == "acked"));
 
         // Reconciling when everyone is current sends nothing.
@@ -83,17 +88,18 @@ public sealed class PlanDeliveryTests : IAsyncLifetime
     [Fact]
     public async Task A_plan_with_errors_is_refused_before_anything_is_journaled()
     {
-        ApplyOutcome bad = await new PlanDelivery(_state).Apply(PlanEdit.Edit("full.json", p => p["enis"]![0]!["vnet"] = "nope"));
+        ApplyOutcome bad = await new PlanDelivery(_state, _desired).Apply(PlanEdit.Edit("full.json", p => p["enis"]![0]!["vnet"] = "nope"));
         Assert.False(bad.Journaled);
         Assert.Contains(bad.Errors, e => e.Path == "$.enis[0].vnet");
-        Assert.Empty(_state.Plans());
+        Assert.Empty(await new PlanJournal(_desired).Generations());
+        Assert.Null(await _desired.Get(FleetKeys.Plan));
         Assert.All(_cards, c => Assert.Null(c.Store.Current));
     }
 
     [Fact]
     public async Task A_card_that_was_down_is_brought_to_the_latest_generation_when_it_comes_back()
     {
-        var delivery = new PlanDelivery(_state);
+        var delivery = new PlanDelivery(_state, _desired);
         Uri address = _cards[1].Agent.Address;
         await StopCard(1);
 
@@ -120,6 +126,29 @@ public sealed class PlanDeliveryTests : IAsyncLifetime
         await reconciler;
         Assert.Equal(1, _cards[1].Store.Current?.Generation);
         Assert.Equal(1, _state.AckedGeneration("card1"));
+    }
+
+    [Fact]
+    public async Task A_card_only_another_host_added_is_served_from_the_fleet_s_inventory()
+    {
+        // Host B added no card; card1 is in the fleet's inventory (host A added it there).
+        using var hostB = new ManagementStore(Path.Combine(_dir, "host-b.db"));
+        var inventory = new FleetInventory(_desired);
+        await inventory.Add(_state.Cards().Single(c => c.Name == "card1"));
+        var delivery = new PlanDelivery(hostB, _desired) { FleetCards = c => inventory.All(c) };
+
+        ApplyOutcome outcome = await delivery.Apply(PipelineHarness.PlanText("full.json"));
+        Assert.Equal("card1:acked", string.Join(",", outcome.Cards.Select(c => $"{c.Card}:{c.State}")));
+        Assert.Equal(1, _cards[1].Store.Current?.Generation);
+        Assert.Null(_cards[0].Store.Current); // not in the fleet's inventory: not host B's to serve
+        Assert.Equal(1, hostB.AckedGeneration("card1")); // recorded on host B, which has no row for the card itself
+
+        // Restarted empty, it is brought back by host B's reconciler.
+        Uri address = _cards[1].Agent.Address;
+        await StopCard(1);
+        _cards[1] = await StartCard(address.Port);
+        Assert.Equal("card1:acked", string.Join(",", (await delivery.Reconcile()).Select(c => $"{c.Card}:{c.State}")));
+        Assert.Equal(1, _cards[1].Store.Current?.Generation);
     }
 
     [Fact]

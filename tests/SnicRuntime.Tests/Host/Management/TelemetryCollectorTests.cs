@@ -98,6 +98,30 @@ public sealed class TelemetryCollectorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Cards_of_the_fleet_s_inventory_are_collected_and_a_store_without_quorum_costs_only_those()
+    {
+        using var hostB = new ManagementStore(Path.Combine(_dir, "host-b.db")); // a host that added no card
+        Card fromFleet = _state.Cards().Single(c => c.Name == "card0");
+        bool storeUp = true;
+        var collector = new TelemetryCollector(hostB)
+        {
+            FleetCards = _ => storeUp ? Task.FromResult<IReadOnlyList<Card>>([fromFleet]) : throw new SnicRuntime.Management.Store.StoreException("no quorum (test)"),
+        };
+        await collector.Collect();
+        Assert.True(Assert.Single(collector.Latest).Up);
+
+        storeUp = false;
+        await collector.Collect(); // no exception: this host's own cards (none here) are collected
+        Assert.Empty(collector.Latest);
+
+        // A name in both: this host's entry is the one used.
+        hostB.AddCard(fromFleet with { Address = new Uri("http://127.0.0.1:1/") });
+        storeUp = true;
+        await collector.Collect();
+        Assert.False(Assert.Single(collector.Latest).Up);
+    }
+
+    [Fact]
     public async Task Efficiency_figures_come_from_the_workers_busy_time_latency_histogram_and_queues()
     {
         var collector = new TelemetryCollector(_state);

@@ -92,8 +92,9 @@ public sealed class SnicctlFlashTests : IDisposable
             "--image-trust", trust, "--seconds", "120", "--plan-wait", "120"], "card"); // no --workers here: an image's config must be able to set it
         Assert.Equal(0, Snicctl("cards", "add", "card1", "--address", $"http://127.0.0.1:{port}", "--token-file", Path.Combine(_dir, "token")).Code);
 
-        // 1. A good image: installed in slot a, rebooted into, committed.
-        var r = Snicctl("flash", "card1", good);
+        // 1. A good image, by its name in the fleet's catalogue (image build put it there):
+        // installed in slot a, rebooted into, committed.
+        var r = Snicctl("flash", "card1", "emulated@2.0.0-flash-test");
         Assert.True(r.Code == 0, $"{r.Out}{r.Err}\n{Log}");
         Assert.Contains("installed it in slot a", r.Out);
         Assert.Contains("runs slot a (2.0.0-flash-test): a committed (2.0.0-flash-test)", r.Out);
@@ -131,6 +132,22 @@ public sealed class SnicctlFlashTests : IDisposable
         Assert.Contains("rolled back from b (3.0.0-broken) to a: it exited with code 3 before reporting healthy", r.Err);
         Assert.Contains("it runs slot a (2.0.0-flash-test)", r.Err);
         Assert.True(SpinWait.SpinUntil(() => _log.Any(l => l.Contains("64 dataplane cores", StringComparison.Ordinal)), 10_000), Log); // its own reason, in its log
+
+        // 4b. A catalogued image whose file was replaced afterwards is refused before any upload,
+        // and a version names one image: building another under it is refused by name.
+        File.Copy(corrupt, Path.Combine(_dir, "bad.snimg"), overwrite: true);
+        r = Snicctl("flash", "card1", "emulated@3.0.0-broken");
+        Assert.Equal(1, r.Code);
+        Assert.Contains("is no longer the image catalogued as emulated@3.0.0-broken", r.Err);
+        r = Snicctl("image", "build", "--board", "emulated", "--firmware", Path.GetDirectoryName(AotFirmware)!, "--version", "2.0.0-flash-test",
+            "--config", config, "--out", Path.Combine(_dir, "again.snimg"));
+        Assert.Equal(1, r.Code);
+        Assert.Contains("emulated@2.0.0-flash-test is already in the catalogue as another image", r.Err);
+        r = Snicctl("image", "list");
+        Assert.Equal(0, r.Code);
+        Assert.Contains("emulated@2.0.0-flash-test", r.Out);
+        Assert.Contains("emulated-other@9.9.9", r.Out);
+        Assert.DoesNotContain("again.snimg", r.Out);
 
         // The card is up on slot a after all of it.
         r = Snicctl("cards", "show", "card1");

@@ -82,6 +82,9 @@ public sealed partial class SnicctlFleetTests
         await UntilAsync(async () => (await Generations()).Zip(whole).All(x => x.First > x.Second), TimeSpan.FromSeconds(60), "both cards run their set's share", log);
         await UntilAsync(async () => (await Task.WhenAll(ports.Select(p => Forwarded(http, p)))).All(n => n > 0), TimeSpan.FromSeconds(30), "both cards forward", log);
         long[] before = await Generations();
+        var journalBefore = Snicctl("plans", "list", "--json", "--store", store);
+        Assert.True(journalBefore.Code == 0, journalBefore.Err);
+        Assert.Single(JsonDocument.Parse(journalBefore.Out).RootElement.EnumerateArray());
 
         // Quorum lost: two of three members SIGKILLed.
         _etcd.Kill(0);
@@ -95,11 +98,10 @@ public sealed partial class SnicctlFleetTests
         changed.Enis!.First(e => e.Name == "eni1").AdminState = "down";
         string changedPath = Path.Combine(_dir, "changed.json");
         File.WriteAllText(changedPath, PlanJson.Write(changed));
-        string journalBefore = Snicctl("plan", "list").Out;
         var refused = Snicctl("apply", changedPath, "--store", store);
         Assert.Equal(5, refused.Code);
         Assert.Contains("quorum", refused.Err, StringComparison.Ordinal);
-        Assert.Equal(journalBefore, Snicctl("plan", "list").Out); // nothing journaled
+        Assert.Equal(5, Snicctl("plans", "list", "--store", store).Code); // the journal is in the store: unreadable too, and said so
         Assert.Equal(before, await Generations()); // nothing reached a card
 
         // The cards forward on what they have.
@@ -112,6 +114,7 @@ public sealed partial class SnicctlFleetTests
         _etcd.Restart(0);
         _etcd.Restart(1);
         _etcd.WaitHealthy(3, TimeSpan.FromSeconds(60));
+        Assert.Equal(journalBefore.Out, Snicctl("plans", "list", "--json", "--store", store).Out); // the refused apply journaled nothing
         var accepted = Snicctl("apply", changedPath, "--store", store);
         Assert.True(accepted.Code == 0, $"apply after quorum returned: exit {accepted.Code}: {accepted.Err}");
         await UntilAsync(async () => (await Generations()).Zip(before).All(x => x.First > x.Second), TimeSpan.FromSeconds(30), "both cards run the change", log);

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
+using SnicRuntime.Contracts.Plans;
 using SnicRuntime.TestKit.Store;
 using Xunit;
 using Xunit.Abstractions;
@@ -102,6 +103,34 @@ public sealed partial class SnicctlFleetTests(ITestOutputHelper output) : IDispo
         Refused(On(hostB, "sets", "create", "s2", "--cards", "cz,cy"), "no card named 'cz'");
         Assert.Equal(0, On(hostB, "cards", "remove", "ca").Code); // from the fleet's inventory
         Refused(On(hostB, "cards", "remove", "ca"), "no card named 'ca'");
+    }
+
+    [Fact]
+    public void The_plan_journal_is_the_fleet_s_whoever_applies_and_any_host_reads_it()
+    {
+        string store = Path.Combine(_dir, "fleet.db"), hostA = Path.Combine(_dir, "host-a"), hostB = Path.Combine(_dir, "host-b");
+        (int Code, string Out, string Err) On(string host, params string[] args) => SnicctlProcess.Run([.. args, "--state", host, "--store", store]);
+        var first = On(hostA, "apply", SnicctlProcess.Plan("demo.json"));
+        Assert.True(first.Code == 0, first.Out + first.Err);
+        Assert.Contains("generation 1 journaled", first.Out, StringComparison.Ordinal);
+        var second = On(hostB, "apply", SnicctlProcess.Plan("full.json")); // another host: the store numbers it
+        Assert.True(second.Code == 0, second.Out + second.Err);
+        Assert.Contains("generation 2 journaled", second.Out, StringComparison.Ordinal);
+
+        using (JsonDocument journal = JsonDocument.Parse(On(hostA, "plans", "list", "--json").Out))
+        {
+            Assert.Equal([1L, 2L], journal.RootElement.EnumerateArray().Select(g => g.GetProperty("generation").GetInt64()));
+            Assert.All(journal.RootElement.EnumerateArray(), g => Assert.Equal(64, g.GetProperty("sha256").GetString()!.Length));
+        }
+
+        var shown = On(hostA, "plans", "show", "2");
+        Assert.True(shown.Code == 0, shown.Err);
+        ChangePlan full = PlanJson.Parse(File.ReadAllText(SnicctlProcess.Plan("full.json")), out _)!;
+        ChangePlan rebuilt = PlanJson.Parse(shown.Out, out PlanError? error) ?? throw new InvalidOperationException(error!.Value.Reason);
+        Assert.Equal(2, rebuilt.Generation);
+        Assert.Equal(full.Enis!.Select(e => e.Name).Order(), rebuilt.Enis!.Select(e => e.Name).Order());
+        Assert.Contains("+ ", On(hostB, "plans", "diff", "1", "2").Out, StringComparison.Ordinal);
+        Refused(On(hostB, "plans", "show", "9"), "no generation 9 in the journal (it holds 1..2)");
     }
 
     [Fact]

@@ -37,6 +37,20 @@ public sealed class SnicctlImageTests : IDisposable
         Assert.Equal(1, r.Code);
         Assert.Contains("refused", r.Err);
         Assert.Contains("truncated", r.Err);
+        // The catalogue: only an image that verifies goes in; what is missing is named.
+        r = Run("image", "add", junk);
+        Assert.Equal(1, r.Code);
+        Assert.Contains("is not catalogued", r.Err);
+        Assert.Contains("truncated", r.Err);
+        r = Run("image", "add", Path.Combine(_dir, "none.snimg"));
+        Assert.Equal(3, r.Code);
+        Assert.Contains("cannot read", r.Err);
+        Assert.Equal(2, Run("image", "remove", "not-a-name").Code);
+        r = Run("image", "remove", "emulated@0.0.0");
+        Assert.Equal(1, r.Code);
+        Assert.Contains("no image emulated@0.0.0 in the catalogue", r.Err);
+        Assert.Equal(0, Run("image", "list").Code);
+        Assert.DoesNotContain("   at ", r.Err);
         r = Run("image", "keygen", "--out", Path.Combine(_dir, "state", "keys"));
         Assert.Equal(1, r.Code);
         Assert.Contains("not overwriting a signing key", r.Err);

@@ -54,7 +54,7 @@ public sealed class SnicctlManagementTests : IAsyncLifetime
 
         var bad = Snicctl("apply", Path.Combine(_dir, "token")); // not a plan
         Assert.Equal(1, bad.Code);
-        Assert.Contains("nothing journaled", bad.Err, StringComparison.Ordinal);
+        Assert.Contains("nothing published", bad.Err, StringComparison.Ordinal);
 
         JsonElement cards = JsonDocument.Parse(Snicctl("cards", "list", "--json").Out).RootElement;
         Assert.Equal(1, cards[0].GetProperty("acked_generation").GetInt64());

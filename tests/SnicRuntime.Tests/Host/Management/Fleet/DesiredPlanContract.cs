@@ -1,8 +1,6 @@
-using System.Text;
 using SnicRuntime.Contracts.Plans;
 using SnicRuntime.Management.Fleet;
 using SnicRuntime.Management.Store;
-using SnicRuntime.TestKit;
 using SnicRuntime.Tests.Host.Management.Store;
 using Xunit;
 
@@ -13,37 +11,8 @@ namespace SnicRuntime.Tests.Host.Management.Fleet;
 /// key, a publish larger than a transaction is never seen half-written, and two publishers racing
 /// leave one whole plan. Run on every store backend.
 /// </summary>
-public abstract class DesiredPlanContract : IAsyncLifetime
+public abstract class DesiredPlanContract : FleetStoreContract
 {
-    private IStateStore _store = null!;
-
-    protected abstract IStateStore Client();
-
-    protected virtual string? Unavailable => null;
-
-    public Task InitializeAsync()
-    {
-        if (Unavailable is null)
-        {
-            _store = Client();
-        }
-
-        return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (_store is not null)
-        {
-            await _store.DisposeAsync();
-        }
-    }
-
-    private static ChangePlan Example(string file) => PlanJson.Parse(File.ReadAllText(TestPaths.Plan(file)), out _)!;
-
-    private static HashSet<string> Objects(ChangePlan plan) =>
-        [.. PlanObjects.Split(plan).Select(o => o.Key + "=" + Encoding.UTF8.GetString(o.Value))];
-
     [SkippableTheory]
     [InlineData("demo.json")]
     [InlineData("full.json")]
@@ -52,8 +21,8 @@ public abstract class DesiredPlanContract : IAsyncLifetime
     {
         Skip.If(Unavailable is not null, Unavailable);
         ChangePlan plan = Example(file);
-        await new DesiredPlan(_store).Publish(PlanJson.Write(plan));
-        PlanSnapshot read = (await new DesiredPlan(_store).Read())!;
+        await new DesiredPlan(Store).Publish(PlanJson.Write(plan));
+        PlanSnapshot read = (await new DesiredPlan(Store).Read())!;
         Assert.Equal(PlanMarker.Complete, read.Marker.State);
         Assert.Equal(plan.Generation, read.Plan!.Generation);
         Assert.Equal(Objects(plan), Objects(read.Plan));
@@ -68,14 +37,14 @@ public abstract class DesiredPlanContract : IAsyncLifetime
     {
         Skip.If(Unavailable is not null, Unavailable);
         ChangePlan plan = Example("full.json");
-        long first = await new DesiredPlan(_store).Publish(PlanJson.Write(plan));
+        long first = (await new DesiredPlan(Store).Publish(PlanJson.Write(plan))).Revision;
         plan.Enis![0].AdminState = plan.Enis[0].AdminState == "down" ? "up" : "down";
-        long second = await new DesiredPlan(_store).Publish(PlanJson.Write(plan));
+        long second = (await new DesiredPlan(Store).Publish(PlanJson.Write(plan))).Revision;
         Assert.Equal(first + 1, second); // one transaction
 
         var written = new List<string>();
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        await foreach (WatchEvent e in _store.Watch(FleetKeys.PlanPrefix, first + 1, stop.Token))
+        await foreach (WatchEvent e in Store.Watch(FleetKeys.PlanPrefix, first + 1, stop.Token))
         {
             written.Add(e.Entry.Key);
             if (e.Entry.Key == FleetKeys.Plan)
@@ -86,8 +55,8 @@ public abstract class DesiredPlanContract : IAsyncLifetime
 
         Assert.Equal(new[] { FleetKeys.PlanObjects + "enis/" + plan.Enis[0].Name, FleetKeys.Plan }.Order(StringComparer.Ordinal), written.Order(StringComparer.Ordinal));
         // Publishing the same plan again changes no object.
-        long third = await new DesiredPlan(_store).Publish(PlanJson.Write(plan));
-        Assert.Equal(second, (await _store.Range(FleetKeys.PlanObjects)).Entries.Max(e => e.ModRevision));
+        long third = (await new DesiredPlan(Store).Publish(PlanJson.Write(plan))).Revision;
+        Assert.Equal(second, (await Store.Range(FleetKeys.PlanObjects)).Entries.Max(e => e.ModRevision));
         Assert.True(third > second);
     }
 
@@ -95,18 +64,18 @@ public abstract class DesiredPlanContract : IAsyncLifetime
     public async Task A_publisher_that_remembers_its_last_plan_still_sees_another_publishers_plan()
     {
         Skip.If(Unavailable is not null, Unavailable);
-        var mine = new DesiredPlan(_store);
+        var mine = new DesiredPlan(Store);
         ChangePlan plan = Example("full.json");
-        long first = await mine.Publish(plan);
+        long first = (await mine.Publish(plan)).Revision;
         plan.Enis![0].AdminState = plan.Enis[0].AdminState == "down" ? "up" : "down";
-        Assert.Equal(first + 1, await mine.Publish(plan)); // diffed against what it remembers: one transaction
+        Assert.Equal(first + 1, (await mine.Publish(plan)).Revision); // diffed against what it remembers: one transaction
 
         // Someone else publishes a smaller plan; this publisher's memory is stale now, and its
         // next publish must diff against the store, not against what it remembers.
-        await new DesiredPlan(_store).Publish(Example("demo.json"));
+        await new DesiredPlan(Store).Publish(Example("demo.json"));
         plan.Enis[1].AdminState = plan.Enis[1].AdminState == "down" ? "up" : "down";
         await mine.Publish(plan);
-        PlanSnapshot read = (await new DesiredPlan(_store).Read())!;
+        PlanSnapshot read = (await new DesiredPlan(Store).Read())!;
         Assert.Equal(Objects(plan), Objects(read.Plan!));
     }
 
@@ -116,10 +85,10 @@ public abstract class DesiredPlanContract : IAsyncLifetime
         Skip.If(Unavailable is not null, Unavailable);
         ChangePlan plan = Example("full.json");
         RouteTableSpec table = plan.RouteTables![0];
-        await new DesiredPlan(_store).Publish(PlanJson.Write(plan));
+        await new DesiredPlan(Store).Publish(PlanJson.Write(plan));
         string key = $"{FleetKeys.PlanObjects}route_tables/{table.Name}/routes/{Uri.EscapeDataString(table.Routes![0].Prefix!)}";
         Assert.DoesNotContain('/', key[(key.LastIndexOf("/routes/", StringComparison.Ordinal) + 8)..]);
-        Assert.NotNull(await _store.Get(key));
+        Assert.NotNull(await Store.Get(key));
     }
 
     [SkippableFact]
@@ -128,7 +97,7 @@ public abstract class DesiredPlanContract : IAsyncLifetime
         Skip.If(Unavailable is not null, Unavailable);
         ChangePlan a = Example("full.json"), b = Example("demo.json");
         HashSet<string> objectsA = Objects(a), objectsB = Objects(b);
-        var small = new DesiredPlan(_store) { Batch = 3 };
+        var small = new DesiredPlan(Store) { Batch = 3 };
         await small.Publish(PlanJson.Write(a));
         using var done = new CancellationTokenSource();
         int halves = 0, whole = 0, writing = 0;
@@ -177,11 +146,11 @@ public abstract class DesiredPlanContract : IAsyncLifetime
         Skip.If(Unavailable is not null, Unavailable);
         ChangePlan a = Example("full.json"), b = Example("vnet-to-vnet.json");
         await using IStateStore other = Client();
-        var results = await Task.WhenAll(Try(new DesiredPlan(_store) { Batch = 2 }, a), Try(new DesiredPlan(other) { Batch = 2 }, b));
+        var results = await Task.WhenAll(Try(new DesiredPlan(Store) { Batch = 3 }, a), Try(new DesiredPlan(other) { Batch = 3 }, b));
         Assert.Contains(results, r => r is null); // at least one finished
         // The loser is told, by name of what happened: the other started meanwhile, or kept changing the plan.
         Assert.All(results.OfType<StoreException>(), e => Assert.Matches("another publish|kept changing", e.Message));
-        PlanSnapshot end = (await new DesiredPlan(_store).Read())!;
+        PlanSnapshot end = (await new DesiredPlan(Store).Read())!;
         Assert.NotNull(end.Plan);
         HashSet<string> seen = Objects(end.Plan);
         Assert.True(seen.SetEquals(Objects(a)) || seen.SetEquals(Objects(b)), "the store holds a mix of two plans");
@@ -204,9 +173,9 @@ public abstract class DesiredPlanContract : IAsyncLifetime
     public async Task An_object_someone_wrote_by_hand_is_named_when_read()
     {
         Skip.If(Unavailable is not null, Unavailable);
-        await new DesiredPlan(_store).Publish(PlanJson.Write(Example("demo.json")));
-        await _store.Put(FleetKeys.PlanObjects + "enis/broken", "{not json"u8.ToArray());
-        var e = await Assert.ThrowsAsync<StoreException>(() => new DesiredPlan(_store).Read());
+        await new DesiredPlan(Store).Publish(PlanJson.Write(Example("demo.json")));
+        await Store.Put(FleetKeys.PlanObjects + "enis/broken", "{not json"u8.ToArray());
+        var e = await Assert.ThrowsAsync<StoreException>(() => new DesiredPlan(Store).Read());
         Assert.Contains("plan object 'enis/broken' does not parse", e.Message, StringComparison.Ordinal);
     }
 }

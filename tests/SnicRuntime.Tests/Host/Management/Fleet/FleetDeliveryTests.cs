@@ -254,12 +254,12 @@ public sealed class FleetDeliveryTests : IAsyncLifetime
         }
 
         string json = SnicRuntime.Contracts.Plans.PlanJson.Write(plan);
-        var cardScope = new PlanDelivery(_inventory) { Delegated = _delivery.ManagedCards };
+        var cardScope = new PlanDelivery(_inventory, _store) { Delegated = _delivery.ManagedCards };
         ApplyOutcome refused = await cardScope.Apply(json);
         Assert.False(refused.Journaled);
         Assert.Contains(refused.Errors, e => e.Path == "$.enis" && e.Reason.Contains("at most 1024", StringComparison.Ordinal));
 
-        var fleetScope = new PlanDelivery(_inventory) { Delegated = _delivery.ManagedCards, Shares = _delivery.CheckShares };
+        var fleetScope = new PlanDelivery(_inventory, _store) { Delegated = _delivery.ManagedCards, Shares = _delivery.CheckShares };
         ApplyOutcome accepted = await fleetScope.Apply(json);
         Assert.True(accepted.Journaled, string.Join("; ", accepted.Errors.Select(e => e.Path + ": " + e.Reason)));
 
@@ -272,7 +272,7 @@ public sealed class FleetDeliveryTests : IAsyncLifetime
         SnicRuntime.Contracts.Plans.PlanError error = Assert.Single(tooMany.Errors);
         Assert.Equal("sets.s1: $.enis", error.Path);
         Assert.Contains("the share of set 's1'", error.Reason, StringComparison.Ordinal);
-        Assert.Equal(accepted.Generation, _inventory.Latest()!.Generation);
+        Assert.Equal(accepted.Generation, await new PlanJournal(_store).Latest());
     }
 
     private static async Task Until(Func<bool> condition, string what) => await Until(() => Task.FromResult(condition()), what);

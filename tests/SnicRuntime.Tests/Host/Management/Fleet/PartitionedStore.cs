@@ -11,6 +11,9 @@ internal sealed class PartitionedStore(IStateStore inner) : IStateStore
     /// <summary>Keep-alives hang (not fail) while set: what a leader sees while its store elects a new leader of its own.</summary>
     public volatile bool Stalled;
 
+    /// <summary>Transactions left before the client is cut off (a publisher killed mid-publish); negative: no limit.</summary>
+    public int TxnsLeft = -1;
+
     private void Check()
     {
         if (Cut)
@@ -51,7 +54,17 @@ internal sealed class PartitionedStore(IStateStore inner) : IStateStore
 
     public Task<TxnResult> Txn(IReadOnlyList<StoreCompare> compares, IReadOnlyList<StoreOp> success, IReadOnlyList<StoreOp>? failure = null, CancellationToken cancel = default)
     {
+        if (TxnsLeft == 0)
+        {
+            Cut = true;
+        }
+
         Check();
+        if (TxnsLeft > 0)
+        {
+            TxnsLeft--;
+        }
+
         return inner.Txn(compares, success, failure, cancel);
     }
 
