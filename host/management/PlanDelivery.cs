@@ -82,7 +82,14 @@ public sealed class PlanDelivery(ManagementStore state, IStateStore store, Manag
         Published published = await _desired.Publish(plan, PlanJournal.Sha256(planJson), cancel).ConfigureAwait(false);
         if (published.Generation % 64 == 0)
         {
-            await _journal.Trim(JournalKeep, cancel).ConfigureAwait(false);
+            try
+            {
+                await _journal.Trim(JournalKeep, cancel).ConfigureAwait(false);
+            }
+            catch (StoreException)
+            {
+                // Housekeeping: the plan is published; the next trim takes what this one left.
+            }
         }
 
         state.Pending(published.Generation, served.Select(c => c.Name));
