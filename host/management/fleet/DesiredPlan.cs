@@ -84,7 +84,7 @@ public sealed class DesiredPlan(IStateStore store)
             long generation = Math.Max(asked, before + 1);
             plan.Generation = generation;
             (List<StoreOp> ops, List<JournalBefore> overwritten) = Diff(stored, wanted);
-            var entry = new JournalRecord(generation, sourceSha256, DateTimeOffset.UtcNow, By, wanted.Count, ops.Count, 0);
+            var entry = new JournalRecord(generation, sourceSha256, DateTimeOffset.UtcNow, By, wanted.Count, ops.Count);
             StoreOp complete = Marker(generation, PlanMarker.Complete, wanted.Count);
             long? done = ops.Count < Batch
                 ? await Once(unchanged, ops, overwritten, entry, complete, cancel)
@@ -144,7 +144,7 @@ public sealed class DesiredPlan(IStateStore store)
             all.Add(PlanJournal.Chunk(entry.Generation, 0, overwritten));
         }
 
-        all.Add(PlanJournal.Entry(entry with { Chunks = overwritten.Count > 0 ? 1 : 0 }));
+        all.Add(PlanJournal.Entry(entry));
         all.Add(complete);
         TxnResult r = await store.Txn([unchanged, StoreCompare.Absent(FleetKeys.JournalEntry(entry.Generation))], all, null, cancel);
         return r.Succeeded ? r.Revision : null;
@@ -166,17 +166,17 @@ public sealed class DesiredPlan(IStateStore store)
         // what it read, over objects it did not see. Each batch journals what it overwrote, so an
         // interrupted publish can still be undone by the journal.
         long mine = writing.Revision;
-        int size = Batch - 2, chunks = 0;
-        for (int at = 0; at < ops.Count; at += size, chunks++)
+        int size = Batch - 2;
+        for (int at = 0, chunk = 0; at < ops.Count; at += size, chunk++)
         {
             int n = Math.Min(size, ops.Count - at);
-            List<StoreOp> batch = [.. ops.GetRange(at, n), PlanJournal.Chunk(generation, chunks, overwritten.GetRange(at, n)), Marker(generation, PlanMarker.Writing, 0)];
+            List<StoreOp> batch = [.. ops.GetRange(at, n), PlanJournal.Chunk(generation, chunk, overwritten.GetRange(at, n)), Marker(generation, PlanMarker.Writing, 0)];
             TxnResult r = await store.Txn([StoreCompare.ModRevisionIs(FleetKeys.Plan, mine)], batch, null, cancel);
             mine = r.Succeeded ? r.Revision
                 : throw new StoreException("another publish of the desired plan started while this one was writing; the newer one stands");
         }
 
-        TxnResult end = await store.Txn([StoreCompare.ModRevisionIs(FleetKeys.Plan, mine)], [PlanJournal.Entry(entry with { Chunks = chunks }), complete], null, cancel);
+        TxnResult end = await store.Txn([StoreCompare.ModRevisionIs(FleetKeys.Plan, mine)], [PlanJournal.Entry(entry), complete], null, cancel);
         return end.Succeeded ? end.Revision
             : throw new StoreException("another publish of the desired plan started while this one was writing; the newer one stands");
     }

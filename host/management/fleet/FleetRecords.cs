@@ -100,8 +100,8 @@ public sealed record PlanMarker(long? Generation, string State, int Objects, Dat
     public const string Complete = "complete", Writing = "writing";
 }
 
-/// <summary>One generation in the plan journal: who published it, when, the digest of the text it came from, its size and how many objects it changed (in how many chunks).</summary>
-public sealed record JournalRecord(long Generation, string? Sha256, DateTimeOffset Created, string By, int Objects, int Changes, int Chunks);
+/// <summary>One generation in the plan journal: who published it, when, the digest of the text it came from, its size and how many objects it changed.</summary>
+public sealed record JournalRecord(long Generation, string? Sha256, DateTimeOffset Created, string By, int Objects, int Changes);
 
 /// <summary>
 /// A plan object as it was before a generation changed it: its JSON as text (readable with

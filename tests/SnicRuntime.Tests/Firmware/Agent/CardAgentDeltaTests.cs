@@ -23,26 +23,17 @@ public sealed class CardAgentDeltaTests : IAsyncLifetime
     private CardAgent _agent = null!;
     private HttpClient _http = null!;
     private ChangePlan _running = null!;
+    private CardAgentBed _bed = null!;
 
     public async Task InitializeAsync()
     {
-        BoardDefinition board = BoardLoader.Load(Path.Combine(TestPaths.BoardsDirectory, "emulated", "emulated.json"));
-        _store = new PolicyStore(board.Ports.Count);
         _running = PlanDeltaTests.Ordered(PlanJson.Parse(File.ReadAllText(TestPaths.Plan("full.json")), out _)!);
         _running.Generation = 10;
-        Assert.True(_store.Apply(_running).Accepted);
-        _dp = Dataplane.Create(board, new DataplaneOptions { Stage = StageKind.Policy, Policy = _store, FlowsPerWorker = 1024 });
-        _agent = await CardAgent.StartAsync(_dp, _store, Token, new IPEndPoint(IPAddress.Loopback, 0));
-        _http = new HttpClient { BaseAddress = _agent.Address };
-        _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
+        _bed = await CardAgentBed.Start(Token, store => Assert.True(store.Apply(_running).Accepted));
+        (_dp, _store, _agent, _http) = (_bed.Dataplane, _bed.Store, _bed.Agent, _bed.Http);
     }
 
-    public async Task DisposeAsync()
-    {
-        _http.Dispose();
-        await _agent.DisposeAsync();
-        _dp.Dispose();
-    }
+    public async Task DisposeAsync() => await _bed.DisposeAsync();
 
     private async Task<(HttpStatusCode Status, JsonElement Body)> Patch(string body)
     {

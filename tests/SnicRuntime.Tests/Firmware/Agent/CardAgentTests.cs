@@ -22,24 +22,15 @@ public sealed class CardAgentTests : IAsyncLifetime
     private PolicyStore _store = null!;
     private CardAgent _agent = null!;
     private HttpClient _http = null!;
+    private CardAgentBed _bed = null!;
 
     public async Task InitializeAsync()
     {
-        BoardDefinition board = BoardLoader.Load(Path.Combine(TestPaths.BoardsDirectory, "emulated", "emulated.json"));
-        _store = new PolicyStore(board.Ports.Count);
-        Assert.True(_store.Apply(PipelineHarness.PlanText("full.json")).Accepted);
-        _dp = Dataplane.Create(board, new DataplaneOptions { Stage = StageKind.Policy, Policy = _store, FlowsPerWorker = 4096 });
-        _agent = await CardAgent.StartAsync(_dp, _store, Token, new IPEndPoint(IPAddress.Loopback, 0), maxBodyBytes: 1 << 20);
-        _http = new HttpClient { BaseAddress = _agent.Address };
-        _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
+        _bed = await CardAgentBed.Start(Token, store => Assert.True(store.Apply(PipelineHarness.PlanText("full.json")).Accepted), flowsPerWorker: 4096, maxBodyBytes: 1 << 20);
+        (_dp, _store, _agent, _http) = (_bed.Dataplane, _bed.Store, _bed.Agent, _bed.Http);
     }
 
-    public async Task DisposeAsync()
-    {
-        _http.Dispose();
-        await _agent.DisposeAsync();
-        _dp.Dispose();
-    }
+    public async Task DisposeAsync() => await _bed.DisposeAsync();
 
     private static JsonElement Json(string text) => JsonDocument.Parse(text).RootElement;
 
