@@ -45,6 +45,11 @@ public static class Program
             return HaRuns.Run(args[1..]);
         }
 
+        if (args.Length > 0 && args[0] == "fleetha")
+        {
+            return FleetHaRuns.Run(args[1..]);
+        }
+
         if (args.Length > 0 && args[0] == "fleet")
         {
             return FleetRuns.Run(args[1..]).GetAwaiter().GetResult();

@@ -151,6 +151,12 @@ public static class Program
                 log.LogInformation("HA: {Restored}", restored);
             }
 
+            // A port with a fabric at its far end (the shm driver) is told what this card serves.
+            using Ha.CardAnnouncer? announcer = dataplane.Ports.Count > 0 && dataplane.Ports[0] is Hal.IAnnouncingPort announcing && policy is not null
+                ? new Ha.CardAnnouncer(announcing, policy, () => ha?.Node)
+                : null;
+            announcer?.Start();
+
             // The agent starts beside the dataplane, not before it: Kestrel's start-up (~90 ms)
             // must not delay the first forwarded packet.
             Task<Agent.CardAgent>? agent = null;

@@ -27,6 +27,7 @@ public static class BoardLoader
     public static readonly string[] KnownCapabilities =
     [
         "emulated-io",       // in-memory queues (the emulated HAL driver)
+        "shm-io",            // shared-memory wires to a fabric process (the shm HAL driver)
         "traffic-generator", // the firmware can generate its own demo traffic
         "afpacket",          // Linux interfaces through AF_PACKET
         "pcap",              // capture files as ports

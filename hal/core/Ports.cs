@@ -32,3 +32,14 @@ public interface IRssClassifier
 {
     uint Hash(ReadOnlySpan<byte> frame);
 }
+
+/// <summary>
+/// A port whose far end can be told something outside the packet stream: what DASH's DPU tells the
+/// NPU over its BGP/BFD sessions (which scopes it serves, under which term, whether it is ready).
+/// The HA layer publishes its status through it; the switch steers by it.
+/// </summary>
+public interface IAnnouncingPort
+{
+    /// <summary>Replaces the status the far end reads (a few KB at most). Called from setup and HA threads, never per packet.</summary>
+    void Announce(ReadOnlySpan<byte> status);
+}

@@ -95,7 +95,7 @@ public sealed class HaHost : IDisposable
 
             _attachment ??= HaNode.Attach(_dataplane.Pipelines);
             _node = new HaNode(pairing.ToConfig(TermFile), link, _policy, _dataplane.Pipelines, _dataplane.WorkerOfFlowHash, _attachment);
-            _node.Start();
+            _node.Start(_dataplane.Workers.Count > 0 ? _dataplane.Workers[0].IdleSleepMs : 0);
             _pairing = pairing;
             return [];
         }

@@ -70,7 +70,12 @@ public sealed partial class HaNode : IDisposable
         Workers = workers;
         foreach ((HaStateMachine m, HaScopeConfig s) in _scopes.Zip(config.Scopes))
         {
-            Raise(m, new HaEvent(HaEventKind.Configure, s.Term, s.Role), 0);
+            // A card that rejoins from its saved pairing may hold a newer term than the pairing
+            // gave (it took the scope over since, or stepped down under a newer one): it rejoins
+            // under the term it holds, and the probes sort out who leads. Configuring with the
+            // pairing's term would be refused as stale and leave the scope Dead on this card
+            // (found by the fabric's kill-active run: the second restart never came back).
+            Raise(m, new HaEvent(HaEventKind.Configure, Math.Max(s.Term, m.Term), s.Role), 0);
         }
     }
 
@@ -92,6 +97,12 @@ public sealed partial class HaNode : IDisposable
 
     /// <summary>The clock of the last <see cref="Poll"/>.</summary>
     public long NowMs { get; private set; }
+
+    /// <summary>This card's HA identity.</summary>
+    public uint CardId => _config.CardId;
+
+    /// <summary>The ENIs (plan names) of <paramref name="scope"/>, as paired.</summary>
+    public IReadOnlyList<string> EnisOf(string scope) => _config.Scopes.FirstOrDefault(s => s.Name == scope)?.Enis ?? [];
 
     /// <summary>Whether the peer's probes arrive.</summary>
     public bool PeerUp => _peerUp;
@@ -154,8 +165,13 @@ public sealed partial class HaNode : IDisposable
         }
     }
 
-    /// <summary>Runs <see cref="Poll"/> on a thread of its own until disposed.</summary>
-    public void Start()
+    /// <summary>
+    /// Runs <see cref="Poll"/> on a thread of its own until disposed. <paramref name="idleSleepMs"/>
+    /// as the card's workers have it: many light cards on one host nap when idle instead of yielding
+    /// (measured: two cards' yielding sync threads starved the witness on two cores, whose silence
+    /// made a survivor fence itself).
+    /// </summary>
+    public void Start(int idleSleepMs = 0)
     {
         var clock = Stopwatch.StartNew();
         _thread = new Thread(() =>
@@ -167,7 +183,7 @@ public sealed partial class HaNode : IDisposable
                 {
                     // Idle: a short nap keeps the two-core development machine usable; a card
                     // would give the sync thread its own core and spin.
-                    Thread.Sleep(0);
+                    Thread.Sleep(idleSleepMs);
                 }
             }
         })

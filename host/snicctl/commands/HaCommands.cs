@@ -1,3 +1,5 @@
+using SnicRuntime.Management.Fleet;
+using SnicRuntime.Management.Store;
 using System.CommandLine;
 using System.Text.Json;
 using SnicRuntime.Management;
@@ -168,7 +170,17 @@ internal static class HaCommands
         command.SetAction(async (parse, cancel) =>
         {
             using ManagementStore state = State.Open(parse);
-            var (error, cards) = await new HaControl(state, State.Identity(parse)).Switchover(parse.GetValue(scope)!, cancel);
+            // The next term is taken in the fleet store (compare-and-swap), where the witness
+            // grants terms too: a switchover the store does not know of would leave the witness
+            // disagreeing with the inventory about who holds the scope.
+            (IStateStore? fleet, int storeExit) = FleetStore.Open(parse, "ha switchover");
+            if (fleet is null)
+            {
+                return storeExit;
+            }
+
+            await using var fleetLifetime = fleet;
+            var (error, cards) = await new HaControl(state, State.Identity(parse)) { Terms = new TermGrants(fleet) }.Switchover(parse.GetValue(scope)!, cancel);
             if (error is not null)
             {
                 Console.Error.WriteLine($"snicctl ha switchover: {error}");

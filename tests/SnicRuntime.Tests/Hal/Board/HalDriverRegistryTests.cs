@@ -12,13 +12,14 @@ public class HalDriverRegistryTests
     [Fact]
     public void Every_driver_folder_registers_its_driver()
     {
-        Assert.Equal(["afpacket", "dpdk", "emulated", "pcap", "virtio"], HalDrivers.Names);
+        Assert.Equal(["afpacket", "dpdk", "emulated", "pcap", "shm", "virtio"], HalDrivers.Names);
         Assert.Equal("emulated-io", HalDrivers.Find("emulated")!.Capability);
         Assert.Equal("vhost-user", HalDrivers.Find("virtio")!.Capability);
         Assert.Equal(1, HalDrivers.Find("pcap")!.MaxQueuesPerPort);
+        Assert.Equal("shm-io", HalDrivers.Find("shm")!.Capability);
         Assert.Null(HalDrivers.Find("magic"));
         var e = Assert.Throws<HalException>(() => HalDrivers.Of(Board("magic")));
-        Assert.Contains("'magic' is not one of afpacket, dpdk, emulated, pcap, virtio", e.Message);
+        Assert.Contains("'magic' is not one of afpacket, dpdk, emulated, pcap, shm, virtio", e.Message);
     }
 
     [Fact]
