@@ -9,6 +9,9 @@
 #   ./bench/run.sh io          packets per second through the real drivers (AF_PACKET on veth; root)
 #   ./bench/run.sh ha          HA: inline sync rate, first-packet hold, bulk sync of 1M flows,
 #                              detection/takeover over repeated kills, planned switchover loss
+#   ./bench/run.sh fleetha     HA across processes behind the fabric (shared-memory wires), judged by
+#                              its census: switchover both ways, SIGKILL the active x10, kill the
+#                              leading controller (2 card processes, 2 snicctl serve controllers)
 #   ./bench/run.sh fleet       fleet control plane: 3 etcd members, 3 controllers, 64 card processes
 #                              (delta, snapshot, failovers), the cost curve at 8..64 cards, and the
 #                              simulation at 1,000 and 10,000 card endpoints (FLEET_CASES=main,curve,sim)
@@ -19,8 +22,8 @@ cd "$(dirname "$0")/.."
 
 what="${1:-}"
 case "$what" in
-  flowtable|lpm|acl|cps|fastpath|ha|io|fleet) ;;
-  *) echo "usage: bench/run.sh flowtable|lpm|acl|cps|fastpath|ha|io|fleet" >&2; exit 2 ;;
+  flowtable|lpm|acl|cps|fastpath|ha|io|fleet|fleetha) ;;
+  *) echo "usage: bench/run.sh flowtable|lpm|acl|cps|fastpath|ha|io|fleet|fleetha" >&2; exit 2 ;;
 esac
 
 if [[ "$what" == "fleet" ]]; then
@@ -37,6 +40,17 @@ if [[ "$what" == "fleet" ]]; then
   if [[ "$cases" == *,curve,* ]]; then dotnet "$bench" fleet --curve 8,16,32,64 --changes 20 | tee -a bench/results/fleet.txt; fi
   if [[ "$cases" == *,sim,* ]]; then dotnet "$bench" fleet --sim 1000,10000 --changes 20 | tee -a bench/results/fleet.txt; fi
   echo "written: bench/results/fleet.txt (targets: delta p99 <= 500 ms, controller failover <= 2000 ms, lost=0, doubled=0)"
+  exit 0
+fi
+
+if [[ "$what" == "fleetha" ]]; then
+  # Real card processes (the published NativeAOT firmware) killed with SIGKILL; the fabric runs in the bench process.
+  ./firmware/publish.sh linux-x64 >/dev/null
+  dotnet build host/snicctl -c Release -nologo -v quiet
+  dotnet build bench/SnicRuntime.Bench -c Release -nologo -v quiet
+  mkdir -p bench/results
+  dotnet bench/SnicRuntime.Bench/bin/Release/net10.0/SnicRuntime.Bench.dll fleetha --kills "${KILLS:-10}" | tee bench/results/fleetha.txt
+  echo "written: bench/results/fleetha.txt (targets: flows_lost=0 in every case, packets_lost=0 on switchover, detect <= 100 ms, takeover <= 150 ms p99, both_forwarding_ms=0)"
   exit 0
 fi
 

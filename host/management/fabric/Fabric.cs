@@ -108,6 +108,15 @@ public sealed class Fabric : IDisposable
         }
     }
 
+    /// <summary>Opens connections again after <see cref="StopOpening"/> (the next phase of a run).</summary>
+    public void ResumeOpening()
+    {
+        lock (_gate)
+        {
+            _connections.ResumeOpening(Stopwatch.GetTimestamp());
+        }
+    }
+
     /// <summary>Takes card <paramref name="card"/>'s link down or up (the fabric-facing link fault).</summary>
     public void SetLink(int card, bool up) => _links[card].LinkUp = up;
 

@@ -94,6 +94,28 @@ public sealed class EniCensus(string eni)
         BothDecidingMs += e.BothDecidingMs;
     }
 
+    /// <summary>What happened since <paramref name="before"/> (a phase of a run, between two drained samples).</summary>
+    public EniCensus Since(EniCensus before)
+    {
+        ArgumentNullException.ThrowIfNull(before);
+        return new EniCensus(Eni)
+        {
+            Opened = Opened - before.Opened,
+            Acknowledged = Acknowledged - before.Acknowledged,
+            Completed = Completed - before.Completed,
+            FlowsLost = FlowsLost - before.FlowsLost,
+            Refused = Refused - before.Refused,
+            PacketsSent = PacketsSent - before.PacketsSent,
+            PacketsArrived = PacketsArrived - before.PacketsArrived,
+            Duplicates = Duplicates - before.Duplicates,
+            Retransmits = Retransmits - before.Retransmits,
+            Misdelivered = Misdelivered - before.Misdelivered,
+            Unsteered = Unsteered - before.Unsteered,
+            WireFull = WireFull - before.WireFull,
+            BothDecidingMs = BothDecidingMs - before.BothDecidingMs,
+        };
+    }
+
     public EniCensus Snapshot()
     {
         var s = new EniCensus(Eni);

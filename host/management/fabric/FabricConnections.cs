@@ -58,6 +58,19 @@ internal sealed class FabricConnections
     /// <summary>Stops opening connections; running ones finish.</summary>
     public void StopOpening() => _opening = false;
 
+    /// <summary>Opens connections again in every slot that has none running (a new phase of a run).</summary>
+    public void ResumeOpening(long now)
+    {
+        _opening = true;
+        for (int slot = 0; slot < _connections.Length; slot++)
+        {
+            if (!_connections[slot].Live)
+            {
+                _due.Enqueue((slot, 0, -1, 0), now + _gap * slot / Math.Max(1, _connections.Length));
+            }
+        }
+    }
+
     /// <summary>Sends whatever is due by <paramref name="now"/> through <paramref name="send"/> (ENI, remote, port, id, step, attempt → sent). Returns packets handed over.</summary>
     public int Tick(long now, Func<int, FabricVm, ushort, uint, int, int, bool> send)
     {

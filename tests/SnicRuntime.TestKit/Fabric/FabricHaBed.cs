@@ -27,6 +27,9 @@ public sealed record FabricHaBedOptions
     /// </summary>
     public int ControllerLeaseMs { get; init; } = 3000;
 
+    /// <summary>snicctl serve processes sharing the store: one leads and witnesses, the others take over when it dies.</summary>
+    public int Controllers { get; init; } = 1;
+
     /// <summary>Where card, snicctl and witness output goes (null: kept in memory only).</summary>
     public string? LogDirectory { get; init; }
 }
@@ -46,7 +49,7 @@ public sealed class FabricHaBed : IDisposable
     private readonly string _dir = Directory.CreateTempSubdirectory("snic-fabric-ha-").FullName;
     private readonly Process?[] _cards = new Process?[2];
     private readonly int[] _agentPorts;
-    private readonly List<Process> _others = [];
+    private readonly List<Process> _controllers = [];
     private readonly string _plan = Path.Combine(TestPaths.RepoRoot, "examples", "plans", "demo.json");
 
     private FabricHaBed(FabricHaBedOptions options)
@@ -113,10 +116,15 @@ public sealed class FabricHaBed : IDisposable
                 throw new InvalidOperationException($"snicctl ha pair failed ({code}): {output}{err}");
             }
 
-            bed._others.Add(bed.StartProcess("serve", SnicctlStart(bed.StateArgs("serve", "--listen", "127.0.0.1:0", "--seconds", "3600", "--lease-ms", bed._options.ControllerLeaseMs.ToString(System.Globalization.CultureInfo.InvariantCulture)))));
+            for (int c = 0; c < bed._options.Controllers; c++)
+            {
+                bed._controllers.Add(bed.StartProcess($"serve{c}", SnicctlStart(bed.StateArgs("serve", "--listen", "127.0.0.1:0", "--seconds", "3600",
+                    "--controller-id", $"controller-{c}", "--lease-ms", bed._options.ControllerLeaseMs.ToString(System.Globalization.CultureInfo.InvariantCulture)))));
+            }
+
             // The witness visits the cards only while its controller leads: a kill before that would
             // leave the survivor alone without a witness, and it rightly fences itself.
-            bed.Until(() => bed.Log.Any(l => l.StartsWith("serve: ", StringComparison.Ordinal) && l.Contains(" leads (fence", StringComparison.Ordinal)),
+            bed.Until(() => bed.Leader() >= 0,
                 TimeSpan.FromSeconds(60), "snicctl serve leads (the witness runs)");
             bed.Until(bed.Synced, TimeSpan.FromSeconds(60), "every scope active on one card and standby on the other, every ENI steered");
             // The witness's first rounds open its TLS sessions and compile its code (measured: the
@@ -168,6 +176,43 @@ public sealed class FabricHaBed : IDisposable
         {
             _events.Add((Stopwatch.GetTimestamp(), what));
         }
+    }
+
+    /// <summary>The controller that leads now, by its log (-1: none, or the leader died).</summary>
+    public int Leader()
+    {
+        int leader = Volatile.Read(ref _leader);
+        return leader >= 0 && !_controllers[leader].HasExited ? leader : -1;
+    }
+
+    private int _leader = -1;
+
+    // A controller's "leads" line makes it the leader; its own "no longer leads" or "pauses" line ends that.
+    private void NoteLeadership(string name, string line)
+    {
+        if (!name.StartsWith("serve", StringComparison.Ordinal) || !int.TryParse(name.AsSpan(5), out int c))
+        {
+            return;
+        }
+
+        if (line.Contains(" leads (fence", StringComparison.Ordinal) || line.Contains(" leads again", StringComparison.Ordinal))
+        {
+            Volatile.Write(ref _leader, c);
+            Note($"serve{c} leads");
+        }
+        else if ((line.Contains(" no longer leads", StringComparison.Ordinal) || line.Contains(" pauses", StringComparison.Ordinal)) && Volatile.Read(ref _leader) == c)
+        {
+            Volatile.Write(ref _leader, -1);
+            Note($"serve{c} stops leading");
+        }
+    }
+
+    /// <summary>SIGKILLs controller <paramref name="controller"/> (a snicctl serve process).</summary>
+    public void KillController(int controller)
+    {
+        Note($"kill serve{controller}");
+        _controllers[controller].Kill();
+        _controllers[controller].WaitForExit();
     }
 
     public void Kill(int card)
@@ -239,6 +284,7 @@ public sealed class FabricHaBed : IDisposable
             }
 
             Log.Enqueue($"{name}: {l}");
+            NoteLeadership(name, l);
             while (Log.Count > 2000 && Log.TryDequeue(out _))
             {
             }
@@ -276,7 +322,7 @@ public sealed class FabricHaBed : IDisposable
 
     public void Dispose()
     {
-        foreach (Process p in _cards.Concat(_others).OfType<Process>().Where(p => !p.HasExited))
+        foreach (Process p in _cards.Concat(_controllers).OfType<Process>().Where(p => !p.HasExited))
         {
             p.Kill(entireProcessTree: true);
             p.WaitForExit(10_000);
