@@ -35,6 +35,7 @@ internal static class FleetHaRuns
         });
         var run = new Phases(bed);
         run.SwitchoverBothWays();
+        run.PartitionHeal();
         run.KillActive(kills);
         run.KillController();
         return 0;
@@ -104,6 +105,41 @@ internal static class FleetHaRuns
             EniCensus c = End();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"fleetha switchover-both-ways flows_lost={c.FlowsLost} acknowledged_flows={c.Acknowledged} packets_lost={c.PacketsLost} detect_ms_p99=0 takeover_ms_p99={P99(took):F1} both_forwarding_ms={c.BothDecidingMs}"));
+        }
+
+        /// <summary>
+        /// Cuts the replication link (both directions, in the relay between the cards) for 2 s under
+        /// traffic, then heals it: the active goes on alone (its witness still answers for it), the
+        /// standby does not take over, and after the heal the pair bulk-syncs back. Times the first
+        /// card to declare its peer lost and the time back to Active/Standby after the heal.
+        /// </summary>
+        public void PartitionHeal()
+        {
+            Begin();
+            var detect = new List<double>();
+            var resync = new List<double>();
+            for (int round = 0; round < 3; round++)
+            {
+                int seen = bed.Fabric.Read(f => f.Announcements.Count);
+                long cut = Stopwatch.GetTimestamp();
+                bed.Note("cut the sync link");
+                bed.Relay!.Cut(true);
+                bed.Until(() => bed.StatusOf(0) is { PeerUp: false } || bed.StatusOf(1) is { PeerUp: false }, TimeSpan.FromSeconds(10), "a card declares its peer lost");
+                long lost = bed.Fabric.Read(f => f.Announcements.Skip(seen).Where(a => a.Said.StartsWith("peer lost", StringComparison.Ordinal)).Select(a => a.At).First());
+                detect.Add((lost - cut) * 1000.0 / Stopwatch.Frequency);
+                Thread.Sleep(2000);
+                long healed = Stopwatch.GetTimestamp();
+                bed.Note("heal the sync link");
+                bed.Relay.Cut(false);
+                bed.Until(() => bed.StatusOf(0) is { PeerUp: true } && bed.StatusOf(1) is { PeerUp: true } && bed.Synced(), TimeSpan.FromSeconds(30), "the pair synced again after the heal");
+                resync.Add(Stopwatch.GetElapsedTime(healed).TotalMilliseconds);
+                Console.WriteLine($"  partition {round + 1}: peer declared lost {detect[^1]:F1} ms after the cut; synced again {resync[^1]:F0} ms after the heal ({bed.Relay.Dropped} datagrams dropped so far)");
+                Thread.Sleep(1000);
+            }
+
+            EniCensus c = End();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"fleetha partition-heal flows_lost={c.FlowsLost} acknowledged_flows={c.Acknowledged} packets_lost={c.PacketsLost} detect_ms_p99={P99(detect):F1} takeover_ms_p99=0 both_forwarding_ms={c.BothDecidingMs} resync_ms_p99={P99(resync):F0}"));
         }
 
         /// <summary>

@@ -65,6 +65,17 @@ public sealed partial class HaControl(ManagementStore store, ManagementIdentity?
             errors.Add("a card cannot be paired with itself");
         }
 
+        foreach ((string which, string sync) in new[] { ("A", syncA), ("B", syncB) })
+        {
+            foreach (string endpoint in new[] { HaScopeRecord.SyncBind(sync), HaScopeRecord.SyncReach(sync) }.Distinct())
+            {
+                if (!System.Net.IPEndPoint.TryParse(endpoint, out System.Net.IPEndPoint? ep) || ep.Port == 0)
+                {
+                    errors.Add($"card {which}'s replication endpoint '{endpoint}' is not ADDRESS:PORT");
+                }
+            }
+        }
+
         if (scopes.Count == 0)
         {
             errors.Add("at least one --scope NAME=ENI[,ENI...]");
@@ -131,8 +142,8 @@ public sealed partial class HaControl(ManagementStore store, ManagementIdentity?
             ["card_id"] = isA ? 1 : 2,
             ["peer_id"] = isA ? 2 : 1,
             ["key"] = first.Key,
-            ["sync_local"] = isA ? first.SyncA : first.SyncB,
-            ["sync_peer"] = isA ? first.SyncB : first.SyncA,
+            ["sync_local"] = HaScopeRecord.SyncBind(isA ? first.SyncA : first.SyncB),
+            ["sync_peer"] = HaScopeRecord.SyncReach(isA ? first.SyncB : first.SyncA),
             ["local_underlay"] = isA ? first.UnderlayA : first.UnderlayB,
             ["peer_underlay"] = isA ? first.UnderlayB : first.UnderlayA,
             ["probe_interval_ms"] = ProbeIntervalMs,

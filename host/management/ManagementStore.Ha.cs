@@ -11,6 +11,20 @@ public sealed record HaScopeRecord(string Scope, string CardA, string CardB, str
     string Key, string SyncA, string SyncB, string UnderlayA, string UnderlayB)
 {
     public string Standby => Active == CardA ? CardB : CardA;
+
+    /// <summary>
+    /// A card's replication endpoint as stored: "BIND", or "BIND via REACH" when its peer reaches it
+    /// at another address (a relay or NAT between the cards: the fault benchmark cuts the sync link
+    /// in a relay). The card binds BIND; its peer sends to, and accepts only from, REACH.
+    /// </summary>
+    public static string SyncBind(string sync) => sync.Split(" via ", 2)[0];
+
+    /// <summary>Where a card's peer sends to (and hears it from): REACH when given, else BIND.</summary>
+    public static string SyncReach(string sync)
+    {
+        string[] parts = sync.Split(" via ", 2);
+        return parts.Length == 2 ? parts[1] : parts[0];
+    }
 }
 
 public sealed partial class ManagementStore

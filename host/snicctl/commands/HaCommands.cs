@@ -32,9 +32,11 @@ internal static class HaCommands
         };
         var syncA = new Option<string>("--sync-a") { Description = "address:port of card A's replication channel (UDP)", Required = true };
         var syncB = new Option<string>("--sync-b") { Description = "address:port of card B's replication channel (UDP)", Required = true };
+        var syncAVia = new Option<string?>("--sync-a-via") { Description = "where card B reaches card A's replication channel when not at --sync-a (a relay between them)" };
+        var syncBVia = new Option<string?>("--sync-b-via") { Description = "where card A reaches card B's replication channel when not at --sync-b" };
         var underlayA = new Option<string>("--underlay-a") { Description = "card A's own underlay IPv4 address (the standby redirects to it)", DefaultValueFactory = _ => "172.16.2.1" };
         var underlayB = new Option<string>("--underlay-b") { Description = "card B's own underlay IPv4 address", DefaultValueFactory = _ => "172.16.2.2" };
-        var command = new Command("pair", "pair two cards: a fresh AES-GCM key, term 1, each scope active on card A or the card it names") { a, b, scope, syncA, syncB, underlayA, underlayB };
+        var command = new Command("pair", "pair two cards: a fresh AES-GCM key, term 1, each scope active on card A or the card it names") { a, b, scope, syncA, syncB, syncAVia, syncBVia, underlayA, underlayB };
         command.SetAction(async (parse, cancel) =>
         {
             var scopes = new List<(string, IReadOnlyList<string>, string?)>();
@@ -62,7 +64,7 @@ internal static class HaCommands
 
             using ManagementStore state = State.Open(parse);
             var control = new HaControl(state, State.Identity(parse));
-            var (errors, cards) = await control.Pair(parse.GetValue(a)!, parse.GetValue(b)!, scopes, parse.GetValue(syncA)!, parse.GetValue(syncB)!,
+            var (errors, cards) = await control.Pair(parse.GetValue(a)!, parse.GetValue(b)!, scopes, Via(parse.GetValue(syncA)!, parse.GetValue(syncAVia)), Via(parse.GetValue(syncB)!, parse.GetValue(syncBVia)),
                 parse.GetValue(underlayA)!, parse.GetValue(underlayB)!, cancel);
             foreach (string e in errors)
             {
@@ -162,6 +164,8 @@ internal static class HaCommands
         });
         return command;
     }
+
+    private static string Via(string bind, string? reach) => reach is null ? bind : $"{bind} via {reach}";
 
     private static Command Switchover()
     {

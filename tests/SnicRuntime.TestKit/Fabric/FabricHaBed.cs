@@ -81,6 +81,9 @@ public sealed class FabricHaBed : IDisposable
 
     public IReadOnlyList<FabricEni> Enis { get; }
 
+    /// <summary>The relay on the cards' replication link (cut it for a partition).</summary>
+    public SyncRelay? Relay { get; private set; }
+
     /// <summary>Every line the processes wrote, prefixed with who wrote it.</summary>
     public ConcurrentQueue<string> Log { get; } = new();
 
@@ -104,6 +107,9 @@ public sealed class FabricHaBed : IDisposable
             int[] sync = LoopbackPorts.Free(2);
             var pair = new List<string> { "ha", "pair", "card-a", "card-b", "--sync-a", $"127.0.0.1:{sync[0]}", "--sync-b", $"127.0.0.1:{sync[1]}",
                 "--underlay-a", "172.16.9.1", "--underlay-b", "172.16.9.2" };
+            // The replication link runs through a relay the bed can cut.
+            bed.Relay = new SyncRelay(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, sync[0]), new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, sync[1]));
+            pair.AddRange(["--sync-a-via", bed.Relay.ReachA.ToString(), "--sync-b-via", bed.Relay.ReachB.ToString()]);
             foreach (string s in bed._options.Scopes)
             {
                 pair.Add("--scope");
@@ -329,6 +335,7 @@ public sealed class FabricHaBed : IDisposable
         }
 
         Fabric.Dispose();
+        Relay?.Dispose();
         Directory.Delete(_dir, recursive: true);
     }
 }

@@ -7,14 +7,14 @@ namespace SnicRuntime.Tests.Host.Fabric;
 /// <summary>
 /// HA across real processes, judged by the fabric's census: two snic-firmware processes wired to
 /// the fabric by shared memory, paired by snicctl and witnessed by snicctl serve. The active is
-/// killed with SIGKILL under traffic, restarts and rejoins; then a planned switchover hands the
+/// cut from its standby for a second, then killed with SIGKILL under traffic, restarts and rejoins; then a planned switchover hands the
 /// scope back. No acknowledged connection may break, and two cards may never decide one scope.
 /// </summary>
 [Trait("Category", "Processes")]
 public sealed class FabricHaTests
 {
     [Fact]
-    public void Kill_the_active_under_traffic_then_switch_back_and_no_acknowledged_flow_is_lost()
+    public void Partition_then_kill_the_active_under_traffic_then_switch_back_and_no_acknowledged_flow_is_lost()
     {
         using FabricHaBed bed = FabricHaBed.Start(new FabricHaBedOptions
         {
@@ -23,6 +23,15 @@ public sealed class FabricHaTests
         });
         bed.Fabric.StartTraffic();
         bed.Until(() => bed.Fabric.Sample().Acknowledged >= 80, TimeSpan.FromSeconds(20), "connections acknowledged on both cards");
+
+        // Cut the replication link for a second: the active goes on alone, the standby does not
+        // take over (its witness still sees the active), and the pair syncs again after the heal.
+        bed.Relay!.Cut(true);
+        bed.Until(() => bed.StatusOf(0) is { PeerUp: false } && bed.StatusOf(1) is { PeerUp: false }, TimeSpan.FromSeconds(20), "both cards lose their peer");
+        Thread.Sleep(1000);
+        bed.Relay.Cut(false);
+        bed.Until(bed.Synced, TimeSpan.FromSeconds(60), "the pair synced again after the heal");
+        Assert.True(bed.Relay.Dropped > 0, "the cut dropped replication datagrams");
 
         int victim = bed.ActiveOf("eni1");
         bed.Kill(victim);

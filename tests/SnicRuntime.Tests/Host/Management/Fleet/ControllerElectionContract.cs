@@ -116,7 +116,8 @@ public abstract class ControllerElectionContract(ITestOutputHelper output)
 
         var timer = Stopwatch.StartNew();
         cutOff.Cut = true;
-        await Until(() => b.Election.IsLeader, TimeSpan.FromSeconds(10), "b takes over from a cut-off leader");
+        // ElectedAt is set by b's work when it starts, a moment after IsLeader turns true (a race seen in CI).
+        await Until(() => b.Election.IsLeader && b.ElectedAt is not null, TimeSpan.FromSeconds(10), "b takes over from a cut-off leader");
         // (On a loaded machine the deposed leader may not have acted at all before it was cut off.)
         output.WriteLine($"takeover after the leader was cut off: {timer.ElapsedMilliseconds} ms; a acted last " +
             (a.LastActedAt is DateTime last ? $"{(b.ElectedAt!.Value - last).TotalMilliseconds:0} ms before b was elected" : "never"));
