@@ -10,7 +10,7 @@ namespace SnicRuntime.Tests.Host.Fabric;
 /// cut from its standby for a second, then killed with SIGKILL under traffic, restarts and rejoins; then a planned switchover hands the
 /// scope back. No acknowledged connection may break, and two cards may never decide one scope.
 /// </summary>
-[Trait("Category", "Processes")]
+[Collection("processes")] // with the other tests that start processes: run beside a QEMU guest, its load stalled the guest's boot (CI)
 public sealed class FabricHaTests
 {
     [Fact]
