@@ -116,7 +116,10 @@ public sealed class FabricHaBed : IDisposable
                 pair.Add(s);
             }
 
-            (int code, string output, string err) = bed.Snicctl([.. pair]);
+            // `cards add` only records a card; pairing needs its agent up (exit 4: unreachable, retried).
+            (int Code, string Out, string Err) result = (-1, "", "");
+            bed.Until(() => (result = bed.Snicctl([.. pair])).Code != 4, TimeSpan.FromSeconds(60), "the agents answer the pairing");
+            (int code, string output, string err) = result;
             if (code != 0)
             {
                 throw new InvalidOperationException($"snicctl ha pair failed ({code}): {output}{err}");
