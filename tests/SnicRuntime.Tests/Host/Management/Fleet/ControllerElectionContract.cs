@@ -13,8 +13,10 @@ namespace SnicRuntime.Tests.Host.Management.Fleet;
 /// leader stops acting before another starts and cannot write after, and terms granted by
 /// compare-and-swap never go to two cards. Run on every store backend.
 /// </summary>
-public abstract class ControllerElectionContract(ITestOutputHelper output)
+public abstract class ControllerElectionContract(ITestOutputHelper output) : IAsyncLifetime
 {
+    private readonly List<Controller> _started = [];
+
     /// <summary>A new client of one shared, empty store (call it once per controller, as each process has its own).</summary>
     protected abstract IStateStore Client();
 
@@ -54,9 +56,37 @@ public abstract class ControllerElectionContract(ITestOutputHelper output)
 
                     await Task.Delay(10, CancellationToken.None);
                 }
-            }, m => { c.Log.Enqueue((DateTime.UtcNow, m)); output.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {m}"); }, stop.Token)),
+            }, m => { c.Log.Enqueue((DateTime.UtcNow, m)); Say($"{DateTime.UtcNow:HH:mm:ss.fff} {m}"); }, stop.Token)),
         };
+        _started.Add(c);
         return c;
+    }
+
+    // A controller reports from its own timers; one that outlives its test (a failed assertion
+    // skips the stops) must not write to an output that has closed: xunit throws there, on a
+    // thread-pool thread, and that took the whole test host down in a CI pass.
+    private void Say(string line)
+    {
+        try
+        {
+            output.WriteLine(line);
+        }
+        catch (InvalidOperationException)
+        {
+            // the test has ended; its controllers are being stopped by DisposeAsync
+        }
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (Controller c in _started)
+        {
+            await c.Stop.CancelAsync();
+            await c.Running.ContinueWith(_ => { }, TaskScheduler.Default);
+            c.Stop.Dispose();
+        }
     }
 
     private static async Task Until(Func<bool> condition, TimeSpan wait, string what)
