@@ -27,14 +27,29 @@ internal static class HaRuns
         int lossSeconds = int.Parse(args.SkipWhile(a => a != "--loss-seconds").Skip(1).FirstOrDefault() ?? "60", CultureInfo.InvariantCulture);
         int runs = int.Parse(args.SkipWhile(a => a != "--random-runs").Skip(1).FirstOrDefault() ?? "20", CultureInfo.InvariantCulture);
         bool scenariosOnly = args.Contains("--scenarios-only");
+        // --cases bulk,range: only those of the cases below, and no scenarios.
+        string[]? only = args.SkipWhile(a => a != "--cases").Skip(1).FirstOrDefault()?.Split(',');
         var results = new List<(string Case, List<(string Key, double Value)> Figures)>();
-        if (!scenariosOnly)
+        var cases = new (string Name, Func<List<(string, double)>> Run)[]
         {
-            results.Add(("inline", Inline()));
-            results.Add(("first-packet", FirstPacket(2000)));
-            results.Add(("bulk", Bulk(bulkFlows)));
-            results.Add(("failover", Failover(kills, 100_000)));
-            results.Add(("switchover", HaSwitchoverRun.Run(100_000)));
+            ("inline", Inline),
+            ("first-packet", () => FirstPacket(2000)),
+            ("bulk", () => Bulk(bulkFlows)),
+            ("range", () => Range(bulkFlows / 10, bulkFlows - (bulkFlows / 10))),
+            ("failover", () => Failover(kills, 100_000)),
+            ("switchover", () => HaSwitchoverRun.Run(100_000)),
+        };
+        foreach ((string name, Func<List<(string, double)>> run) in cases)
+        {
+            if (!scenariosOnly && (only is null || only.Contains(name)))
+            {
+                results.Add((name, run()));
+            }
+        }
+
+        if (only is not null)
+        {
+            return Report(results, json);
         }
 
         // The fault scenarios on the stepped two-card bed (its clock, its seeded network).
@@ -59,6 +74,12 @@ internal static class HaRuns
         results.Add(("scenario-randomized", [("runs", random.Count), ("first_seed", seed + 1000), ("flows_lost", random.Sum(x => x.FlowsLost)),
             ("acknowledged_flows", random.Sum(x => x.AcknowledgedFlows)), ("both_forwarding_ms", random.Sum(x => x.BothForwardingSteps)),
             ("packets_lost", random.Sum(x => x.PacketsLost)), ("packets", random.Sum(x => x.Packets))]));
+        return Report(results, json);
+    }
+
+    // One line per case on stdout, and the same as JSON when asked.
+    private static int Report(List<(string Case, List<(string Key, double Value)> Figures)> results, string? json)
+    {
         foreach ((string name, List<(string Key, double Value)> figures) in results)
         {
             Console.WriteLine($"ha {name} " + string.Join(' ', figures.Select(f => $"{f.Key}={Format(f.Value)}")));
@@ -233,6 +254,69 @@ internal static class HaRuns
         }
 
         return [("bulk_1m_s", Math.Round(seconds * 1_000_000.0 / flows, 3)), ("flows", flows), ("seconds", Math.Round(seconds, 3))];
+    }
+
+    /// <summary>
+    /// ENI range sync (SPEC §6: 100K flows ≤ 100 ms): the active holds <paramref name="flows"/>
+    /// flows of eni1 among <paramref name="others"/> of eni2, both in the scope its standby holds;
+    /// time from the request until the standby has forgotten its eni1 flows, received the active's
+    /// again and holds every flow. Only eni1's flows cross (checked).
+    /// </summary>
+    private static List<(string, double)> Range(int flows, int others)
+    {
+        (UdpLink la, UdpLink lb) = HaCard.LoopbackPair();
+        int capacity = (flows + others) * 2;
+        using var a = new HaCard(1, 2, la, HaRole.Active, 1, capacity, probeMs: 20, enis: 2);
+        a.Preload(flows, eni: "eni1");
+        a.Preload(others, eni: "eni2");
+        if (a.Pipeline.V4.Count != flows + others)
+        {
+            throw new InvalidOperationException($"range sync: only {a.Pipeline.V4.Count} of {flows + others} flows fit the active's table");
+        }
+
+        a.Dp.Start();
+        a.Node.Start();
+        using var b = new HaCard(2, 1, lb, HaRole.Standby, 1, capacity, probeMs: 20, enis: 2);
+        b.Dp.Start();
+        b.Node.Start();
+        try
+        {
+            WaitFor(() => b.State == HaState.Standby && b.Pipeline.V4.Count == flows + others, 60_000, "range: pairing with bulk sync");
+        }
+        catch (TimeoutException e)
+        {
+            WorkerSync w = b.Node.Workers[0];
+            throw new TimeoutException($"{e.Message}: standby {b.State} holds {b.Pipeline.V4.Count} (installed {w.Installed}, stale {w.InstallStale}, " +
+                $"full {w.InstallFull}); active {a.State}, bulk in progress {a.Node.Sync.BulkInProgress}, sent {a.Node.Sync.RecordsSent}, lag {a.Node.Sync.Lag}", e);
+        }
+
+        WaitFor(() => !a.Node.Sync.BulkInProgress && a.Node.Sync.Lag == 0, 60_000, "range: the bulk acknowledged");
+        long sentBefore = a.Node.Sync.RecordsSent;
+        var clock = Stopwatch.StartNew();
+        a.Node.RangeSync("eni1");
+        // Where the time goes: the standby's forgetting and the active's walk run at once; the
+        // standby installs what arrived once it has forgotten.
+        double forgotMs = -1, endMs = -1;
+        WaitFor(() =>
+        {
+            double now = clock.Elapsed.TotalMilliseconds;
+            forgotMs = forgotMs < 0 && b.Node.Workers.Sum(w => Volatile.Read(ref w.Forgotten)) == flows ? now : forgotMs;
+            endMs = endMs < 0 && b.Node.Sync.RangesReceived == 1 ? now : endMs;
+            return forgotMs >= 0 && endMs >= 0;
+        }, 60_000, "range sync: the standby forgot and the end marker arrived");
+        WaitFor(() => b.Node.Sync.RangesReceived == 1 && b.Node.Workers.Sum(w => Volatile.Read(ref w.Forgotten)) == flows
+            && b.Pipeline.V4.Count == flows + others, 60_000, "range sync");
+        double ms = clock.Elapsed.TotalMilliseconds;
+        long sent = a.Node.Sync.RecordsSent - sentBefore;
+        a.Dp.Stop(TimeSpan.FromSeconds(5));
+        b.Dp.Stop(TimeSpan.FromSeconds(5));
+        if (sent != flows)
+        {
+            throw new InvalidOperationException($"range sync: {sent} records sent for {flows} flows of the ENI");
+        }
+
+        return [("range_100k_ms", Math.Round(ms * 100_000.0 / flows, 1)), ("flows", flows), ("other_flows", others), ("ms", Math.Round(ms, 1)),
+            ("standby_forgot_ms", Math.Round(forgotMs, 1)), ("end_marker_ms", Math.Round(endMs, 1)), ("records_sent", sent)];
     }
 
     /// <summary>

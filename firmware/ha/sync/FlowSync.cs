@@ -31,6 +31,10 @@ public sealed class FlowSync : IHaReceiver
     private bool[] _walked;
     private bool _bulkEndPending;
     private ulong _bulkFor;
+    // An ENI range sync rides the bulk machinery with a filter: its ENI (-1 for a bulk) and
+    // whether its begin marker still has to go out ahead of the walked flows.
+    private int _rangeEni = -1;
+    private bool _rangeBeginPending;
 
     public FlowSync(HaChannel channel, IReadOnlyList<WorkerSync> workers, Func<uint, int> workerOfHash, int window = 512)
     {
@@ -66,6 +70,9 @@ public sealed class FlowSync : IHaReceiver
     /// <summary>The active's end-of-bulk marker arrived, naming the standby run it completes (compare with our channel's epoch).</summary>
     public event Action<ulong>? BulkReceived;
 
+    /// <summary>Standby side: the active finished an ENI range sync (the ENI's plan index, the request number).</summary>
+    public event Action<int, uint>? RangeReceived;
+
     /// <summary>The peer restarted (a new run): whatever it held is gone.</summary>
     public event Action? PeerRestarted;
 
@@ -100,15 +107,40 @@ public sealed class FlowSync : IHaReceiver
     }
 
     /// <summary>Starts a bulk sync: every worker walks its tables into its outbox; when all have, the peer is told.</summary>
-    public void RequestBulk()
+    public void RequestBulk() => StartWalk(-1);
+
+    /// <summary>
+    /// Starts an ENI range sync (SPEC §3): only the flows of ENI <paramref name="eni"/> (its plan
+    /// index) are walked and sent, after a marker that makes the standby forget what it held of
+    /// that ENI; an end marker follows them. Returns the request number the end marker carries.
+    /// A range requested while another walk is under way replaces it, as a bulk does.
+    /// </summary>
+    public uint RequestRange(int eni)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(eni);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(eni, SyncRecord.MaxRangeEni);
+        StartWalk(eni);
+        return (uint)_bulkRequest;
+    }
+
+    /// <summary>Range syncs whose end marker went out (active side).</summary>
+    public long RangesSent { get; private set; }
+
+    /// <summary>Range syncs whose end marker arrived (standby side).</summary>
+    public long RangesReceived { get; private set; }
+
+    private void StartWalk(int eni)
     {
         _bulkRequest++;
+        _rangeEni = eni;
+        _rangeBeginPending = eni >= 0;
         _bulkFor = _channel.PeerEpoch; // the standby run this bulk completes
         Array.Clear(_walked);
         _bulkEndPending = false;
         foreach (WorkerSync w in _workers)
         {
-            w.BulkRequest = _bulkRequest;
+            w.BulkEni = eni;
+            w.BulkRequest = _bulkRequest; // volatile: publishes BulkEni with it
         }
     }
 
@@ -150,6 +182,14 @@ public sealed class FlowSync : IHaReceiver
         {
             int length = 0;
             int idle = 0;
+            if (_rangeBeginPending)
+            {
+                // Ahead of every walked record: the workers walk as soon as they see the request,
+                // but nothing leaves their outboxes before this frame.
+                length += SyncRecord.RangeMark(SyncKind.RangeBegin, _rangeEni, (uint)_bulkRequest).Encode(_payload);
+                _rangeBeginPending = false;
+            }
+
             while (length + MaxRecordBytes <= _payload.Length && idle < _workers.Length)
             {
                 int w = _cursor;
@@ -181,7 +221,9 @@ public sealed class FlowSync : IHaReceiver
             // Every worker's walk is in this frame or an earlier one: the end marker follows them.
             if (_bulkEndPending && length + MaxRecordBytes <= _payload.Length)
             {
-                length += SyncRecord.BulkEndFor(_bulkFor).Encode(_payload.AsSpan(length));
+                SyncRecord end = _rangeEni >= 0 ? SyncRecord.RangeMark(SyncKind.RangeEnd, _rangeEni, (uint)_bulkRequest) : SyncRecord.BulkEndFor(_bulkFor);
+                length += end.Encode(_payload.AsSpan(length));
+                RangesSent += _rangeEni >= 0 ? 1 : 0;
                 _bulkEndPending = false;
             }
 
@@ -271,12 +313,35 @@ public sealed class FlowSync : IHaReceiver
                 continue;
             }
 
-            int w = _workerOfHash(r.Hash);
-            // The inbox is bounded; what does not fit waits here (in order) rather than being lost.
-            if (_overflow[w].Count != 0 || !_workers[w].Inbox.TryEnqueue(in r))
+            if (r.Kind == SyncKind.RangeEnd)
             {
-                _overflow[w].Add(r);
+                RangesReceived++;
+                RangeReceived?.Invoke(r.RangeEni, r.RangeRequest);
+                continue;
             }
+
+            if (r.Kind == SyncKind.RangeBegin)
+            {
+                // Every worker may hold flows of the ENI: each forgets them before it installs
+                // anything that came after the marker.
+                for (int w = 0; w < _workers.Length; w++)
+                {
+                    Deliver(w, in r);
+                }
+
+                continue;
+            }
+
+            Deliver(_workerOfHash(r.Hash), in r);
+        }
+    }
+
+    // The inbox is bounded; what does not fit waits here (in order) rather than being lost.
+    private void Deliver(int w, in SyncRecord r)
+    {
+        if (_overflow[w].Count != 0 || !_workers[w].Inbox.TryEnqueue(in r))
+        {
+            _overflow[w].Add(r);
         }
     }
 

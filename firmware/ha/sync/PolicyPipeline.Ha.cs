@@ -31,9 +31,6 @@ public sealed partial class PolicyPipeline
     private HoldQueue? _hold;
     private FlowRecord<FlowKeyV4>[]? _walk4;
     private FlowRecord<FlowKeyV6>[]? _walk6;
-    private int _walkBucket4;
-    private int _walkBucket6;
-    private int _walking;
     private readonly SyncRecord[] _fencedFirsts = new SyncRecord[256];
 
     public bool HasHa => _sync is not null;
@@ -232,10 +229,22 @@ public sealed partial class PolicyPipeline
     private void InstallFromPeer()
     {
         WorkerSync s = _sync!;
+        if (_forgetEni >= 0 && !ForgetStep())
+        {
+            return; // a range sync's forgetting comes first: the records behind it are the ENI's flows afresh
+        }
+
         for (int k = 0; k < InstallsPerPoll && s.Inbox.TryDequeue(out SyncRecord r); k++)
         {
             switch (r.Kind)
             {
+                case SyncKind.RangeBegin:
+                    if (StartForget(r.RangeEni) && !ForgetStep())
+                    {
+                        return;
+                    }
+
+                    break;
                 case SyncKind.UpsertV4:
                     Install(V4, r.KeyAs<FlowKeyV4>(), in r);
                     break;
@@ -292,56 +301,6 @@ public sealed partial class PolicyPipeline
             table.Delete(p);
             _sync!.Deleted++;
         }
-    }
-
-    // Active side of a bulk sync: walk both tables a batch per poll, sending every flow of a
-    // replicated scope through the same outbox as inline changes (so per flow, the standby sees
-    // changes in the order they happened), then report the walk done.
-    private void WalkForBulk()
-    {
-        WorkerSync s = _sync!;
-        int request = s.BulkRequest;
-        if (request == s.BulkDone)
-        {
-            return;
-        }
-
-        if (_walking != request)
-        {
-            _walking = request;
-            _walkBucket4 = 0;
-            _walkBucket6 = 0;
-        }
-
-        if (s.Outbox.Capacity - s.Outbox.Count < WalkBatch * 2 + 1)
-        {
-            return; // the outbox drains first; the walk resumes next poll
-        }
-
-        if (_walkBucket4 >= 0)
-        {
-            int n = V4.ReadFlows(_walkBucket4, _walk4, out _walkBucket4);
-            for (int k = 0; k < n; k++)
-            {
-                ReplicateChange(_walk4![k].Key, _walk4[k].Entry, _walk4[k].Key.RssHash());
-            }
-
-            return;
-        }
-
-        if (_walkBucket6 >= 0)
-        {
-            int n = V6.ReadFlows(_walkBucket6, _walk6, out _walkBucket6);
-            for (int k = 0; k < n; k++)
-            {
-                ReplicateChange(_walk6![k].Key, _walk6[k].Entry, _walk6[k].Key.RssHash());
-            }
-
-            return;
-        }
-
-        s.Offer(new SyncRecord { Kind = SyncKind.BulkWalked, Worker = (byte)s.Id });
-        s.BulkDone = request;
     }
 
     /// <summary>The table hooks: TCP state changes are replicated; aging is the active's decision only.</summary>

@@ -19,6 +19,14 @@ public enum SyncKind : byte
     /// epoch), so a marker meant for an earlier run of the standby is not mistaken for its own.
     /// </summary>
     BulkEnd = 6,
+    /// <summary>
+    /// An ENI range sync starts (SPEC §3): the standby forgets that ENI's flows before it installs
+    /// what follows, so what it holds afterwards is exactly the active's (stale flows included in
+    /// what is forgotten). Handed to every standby worker, in order with the records around it.
+    /// </summary>
+    RangeBegin = 7,
+    /// <summary>Every flow of the ENI named in the record has been sent for the range request it names.</summary>
+    RangeEnd = 8,
 }
 
 /// <summary>The flow key of a sync record: up to 40 bytes (IPv6), only the first 16 used for IPv4.</summary>
@@ -85,6 +93,22 @@ public struct SyncRecord
 
     public readonly ulong BulkEpoch => MemoryMarshal.Read<ulong>(Key);
 
+    /// <summary>A range marker (<see cref="SyncKind.RangeBegin"/> or <see cref="SyncKind.RangeEnd"/>) for ENI <paramref name="eni"/> (its plan index) and request <paramref name="request"/>.</summary>
+    public static SyncRecord RangeMark(SyncKind kind, int eni, uint request)
+    {
+        var r = new SyncRecord { Kind = kind, Version = request, Action = (uint)eni };
+        return r;
+    }
+
+    /// <summary>The ENI (plan index) of a range marker.</summary>
+    public readonly int RangeEni => (int)Action;
+
+    /// <summary>The request number of a range marker.</summary>
+    public readonly uint RangeRequest => Version;
+
+    /// <summary>The largest ENI index a range marker may carry (what a flow key's scope field holds).</summary>
+    public const int MaxRangeEni = (int)FlowKeyV4.MaxScope;
+
     private static int KeyLength(SyncKind k) => k is SyncKind.UpsertV6 or SyncKind.DeleteV6 ? 40 : 16;
 
     /// <summary>Bytes <see cref="Encode"/> writes for this record.</summary>
@@ -92,7 +116,7 @@ public struct SyncRecord
     {
         SyncKind.UpsertV4 or SyncKind.UpsertV6 => 17 + KeyLength(Kind),
         SyncKind.DeleteV4 or SyncKind.DeleteV6 => 9 + KeyLength(Kind),
-        SyncKind.BulkEnd => 9,
+        SyncKind.BulkEnd or SyncKind.RangeBegin or SyncKind.RangeEnd => 9,
         _ => 1,
     };
 
@@ -118,6 +142,10 @@ public struct SyncRecord
                 return 9 + KeyLength(Kind);
             case SyncKind.BulkEnd:
                 BinaryPrimitives.WriteUInt64LittleEndian(to[1..], BulkEpoch);
+                return 9;
+            case SyncKind.RangeBegin or SyncKind.RangeEnd:
+                BinaryPrimitives.WriteUInt32LittleEndian(to[1..], (uint)RangeEni);
+                BinaryPrimitives.WriteUInt32LittleEndian(to[5..], RangeRequest);
                 return 9;
             default:
                 return 1;
@@ -170,6 +198,15 @@ public struct SyncRecord
                 }
 
                 r = BulkEndFor(BinaryPrimitives.ReadUInt64LittleEndian(from[1..]));
+                return 9;
+            case SyncKind.RangeBegin or SyncKind.RangeEnd:
+                uint eni = from.Length < 9 ? uint.MaxValue : BinaryPrimitives.ReadUInt32LittleEndian(from[1..]);
+                if (eni > MaxRangeEni)
+                {
+                    return 0;
+                }
+
+                r = RangeMark(kind, (int)eni, BinaryPrimitives.ReadUInt32LittleEndian(from[5..]));
                 return 9;
             default:
                 return 0;

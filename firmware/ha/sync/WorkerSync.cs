@@ -46,6 +46,15 @@ public sealed class WorkerSync(int id, int outboxCapacity = 1 << 16, int inboxCa
     public int BulkDone;
 
     /// <summary>
+    /// The ENI (plan index) the requested walk is limited to, or -1 for every replicated flow (a
+    /// bulk sync). Written before <see cref="BulkRequest"/>, whose volatile write publishes it.
+    /// </summary>
+    public int BulkEni = -1;
+
+    /// <summary>Flows forgotten at the start of ENI range syncs (standby side, worker-written).</summary>
+    public long Forgotten;
+
+    /// <summary>
     /// Raised by the HA node (after publishing the modes) when a scope stops being decided here:
     /// the worker lets go of the packets it holds for that scope's ENIs.
     /// </summary>

@@ -146,8 +146,13 @@ public sealed partial class EtcdStateStore
         return false;
     }
 
-    /// <summary>A read that failed this way can simply be asked again (of this member or another).</summary>
-    private static bool Transient(RpcException e) => e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal or StatusCode.Unknown;
+    /// <summary>
+    /// A read that failed this way can simply be asked again (of this member or another). Cancelled
+    /// is among them because our own cancellation is handled before this is asked: what is left is
+    /// the connection going away under the call (seen once in a loaded test pass as "could not log
+    /// in: Cancelled" with valid certificates).
+    /// </summary>
+    private static bool Transient(RpcException e) => e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal or StatusCode.Unknown or StatusCode.Cancelled;
 
     private StoreException Translate(RpcException e, string what, long lease, string? key)
     {

@@ -24,11 +24,15 @@ public sealed class HaCard : IDisposable
     /// <summary>The repository root (boards/, examples/): the working directory for bench/run.sh; tests set it.</summary>
     public static string Root { get; set; } = ".";
 
-    public HaCard(uint id, uint peer, IDatagramLink link, HaRole role, long term, int flowCapacity, int probeMs = 20, int multiplier = 5)
+    /// <param name="enis">ENIs in the plan and in the card's one scope: eni1 of the example plan, and eni2.. copies of it (own MACs).</param>
+    public HaCard(uint id, uint peer, IDatagramLink link, HaRole role, long term, int flowCapacity, int probeMs = 20, int multiplier = 5, int enis = 1)
     {
         BoardDefinition board = BoardLoader.Load(Path.Combine(Root, "boards", "emulated", "emulated.json"));
         Store = new PolicyStore(board.Ports.Count);
-        ApplyResult applied = Store.Apply(File.ReadAllText(Path.Combine(Root, "examples", "plans", "vnet-to-vnet.json")));
+        string plan = File.ReadAllText(Path.Combine(Root, "examples", "plans", "vnet-to-vnet.json"));
+        string copies = string.Concat(Enumerable.Range(2, Math.Max(0, enis - 1)).Select(i =>
+            $$"""{ "name": "eni{{i}}", "mac": "00:cc:cc:cc:cc:{{i:x2}}", "vnet": "vnet1", "admin_state": "up", "vm_vni": 100, "vm_underlay_ip": "172.16.1.1", "route_table": "eni1-routes" },"""));
+        ApplyResult applied = Store.Apply(plan.Replace("\"enis\": [", "\"enis\": [" + copies, StringComparison.Ordinal));
         if (!applied.Accepted)
         {
             throw new InvalidOperationException("vnet-to-vnet plan refused: " + applied.Errors[0]);
@@ -40,7 +44,7 @@ public sealed class HaCard : IDisposable
             CardId = id,
             PeerId = peer,
             PairingKey = Key,
-            Scopes = [new HaScopeConfig("scope-eni1", ["eni1"], role, term)],
+            Scopes = [new HaScopeConfig("scope-eni1", [.. Enumerable.Range(1, enis).Select(i => $"eni{i}")], role, term)],
             ProbeIntervalMs = probeMs,
             ProbeMultiplier = multiplier,
             LocalUnderlay = 0xAC100200 + id,
@@ -74,21 +78,21 @@ public sealed class HaCard : IDisposable
     }
 
     /// <summary>Puts <paramref name="count"/> established TCP flows of eni1 straight into the worker's table (what traffic would have made).</summary>
-    public void Preload(int count, int salt = 0)
+    public void Preload(int count, int salt = 0, string eni = "eni1")
     {
         PolicyTables t = Store.Current!;
         for (int f = 0; f < count; f++)
         {
-            FlowKeyV4 key = PreloadedKey(f, salt, out bool forward);
+            FlowKeyV4 key = PreloadedKey(f, salt, out bool forward, eni);
             var entry = new FlowEntry { Action = 0, Generation = t.Generation16, Tcp = TcpState.Established, Flags = forward ? FlowFlags.OriginatorIsLow : 0, LastSeenMs = Pipeline.NowMs };
             Pipeline.V4.Insert(key, entry, out _);
         }
     }
 
     /// <summary>The key of preloaded flow <paramref name="f"/>.</summary>
-    public FlowKeyV4 PreloadedKey(int f, int salt, out bool forward)
+    public FlowKeyV4 PreloadedKey(int f, int salt, out bool forward, string eniName = "eni1")
     {
-        uint eni = (uint)Store.Current!.Enis.First(e => e?.Name == "eni1")!.Index;
+        uint eni = (uint)Store.Current!.Enis.First(e => e?.Name == eniName)!.Index;
         return FlowKeyV4.Create(eni, 0x0A010100u + (uint)(f >> 16) + (uint)(salt << 12), 0x0A010232u, (ushort)f, 80, IpProtocols.Tcp, out forward);
     }
 
