@@ -107,9 +107,16 @@ public sealed partial class PolicyPipeline
         return true;
     }
 
-    // One step of forgetting; true when the ENI's flows are all gone.
+    // One step of forgetting; true when the ENI's flows are all gone, or when this card stopped
+    // standing by for the ENI meanwhile (it took the scope over: what it still holds it keeps).
     private bool ForgetStep()
     {
+        if (ModeOfEni(_forgetEni) != HaMode.Standby)
+        {
+            _forgetEni = -1;
+            return true;
+        }
+
         for (int b = 0; b < ForgetBatchesPerPoll; b++)
         {
             if (_forgetBucket4 >= 0)
